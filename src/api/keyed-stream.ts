@@ -1,0 +1,72 @@
+// KeyedStream: operators that see keyed state and timers, scoped to each record's key.
+import type { FlatMapFunction, KeyedProcessFunction, MapFunction } from '../runtime/functions.js';
+import { FlatMapOperator, MapOperator } from '../runtime/operators/basic-operators.js';
+import { KeyedProcessOperator } from '../runtime/operators/keyed-process-operator.js';
+import { KeyedReduceOperator, fieldAggregation } from '../runtime/operators/keyed-reduce-operator.js';
+import type { KeySelector } from '../runtime/partitioner.js';
+import type { ReduceFunction } from '../state/state.js';
+import { copyFunction } from './copy-function.js';
+import { DataStream } from './data-stream.js';
+
+/** A field of a record: a property name, or an index for arrays used as tuples. */
+export type FieldRef<T> = T extends readonly unknown[] ? number : Extract<keyof T, string>;
+
+/**
+ * A stream partitioned by key. Functions applied here may use keyed state (`ctx.getState(...)`
+ * in `open`) and, in `process`, timers.
+ *
+ * @example
+ * env.fromElements([1, 3], [1, 5]).keyBy((t) => t[0]).sum(1).print();
+ */
+export class KeyedStream<T, K> extends DataStream<T> {
+  /** @internal */
+  constructor(
+    environment: DataStream<T>['environment'],
+    transformation: DataStream<T>['transformation'],
+    readonly keySelector: KeySelector<T, K>,
+  ) {
+    super(environment, transformation);
+  }
+
+  /** Per-record logic with keyed state and event-/processing-time timers. */
+  override process<R>(fn: KeyedProcessFunction<K, T, R> | import('../runtime/functions.js').ProcessFunction<T, R>): DataStream<R> {
+    return this.addOperator('KeyedProcess', fn, (f) => new KeyedProcessOperator(f as KeyedProcessFunction<K, T, R>), true);
+  }
+
+  /** A map whose function may use keyed state (a rich function with `open(ctx)`). */
+  override map<R>(fn: MapFunction<T, R>): DataStream<R> {
+    return this.addOperator('KeyedMap', fn, (f) => new MapOperator(f), true);
+  }
+
+  /** A flatMap whose function may use keyed state. */
+  override flatMap<R>(fn: FlatMapFunction<T, R>): DataStream<R> {
+    return this.addOperator('KeyedFlatMap', fn, (f) => new FlatMapOperator(f), true);
+  }
+
+  /** Rolling reduce: emits the reduced value of the record's key after every record. */
+  reduce(fn: ReduceFunction<T>): DataStream<T> {
+    return this.addOperatorNode<T>('Reduce', () => new KeyedReduceOperator(copyFunction(fn), 'reduce()'), true, false);
+  }
+
+  /** Rolling sum of a numeric field; other fields come from the key's first record. */
+  sum(field: FieldRef<T>): DataStream<T> {
+    return this.aggregateField('sum', field);
+  }
+
+  /** Rolling minimum of a field; other fields come from the key's first record. */
+  min(field: FieldRef<T>): DataStream<T> {
+    return this.aggregateField('min', field);
+  }
+
+  /** Rolling maximum of a field; other fields come from the key's first record. */
+  max(field: FieldRef<T>): DataStream<T> {
+    return this.aggregateField('max', field);
+  }
+
+  private aggregateField(kind: 'sum' | 'min' | 'max', field: string | number): DataStream<T> {
+    const reduce = fieldAggregation(kind, field);
+    return this.addOperatorNode<T>(kind === 'sum' ? 'Sum' : kind === 'min' ? 'Min' : 'Max', () => new KeyedReduceOperator(reduce, `${kind}(${String(field)})`), true, false);
+  }
+}
+
+DataStream.makeKeyedStream = (env, t, keySelector) => new KeyedStream(env, t, keySelector);

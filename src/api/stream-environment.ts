@@ -1,0 +1,178 @@
+// The entry point of a job: sources, job-wide settings, execution.
+import { systemClock, type Clock } from '../core/clock.js';
+import { FloeError } from '../core/errors.js';
+import { checkParallelism } from '../core/key-groups.js';
+import { CollectionSource } from '../connectors/collection/collection-source.js';
+import { JsonLinesFileSource, type JsonLinesFileSourceOptions } from '../connectors/file/json-lines-file-source.js';
+import { GeneratorSource, type GeneratorFunction, type GeneratorSourceOptions } from '../connectors/generator/generator-source.js';
+import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
+import type { Transformation } from '../plan/transformation.js';
+import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
+import type { Source } from '../runtime/source.js';
+import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
+import type { StateBackend } from '../state/keyed-state-backend.js';
+import { DataStream } from './data-stream.js';
+import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
+
+/** Job-wide settings. Every field has a default. */
+export interface StreamEnvironmentOptions {
+  /** Default parallelism of every operator (default 1). */
+  parallelism?: number;
+  /**
+   * Number of key groups of keyed operators, the upper bound of future rescaling. Default:
+   * Flink's formula per operator, roundUpToPowerOfTwo(p + p/2) within [128, 32768].
+   */
+  maxParallelism?: number;
+  /** 'heap' (default) or a StateBackend instance. */
+  stateBackend?: 'heap' | StateBackend;
+  /** Processing time for timers, TTL and sources' rates (tests inject a ManualClock). */
+  clock?: Clock;
+  /** Records per batch on channels (default 512). */
+  batchSize?: number;
+  /** Batches a channel holds before its producer waits (default 8). */
+  channelCapacity?: number;
+  /** Log lines (warnings, skipped records); default stderr. */
+  log?: (message: string) => void;
+  /** The job's name when execute() gets none (default 'Floe Job'). */
+  jobName?: string;
+}
+
+/** A running job: live metrics, cancellation, and its result. */
+export interface JobClient {
+  readonly jobName: string;
+  metrics(): JobMetrics;
+  cancel(): void;
+  readonly result: Promise<JobResult>;
+}
+
+/**
+ * Creates sources, holds job-wide settings and runs the job.
+ *
+ * @example
+ * const env = StreamEnvironment.create({ parallelism: 4 });
+ * env.fromElements(1, 2, 3).map((x) => x * 2).print();
+ * await env.execute('doubles');
+ */
+export class StreamEnvironment {
+  readonly parallelism: number;
+  readonly maxParallelism: number | undefined;
+  readonly clock: Clock;
+  private readonly stateBackend: StateBackend;
+  private readonly batchSize: number;
+  private readonly channelCapacity: number;
+  private readonly log: (message: string) => void;
+  private readonly defaultJobName: string;
+  private readonly sinks: Transformation[] = [];
+  private nextId = 1;
+  /** Set once a job was started from this environment. */
+  executed = false;
+
+  private constructor(options: StreamEnvironmentOptions) {
+    this.parallelism = options.parallelism ?? 1;
+    this.maxParallelism = options.maxParallelism;
+    checkParallelism(this.parallelism, this.maxParallelism ?? Math.max(128, this.parallelism));
+    this.clock = options.clock ?? systemClock;
+    this.stateBackend = resolveBackend(options.stateBackend);
+    this.batchSize = positiveInt(options.batchSize ?? 512, 'batchSize');
+    this.channelCapacity = positiveInt(options.channelCapacity ?? 8, 'channelCapacity');
+    this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
+    this.defaultJobName = options.jobName ?? 'Floe Job';
+  }
+
+  static create(options: StreamEnvironmentOptions = {}): StreamEnvironment {
+    return new StreamEnvironment(options);
+  }
+
+  /** A bounded stream of the given items (parallelism 1). */
+  fromElements<T>(...items: T[]): DataStream<T> {
+    return this.fromSource(new CollectionSource(items), 'Elements Source');
+  }
+
+  /** A bounded stream of an iterable's or async iterable's items (parallelism 1). */
+  fromCollection<T>(items: Iterable<T> | AsyncIterable<T>): DataStream<T> {
+    return this.fromSource(new CollectionSource(items), 'Collection Source');
+  }
+
+  /**
+   * Records made from their index by `generate`; bounded by `count`, unbounded without it;
+   * `eventsPerSecond` limits the rate. Runs at the environment's parallelism.
+   */
+  fromGenerator<T>(generate: GeneratorFunction<T>, options: GeneratorSourceOptions = {}): DataStream<T> {
+    return this.fromSource(new GeneratorSource(generate, options), 'Generator Source');
+  }
+
+  /** One record per line of a JSON-lines file (parallelism 1). */
+  readJsonLines<T = unknown>(path: string, options: JsonLinesFileSourceOptions = {}): DataStream<T> {
+    return this.fromSource(new JsonLinesFileSource<T>(path, options), 'JSON Lines Source');
+  }
+
+  /** A stream from any Source implementation. */
+  fromSource<T>(source: Source<T>, name = source.name): DataStream<T> {
+    return new DataStream<T>(this, {
+      type: 'source',
+      id: this.nextId++,
+      name,
+      uid: undefined,
+      parallelism: undefined,
+      maxParallelism: undefined,
+      source: source as Source<unknown>,
+    });
+  }
+
+  /** Runs the job to its end (bounded) or until cancelled; resolves with counts and duration. */
+  async execute(jobName?: string): Promise<JobResult> {
+    return this.executeAsync(jobName).result;
+  }
+
+  /** Starts the job and returns at once with a client for metrics and cancellation. */
+  executeAsync(jobName?: string): JobClient {
+    const graph = this.buildGraph(jobName);
+    this.executed = true;
+    const runner = new JobRunner(graph, {
+      stateBackend: this.stateBackend,
+      clock: this.clock,
+      batchSize: this.batchSize,
+      channelCapacity: this.channelCapacity,
+      log: this.log,
+    });
+    return { jobName: graph.jobName, metrics: () => runner.metrics(), cancel: () => runner.cancel(), result: runner.run() };
+  }
+
+  /** The job graph that execute() would run (chains, parallelism, uids). */
+  buildGraph(jobName?: string): JobGraph {
+    if (this.sinks.length === 0)
+      throw new FloeError('INVALID_JOB', `Job '${jobName ?? this.defaultJobName}' has no sink: end a stream with print(), writeAsJsonLines(...), addSink(...) or executeAndCollect()`);
+    return buildJobGraph(this.sinks, { jobName: jobName ?? this.defaultJobName, parallelism: this.parallelism, maxParallelism: this.maxParallelism });
+  }
+
+  /** True when at least one sink was added (the CLI executes such a job for the user). */
+  get hasSinks(): boolean {
+    return this.sinks.length > 0;
+  }
+
+  /** @internal */
+  newId(): number {
+    return this.nextId++;
+  }
+
+  /** @internal */
+  addSink(t: Transformation): void {
+    this.sinks.push(t);
+  }
+
+  /** @internal Removes a sink again (executeAndCollect runs a job of its own). */
+  takeSinks(): Transformation[] {
+    return this.sinks.splice(0, this.sinks.length);
+  }
+}
+
+function resolveBackend(backend: StreamEnvironmentOptions['stateBackend']): StateBackend {
+  if (backend === undefined || backend === 'heap') return new HeapStateBackend();
+  if (typeof backend === 'object' && typeof backend.createKeyedStateBackend === 'function') return backend;
+  throw new FloeError('INVALID_ARGUMENT', `Unknown state backend ${JSON.stringify(backend)}: use 'heap' or a StateBackend instance`);
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new FloeError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}`);
+  return value;
+}

@@ -1,0 +1,53 @@
+// Parses the `floe` command line. Pure: argv in, a command out (or a usage error).
+import { FloeError } from '../core/errors.js';
+
+export interface RunCommand {
+  command: 'run';
+  jobPath: string;
+  parallelism: number | undefined;
+  maxParallelism: number | undefined;
+  /** No progress line (the summary is still printed). */
+  quiet: boolean;
+  /** Arguments after the job path that `floe` does not know: passed to the job. */
+  jobArgs: string[];
+}
+
+export type CliCommand = RunCommand | { command: 'help' } | { command: 'version' };
+
+export const USAGE = `Usage: floe run <job.ts|job.js> [options] [job arguments]
+
+Runs a job file: a module whose default export receives the StreamEnvironment,
+  export default (env: StreamEnvironment, args: string[]) => { ... }
+TypeScript job files run directly, with no build step.
+
+Options:
+  -p, --parallelism N       default parallelism of every operator
+  --max-parallelism M       number of key groups (bounds future rescaling)
+  -q, --quiet               no live progress line
+  -h, --help                this text
+  -v, --version             the version of floe
+Arguments floe does not know are passed to the job (e.g. --unbounded for the demo).`;
+
+export function parseArgs(argv: string[]): CliCommand {
+  if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };
+  if (argv[0] === '-v' || argv[0] === '--version') return { command: 'version' };
+  if (argv[0] !== 'run') throw new FloeError('INVALID_ARGUMENT', `Unknown command '${argv[0]}'.\n\n${USAGE}`);
+  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, jobArgs: [] };
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): number => {
+      const text = inline ?? argv[++i];
+      const n = Number(text);
+      if (text === undefined || !Number.isInteger(n) || n < 1) throw new FloeError('INVALID_ARGUMENT', `${flag} needs a positive integer, got ${text ?? 'nothing'}`);
+      return n;
+    };
+    if (flag === '-p' || flag === '--parallelism') run.parallelism = value();
+    else if (flag === '--max-parallelism') run.maxParallelism = value();
+    else if (flag === '-q' || flag === '--quiet') run.quiet = true;
+    else if (run.jobPath === '' && !arg.startsWith('-')) run.jobPath = arg;
+    else run.jobArgs.push(arg);
+  }
+  if (run.jobPath === '') throw new FloeError('INVALID_ARGUMENT', `floe run needs a job file.\n\n${USAGE}`);
+  return run;
+}

@@ -1,0 +1,107 @@
+// The `floe` command: runs job files (TypeScript directly, through tsx) with a live progress
+// line and a final summary. Does process I/O: argv, stdout/stderr, signals, exit codes.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { StreamEnvironment } from '../api/stream-environment.js';
+import { FloeError } from '../core/errors.js';
+import { USAGE, parseArgs, type RunCommand } from './args.js';
+import { ProgressReporter, formatSummary } from './progress.js';
+
+/** A job file's default export. */
+export type JobFunction = (env: StreamEnvironment, args: string[]) => unknown;
+
+export async function main(argv: string[]): Promise<number> {
+  let command: ReturnType<typeof parseArgs>;
+  try {
+    command = parseArgs(argv);
+  } catch (error) {
+    return fail(error);
+  }
+  if (command.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command.command === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`floe ${pkg.version}\n`);
+    return 0;
+  }
+  try {
+    return await runJob(command);
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+async function runJob(command: RunCommand): Promise<number> {
+  const jobPath = resolve(command.jobPath);
+  const job = await loadJob(jobPath);
+  const env = StreamEnvironment.create({
+    parallelism: command.parallelism,
+    maxParallelism: command.maxParallelism,
+    jobName: command.jobPath,
+  });
+  await job(env, command.jobArgs);
+  if (env.executed || !env.hasSinks) return 0; // the job ran itself (or had nothing to run)
+
+  const client = env.executeAsync();
+  const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
+  progress?.start();
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    client.cancel();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await client.result;
+    progress?.stop();
+    process.stderr.write(`${formatSummary(client.jobName, client.metrics(), 'finished')}\n`);
+    return 0;
+  } catch (error) {
+    progress?.stop();
+    if (interrupted && error instanceof FloeError && error.code === 'JOB_CANCELLED') {
+      process.stderr.write(`${formatSummary(client.jobName, client.metrics(), 'cancelled')}\n`);
+      return 130;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function loadJob(jobPath: string): Promise<JobFunction> {
+  if (/\.[cm]?tsx?$/.test(jobPath)) {
+    const { register } = await import('tsx/esm/api');
+    register();
+  }
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(jobPath).href)) as { default?: unknown };
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((cause as Error).message).includes(jobPath))
+      throw new FloeError('INVALID_ARGUMENT', `Job file not found: ${jobPath}`, { cause });
+    throw cause;
+  }
+  if (typeof mod.default !== 'function')
+    throw new FloeError(
+      'INVALID_JOB',
+      `${jobPath} has no default export function. A job file looks like:\n  export default (env: StreamEnvironment) => { env.fromElements(1, 2, 3).print(); };`,
+    );
+  return mod.default as JobFunction;
+}
+
+function fail(error: unknown): number {
+  if (error instanceof FloeError) {
+    process.stderr.write(`floe: error [${error.code}]: ${error.message}\n`);
+    const cause = error.cause;
+    if (cause instanceof Error && cause.stack && error.code === 'USER_FUNCTION_FAILED') process.stderr.write(`caused by: ${cause.stack}\n`);
+    return error.code === 'INVALID_ARGUMENT' ? 2 : 1;
+  }
+  process.stderr.write(`floe: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 1;
+}

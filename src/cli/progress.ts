@@ -1,0 +1,63 @@
+// Renders a running job's metrics: a live progress line on a terminal (a line every few
+// seconds otherwise) and the final summary. Writes to the given stream only.
+import type { JobMetrics } from '../runtime/job-runner.js';
+
+const fmt = new Intl.NumberFormat('en-US');
+const n = (x: number): string => fmt.format(Math.round(x));
+
+export function formatProgress(m: JobMetrics, recordsPerSec: number): string {
+  const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+  return (
+    `${n(m.sourceRecords)} records | ${n(recordsPerSec)} rec/s | ${n(m.distinctKeys)} keys | ` +
+    `${n(m.stateEntries)} state entries, ${n(m.timers)} timers | heap ${n(heapMb)} MB | ${(m.elapsedMs / 1000).toFixed(1)} s`
+  );
+}
+
+export function formatSummary(jobName: string, m: JobMetrics, status: string): string {
+  const secs = m.elapsedMs / 1000;
+  const lines = [
+    `Job '${jobName}' ${status} in ${secs.toFixed(2)} s: ${n(m.sourceRecords)} records read (${n(m.sourceRecords / Math.max(secs, 0.001))} rec/s), ${n(m.sinkRecords)} records to sinks.`,
+    `Keyed state at the end: ${n(m.distinctKeys)} keys, ${n(m.stateEntries)} entries, ${n(m.timers)} timers.`,
+    'Operators:',
+  ];
+  const width = Math.max(...m.operators.map((o) => o.name.length), 8);
+  for (const o of m.operators)
+    lines.push(`  ${o.name.padEnd(width)}  x${o.parallelism}  in ${n(o.recordsIn).padStart(12)}  out ${n(o.recordsOut).padStart(12)}`);
+  return lines.join('\n');
+}
+
+/** Polls metrics and redraws the progress line until stopped. */
+export class ProgressReporter {
+  private timer: NodeJS.Timeout | undefined;
+  private lastRecords = 0;
+  private lastTime = 0;
+  private drawn = false;
+
+  constructor(
+    private readonly metrics: () => JobMetrics,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  start(): void {
+    const tty = this.out.isTTY === true;
+    this.lastTime = Date.now();
+    this.timer = setInterval(() => this.draw(tty), tty ? 250 : 5000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.drawn && this.out.isTTY) this.out.write('\n');
+  }
+
+  private draw(tty: boolean): void {
+    const m = this.metrics();
+    const now = Date.now();
+    const rate = ((m.sourceRecords - this.lastRecords) * 1000) / Math.max(1, now - this.lastTime);
+    this.lastRecords = m.sourceRecords;
+    this.lastTime = now;
+    const line = formatProgress(m, rate);
+    this.out.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    this.drawn = true;
+  }
+}

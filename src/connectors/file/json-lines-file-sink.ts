@@ -1,0 +1,56 @@
+// Writes records as JSON lines to a file (does I/O). At parallelism > 1 each subtask writes its
+// own part file: `out.jsonl` becomes `out-0.jsonl`, `out-1.jsonl`, ...
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname, extname } from 'node:path';
+import { FloeError } from '../../core/errors.js';
+import type { RuntimeContext, SinkFunction } from '../../runtime/functions.js';
+
+/** Bytes buffered before a write is issued. */
+const FLUSH_BYTES = 1 << 16;
+
+export class JsonLinesFileSink<T = unknown> implements SinkFunction<T> {
+  private handle: FileHandle | undefined;
+  private buffer: string[] = [];
+  private bufferedChars = 0;
+  private file = '';
+
+  constructor(readonly path: string) {}
+
+  async open(ctx: RuntimeContext): Promise<void> {
+    const parallel = ctx.getNumberOfParallelSubtasks() > 1;
+    const ext = extname(this.path);
+    this.file = parallel ? `${this.path.slice(0, this.path.length - ext.length)}-${ctx.getIndexOfThisSubtask()}${ext}` : this.path;
+    try {
+      await mkdir(dirname(this.file), { recursive: true });
+      this.handle = await open(this.file, 'w');
+    } catch (cause) {
+      throw new FloeError('IO_ERROR', `JSON lines sink '${ctx.getOperatorUid()}': cannot open ${this.file} for writing: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  invoke(value: T): void {
+    const line = `${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`;
+    this.buffer.push(line);
+    this.bufferedChars += line.length;
+  }
+
+  async flush(endOfInput: boolean): Promise<void> {
+    if (this.bufferedChars < FLUSH_BYTES && !endOfInput) return;
+    await this.write();
+    if (endOfInput) await this.handle?.sync();
+  }
+
+  async close(): Promise<void> {
+    await this.write();
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+
+  private async write(): Promise<void> {
+    if (this.buffer.length === 0 || this.handle === undefined) return;
+    const text = this.buffer.join('');
+    this.buffer = [];
+    this.bufferedChars = 0;
+    await this.handle.write(text);
+  }
+}

@@ -1,0 +1,71 @@
+// Typed errors: every failure carries a stable code and says what to do. Pure, no I/O.
+
+/** Stable error codes; tests and callers match on these, never on message text. */
+export type FloeErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_KEY'
+  | 'STATE_TYPE_MISMATCH'
+  | 'STATE_NOT_AVAILABLE'
+  | 'USER_FUNCTION_FAILED'
+  | 'JOB_FAILED'
+  | 'JOB_CANCELLED'
+  | 'INVALID_JOB'
+  | 'MALFORMED_RECORD'
+  | 'IO_ERROR';
+
+/** Where an error happened, so a message can name the job, the operator and the subtask. */
+export interface ErrorContext {
+  job?: string;
+  operator?: string;
+  subtask?: number;
+  state?: string;
+}
+
+/**
+ * The base error of Floe. `code` is stable; `message` names the place (job, operator uid,
+ * subtask, state) and, where there is one, the fix.
+ */
+export class FloeError extends Error {
+  readonly code: FloeErrorCode;
+  readonly context: ErrorContext;
+
+  constructor(code: FloeErrorCode, message: string, options: { context?: ErrorContext; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FloeError';
+    this.code = code;
+    this.context = options.context ?? {};
+  }
+}
+
+/** Renders a value for an error message, cut to `max` characters so a huge record cannot flood a log. */
+export function describeValue(value: unknown, max = 200): string {
+  let text: string;
+  try {
+    text =
+      typeof value === 'string'
+        ? JSON.stringify(value)
+        : typeof value === 'bigint'
+          ? `${value}n`
+          : typeof value === 'function'
+            ? `[function ${value.name || 'anonymous'}]`
+            : typeof value === 'symbol'
+              ? value.toString()
+              : value === undefined
+                ? 'undefined'
+                : (JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} chars)` : text;
+}
+
+/** "job 'x', operator 'y', subtask 2/4" — the place prefix used in runtime error messages. */
+export function describeContext(ctx: ErrorContext & { parallelism?: number }): string {
+  const parts: string[] = [];
+  if (ctx.job !== undefined) parts.push(`job '${ctx.job}'`);
+  if (ctx.operator !== undefined) parts.push(`operator '${ctx.operator}'`);
+  if (ctx.subtask !== undefined)
+    parts.push(ctx.parallelism !== undefined ? `subtask ${ctx.subtask}/${ctx.parallelism}` : `subtask ${ctx.subtask}`);
+  if (ctx.state !== undefined) parts.push(`state '${ctx.state}'`);
+  return parts.join(', ');
+}

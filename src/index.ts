@@ -1,0 +1,51 @@
+// The public API of Floe. Everything a job file needs is exported from here.
+export { StreamEnvironment, type StreamEnvironmentOptions, type JobClient } from './api/stream-environment.js';
+export { DataStream } from './api/data-stream.js';
+export { KeyedStream, type FieldRef } from './api/keyed-stream.js';
+export type { JobResult, JobMetrics, OperatorMetrics } from './runtime/job-runner.js';
+export type {
+  Collector,
+  RuntimeContext,
+  RichFunction,
+  MapFunction,
+  FilterFunction,
+  FlatMapFunction,
+  ProcessFunction,
+  ProcessContext,
+  KeyedProcessFunction,
+  KeyedProcessContext,
+  OnTimerContext,
+  TimerService,
+  TimeDomain,
+  SinkFunction,
+} from './runtime/functions.js';
+export type { Source, SourceReader, SourceOutput, SourceReaderContext } from './runtime/source.js';
+export type { KeySelector } from './runtime/partitioner.js';
+export { WatermarkStrategy, type TimestampAssigner } from './core/watermark-strategy.js';
+export { FloeError, type FloeErrorCode } from './core/errors.js';
+export { type Clock, ManualClock, systemClock } from './core/clock.js';
+export { KEY_ENCODING } from './core/key-encoding.js';
+export {
+  KeyGroupRange,
+  assignToKeyGroup,
+  computeDefaultMaxParallelism,
+  computeKeyGroupRangeForOperatorIndex,
+  computeOperatorIndexForKeyGroup,
+} from './core/key-groups.js';
+export type { ValueState, ListState, MapState, ReducingState, AggregatingState, AggregateFunction, ReduceFunction } from './state/state.js';
+export {
+  ValueStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  AggregatingStateDescriptor,
+  StateDescriptor,
+} from './state/descriptors.js';
+export { StateTtlConfig, UpdateType, StateVisibility, type StateTtlOptions } from './state/ttl/state-ttl-config.js';
+export { type TypeSerializer, MsgpackSerializer, JsonSerializer } from './state/serde/type-serializer.js';
+export type { StateBackend, KeyedStateBackend } from './state/keyed-state-backend.js';
+export { HeapStateBackend } from './state/heap/heap-state-backend.js';
+export { GeneratorSource, type GeneratorSourceOptions } from './connectors/generator/generator-source.js';
+export { CollectionSource } from './connectors/collection/collection-source.js';
+export { JsonLinesFileSource, type JsonLinesFileSourceOptions } from './connectors/file/json-lines-file-source.js';
+export { JsonLinesFileSink } from './connectors/file/json-lines-file-sink.js';

@@ -1,0 +1,93 @@
+// The shapes of user functions and the contexts the runtime hands them. Types only; the api/
+// layer re-exports them. A user function is a plain function or an object (often a class
+// instance) with the method, plus optional `open(ctx)` / `close()`.
+import type { AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../state/descriptors.js';
+import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.js';
+
+/** Receives the records a function emits. */
+export interface Collector<T> {
+  collect(value: T): void;
+}
+
+/**
+ * What `open(ctx)` receives: where this instance runs and its state handles. Keyed state is
+ * available only on a KeyedStream; every access is scoped to the record's key.
+ */
+export interface RuntimeContext {
+  getJobName(): string;
+  /** The operator's uid. */
+  getOperatorUid(): string;
+  getTaskName(): string;
+  getIndexOfThisSubtask(): number;
+  getNumberOfParallelSubtasks(): number;
+  getMaxNumberOfParallelSubtasks(): number;
+  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>;
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>;
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+}
+
+/** Lifecycle hooks every function object may have (Flink's RichFunction). */
+export interface RichFunction {
+  open?(ctx: RuntimeContext): void | Promise<void>;
+  close?(): void | Promise<void>;
+}
+
+export type MapFunction<I, O> = ((value: I) => O) | (RichFunction & { map(value: I): O });
+export type FilterFunction<T> = ((value: T) => boolean) | (RichFunction & { filter(value: T): boolean });
+export type FlatMapFunction<I, O> =
+  | ((value: I, out: Collector<O>) => void)
+  | (RichFunction & { flatMap(value: I, out: Collector<O>): void });
+
+/** Timers of a keyed function; timers are per key and deduplicated per timestamp. */
+export interface TimerService {
+  currentProcessingTime(): number;
+  /** The operator's current event-time watermark (-Infinity before the first). */
+  currentWatermark(): number;
+  registerEventTimeTimer(timestamp: number): void;
+  registerProcessingTimeTimer(timestamp: number): void;
+  deleteEventTimeTimer(timestamp: number): void;
+  deleteProcessingTimeTimer(timestamp: number): void;
+}
+
+/** Context of `ProcessFunction.processElement`. */
+export interface ProcessContext {
+  /** The record's event timestamp, or undefined when it has none. */
+  timestamp(): number | undefined;
+  /** Current processing time and watermark (no timers on non-keyed streams, as in Flink). */
+  currentProcessingTime(): number;
+  currentWatermark(): number;
+}
+
+/** Flink's ProcessFunction on a non-keyed stream. */
+export interface ProcessFunction<I, O> extends RichFunction {
+  processElement(value: I, ctx: ProcessContext, out: Collector<O>): void;
+}
+
+/** Context of `KeyedProcessFunction.processElement`. */
+export interface KeyedProcessContext<K> {
+  timestamp(): number | undefined;
+  getCurrentKey(): K;
+  timerService(): TimerService;
+}
+
+export type TimeDomain = 'EVENT_TIME' | 'PROCESSING_TIME';
+
+/** Context of `KeyedProcessFunction.onTimer`: the timer's key is the current key. */
+export interface OnTimerContext<K> extends KeyedProcessContext<K> {
+  timeDomain(): TimeDomain;
+}
+
+/** Flink's KeyedProcessFunction: per-record logic with keyed state and timers. */
+export interface KeyedProcessFunction<K, I, O> extends RichFunction {
+  processElement(value: I, ctx: KeyedProcessContext<K>, out: Collector<O>): void;
+  onTimer?(timestamp: number, ctx: OnTimerContext<K>, out: Collector<O>): void;
+}
+
+/** Writes records somewhere; asynchronous work (I/O) happens in `flush` and `close`. */
+export interface SinkFunction<T> extends RichFunction {
+  invoke(value: T, timestamp: number | undefined): void;
+  /** Called between input batches and at end of input; may await I/O. */
+  flush?(endOfInput: boolean): void | Promise<void>;
+}

@@ -1,0 +1,290 @@
+// Deploys a job graph in this worker: creates channels, subtasks, operator chains and keyed
+// backends, runs every subtask's loop, and fails the whole job on the first error.
+import type { Clock } from '../core/clock.js';
+import { FloeError, describeContext } from '../core/errors.js';
+import { computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
+import type { JobGraph, JobVertex, PlannedNode } from '../plan/job-graph.js';
+import type { KeyedStateBackend, StateBackend } from '../state/keyed-state-backend.js';
+import { LocalChannel } from './channel.js';
+import { InputGate } from './input-gate.js';
+import type { OperatorContext, Output, StreamOperator } from './operators/stream-operator.js';
+import { createChannelSelector } from './partitioner.js';
+import { SystemProcessingTimeService, type ProcessingTimeService } from './processing-time-service.js';
+import { RecordWriter } from './record-writer.js';
+import { StreamTask, TaskCancelledError } from './task.js';
+
+export interface JobRunnerOptions {
+  stateBackend: StateBackend;
+  clock: Clock;
+  /** Records per batch on every channel. */
+  batchSize: number;
+  /** Batches a channel holds before its producer waits. */
+  channelCapacity: number;
+  log: (message: string) => void;
+}
+
+/** Counters of one operator over all its subtasks. */
+export interface OperatorMetrics {
+  uid: string;
+  name: string;
+  parallelism: number;
+  recordsIn: number;
+  recordsOut: number;
+}
+
+/** A live view of a running job, for progress lines and the final summary. */
+export interface JobMetrics {
+  elapsedMs: number;
+  /** Records emitted by all sources. */
+  sourceRecords: number;
+  /** Records that reached the sinks' subtasks (input of vertices with no outputs). */
+  sinkRecords: number;
+  /** Distinct keys held in keyed state (per operator: the state with most keys; summed). */
+  distinctKeys: number;
+  /** Stored keyed-state entries over all operators and states. */
+  stateEntries: number;
+  /** Registered timers. */
+  timers: number;
+  operators: OperatorMetrics[];
+}
+
+export interface JobResult {
+  jobName: string;
+  durationMs: number;
+  metrics: JobMetrics;
+}
+
+interface DeployedSubtask {
+  vertex: JobVertex;
+  task: StreamTask;
+  backend: KeyedStateBackend | undefined;
+  processingTime: ProcessingTimeService;
+}
+
+/** Runs one job graph to completion (or failure, or cancellation). */
+export class JobRunner {
+  private readonly subtasks: DeployedSubtask[] = [];
+  private startedAt = 0;
+  private finishedAt: number | undefined;
+  private failure: unknown;
+
+  constructor(
+    readonly graph: JobGraph,
+    private readonly options: JobRunnerOptions,
+  ) {
+    this.deploy();
+  }
+
+  /** Runs every subtask; rejects with the first failure after stopping the others. */
+  async run(): Promise<JobResult> {
+    this.startedAt = Date.now();
+    const runs = this.subtasks.map(async (s) => {
+      try {
+        await s.task.run();
+      } catch (error) {
+        if (!(error instanceof TaskCancelledError) && this.failure === undefined) {
+          this.failure = error;
+          this.cancel();
+        }
+        await s.task.abort();
+        throw error;
+      }
+    });
+    await Promise.allSettled(runs);
+    this.finishedAt = Date.now();
+    this.dispose();
+    if (this.failure !== undefined) throw this.wrapFailure(this.failure);
+    if (this.cancelled) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
+    return { jobName: this.graph.jobName, durationMs: this.finishedAt - this.startedAt, metrics: this.metrics() };
+  }
+
+  private cancelled = false;
+
+  /** Stops every subtask; `run()` then rejects with JOB_CANCELLED. */
+  cancel(): void {
+    this.cancelled = this.failure === undefined;
+    for (const s of this.subtasks) s.task.cancel();
+  }
+
+  metrics(): JobMetrics {
+    const byNode = new Map<string, OperatorMetrics>();
+    let sourceRecords = 0;
+    let sinkRecords = 0;
+    let distinctKeys = 0;
+    let stateEntries = 0;
+    let timers = 0;
+    for (const s of this.subtasks) {
+      const head = s.vertex.nodes[0];
+      const isSource = head.transformation.type === 'source';
+      if (isSource) sourceRecords += s.task.recordsIn;
+      if (s.vertex.outputs.length === 0 && !isSource) sinkRecords += s.task.recordsIn;
+      const key = s.vertex.nodes.map((n) => n.uid).join('>');
+      const m = byNode.get(key) ?? { uid: head.uid, name: s.vertex.name, parallelism: s.vertex.parallelism, recordsIn: 0, recordsOut: 0 };
+      m.recordsIn += s.task.recordsIn;
+      m.recordsOut += s.task.recordsOut;
+      byNode.set(key, m);
+      if (s.backend !== undefined) {
+        let most = 0;
+        for (const info of s.backend.stateInfos()) most = Math.max(most, s.backend.numKeys(info.name));
+        distinctKeys += most;
+        stateEntries += s.backend.totalEntries();
+        timers += s.backend.getTimerQueue('event-timers').size + s.backend.getTimerQueue('processing-timers').size;
+      }
+    }
+    const end = this.finishedAt ?? Date.now();
+    return {
+      elapsedMs: this.startedAt === 0 ? 0 : end - this.startedAt,
+      sourceRecords,
+      sinkRecords,
+      distinctKeys,
+      stateEntries,
+      timers,
+      operators: [...byNode.values()],
+    };
+  }
+
+  private wrapFailure(error: unknown): FloeError {
+    if (error instanceof FloeError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new FloeError('JOB_FAILED', `Job '${this.graph.jobName}' failed: ${message}`, { context: { job: this.graph.jobName }, cause: error });
+  }
+
+  private dispose(): void {
+    for (const s of this.subtasks) {
+      s.processingTime.shutdown();
+      s.backend?.dispose();
+    }
+  }
+
+  private deploy(): void {
+    const { batchSize, channelCapacity } = this.options;
+    // channels[edgeIndex][producer][consumer]
+    const inputsOf = new Map<JobVertex, LocalChannel[][]>(); // per consumer subtask: its channels
+    const outputsOf = new Map<JobVertex, RecordWriter[][]>(); // per producer subtask: its writers
+    for (const v of this.graph.vertices) {
+      inputsOf.set(v, Array.from({ length: v.parallelism }, () => []));
+      outputsOf.set(v, Array.from({ length: v.parallelism }, () => []));
+    }
+    for (const v of this.graph.vertices) {
+      for (const edge of v.outputs) {
+        const target = edge.target;
+        const forward = edge.partitioner.type === 'forward';
+        for (let p = 0; p < v.parallelism; p++) {
+          const targets: LocalChannel[] = [];
+          for (let c = 0; c < target.parallelism; c++) {
+            if (forward && c !== p) continue;
+            const channel = new LocalChannel(channelCapacity, `${v.name} (${p + 1}) -> ${target.name} (${c + 1})`);
+            targets.push(channel);
+            inputsOf.get(target)![c].push(channel);
+          }
+          const selector = createChannelSelector(edge.partitioner, {
+            numChannels: targets.length,
+            producerSubtask: p,
+            maxParallelism: target.maxParallelism,
+            consumer: target.nodes[0].uid,
+          });
+          outputsOf.get(v)![p].push(new RecordWriter(targets, selector, batchSize));
+        }
+      }
+    }
+    for (const v of this.graph.vertices) {
+      for (let i = 0; i < v.parallelism; i++) this.subtasks.push(this.deploySubtask(v, i, inputsOf.get(v)![i], outputsOf.get(v)![i]));
+    }
+  }
+
+  private deploySubtask(vertex: JobVertex, index: number, inputs: LocalChannel[], writers: RecordWriter[]): DeployedSubtask {
+    const jobName = this.graph.jobName;
+    const gate = new InputGate(inputs);
+    const processingTime = new SystemProcessingTimeService(this.options.clock);
+    const head = vertex.nodes[0];
+    const taskName = `${vertex.name} (${index + 1}/${vertex.parallelism})`;
+    const backend = this.createBackend(head, index);
+
+    // Build the chain from the tail: each operator's output feeds the next one.
+    let output: Output = writerOutput(writers);
+    const operators: StreamOperator[] = [];
+    const startIndex = head.transformation.type === 'source' ? 1 : 0;
+    for (let n = vertex.nodes.length - 1; n >= startIndex; n--) {
+      const node = vertex.nodes[n];
+      const t = node.transformation;
+      if (t.type !== 'operator') continue;
+      const operator = t.createOperator();
+      const ctx: OperatorContext = {
+        jobName,
+        uid: node.uid,
+        name: node.name,
+        subtaskIndex: index,
+        parallelism: node.parallelism,
+        maxParallelism: node.maxParallelism,
+        output,
+        keyedBackend: n === 0 ? backend : undefined,
+        processingTime,
+        post: (action) => gate.putMail(action),
+        log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: node.uid, subtask: index, parallelism: node.parallelism })}] ${message}`),
+      };
+      operator.setup(ctx);
+      operators.unshift(operator);
+      output = operatorOutput(operator);
+    }
+    const source =
+      head.transformation.type === 'source'
+        ? head.transformation.source.createReader({
+            jobName,
+            uid: head.uid,
+            subtaskIndex: index,
+            parallelism: head.parallelism,
+            clock: this.options.clock,
+            log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: head.uid, subtask: index, parallelism: head.parallelism })}] ${message}`),
+          })
+        : undefined;
+    const task = new StreamTask({
+      jobName,
+      taskName,
+      subtaskIndex: index,
+      operators,
+      gate,
+      source,
+      writers,
+      keyedBackend: backend,
+      batchSize: this.options.batchSize,
+      headInput: output,
+    });
+    return { vertex, task, backend, processingTime };
+  }
+
+  private createBackend(head: PlannedNode, index: number): KeyedStateBackend | undefined {
+    const t = head.transformation;
+    if (t.type !== 'operator' || !t.keyed) return undefined;
+    return this.options.stateBackend.createKeyedStateBackend({
+      operator: head.uid,
+      job: this.graph.jobName,
+      subtask: index,
+      parallelism: head.parallelism,
+      maxParallelism: head.maxParallelism,
+      keyGroupRange: computeKeyGroupRangeForOperatorIndex(head.maxParallelism, head.parallelism, index),
+      ttlClock: this.options.clock,
+    });
+  }
+}
+
+function operatorOutput(operator: StreamOperator): Output {
+  return {
+    collect: (value, timestamp) => operator.processElement(value, timestamp),
+    emitWatermark: (timestamp) => operator.processWatermark(timestamp),
+  };
+}
+
+function writerOutput(writers: RecordWriter[]): Output {
+  if (writers.length === 1) {
+    const w = writers[0];
+    return { collect: (value, timestamp) => w.emit(value, timestamp), emitWatermark: (timestamp) => w.emitWatermark(timestamp) };
+  }
+  return {
+    collect: (value, timestamp) => {
+      for (const w of writers) w.emit(value, timestamp);
+    },
+    emitWatermark: (timestamp) => {
+      for (const w of writers) w.emitWatermark(timestamp);
+    },
+  };
+}

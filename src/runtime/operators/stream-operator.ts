@@ -1,0 +1,92 @@
+// The operator contract the subtask loop drives, and the context an operator gets. No I/O.
+import { FloeError, describeContext, describeValue } from '../../core/errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { KeyedStateBackend } from '../../state/keyed-state-backend.js';
+import type { ProcessingTimeService } from '../processing-time-service.js';
+
+/** Where an operator sends what it produces. */
+export interface Output {
+  /** `timestamp` is NaN when the record has none. */
+  collect(value: unknown, timestamp: number): void;
+  emitWatermark(timestamp: number): void;
+}
+
+/** Everything an operator instance needs from its subtask. */
+export interface OperatorContext {
+  jobName: string;
+  uid: string;
+  name: string;
+  subtaskIndex: number;
+  parallelism: number;
+  maxParallelism: number;
+  output: Output;
+  /** Present for operators on a keyed stream. */
+  keyedBackend: KeyedStateBackend | undefined;
+  processingTime: ProcessingTimeService;
+  /** Posts an action to the subtask's mailbox (runs between batches). */
+  post(action: () => void | Promise<void>): void;
+  log(message: string): void;
+}
+
+/**
+ * One operator of a chain. The subtask calls `processElement` per record (after setting the
+ * key on keyed operators), `processWatermark` when the input watermark advances, `onBatchEnd`
+ * after each input batch, `endInput` once the input is exhausted, then `close`.
+ */
+export interface StreamOperator {
+  readonly uid: string;
+  setup(ctx: OperatorContext): void;
+  open(): void | Promise<void>;
+  processElement(value: unknown, timestamp: number): void;
+  processWatermark(timestamp: number): void;
+  onBatchEnd(): void | Promise<void>;
+  endInput(): void | Promise<void>;
+  close(): void | Promise<void>;
+}
+
+/** Common plumbing: context access, watermark forwarding, user-error wrapping. */
+export class BaseOperator implements StreamOperator {
+  protected ctx!: OperatorContext;
+  protected output!: Output;
+  protected inputWatermark = Number.NEGATIVE_INFINITY;
+
+  get uid(): string {
+    return this.ctx?.uid ?? '(not set up)';
+  }
+
+  setup(ctx: OperatorContext): void {
+    this.ctx = ctx;
+    this.output = ctx.output;
+  }
+
+  open(): void | Promise<void> {}
+
+  processElement(_value: unknown, _timestamp: number): void {}
+
+  processWatermark(timestamp: number): void {
+    this.inputWatermark = timestamp;
+    this.output.emitWatermark(timestamp);
+  }
+
+  onBatchEnd(): void | Promise<void> {}
+
+  endInput(): void | Promise<void> {}
+
+  close(): void | Promise<void> {}
+
+  /**
+   * Wraps an exception thrown by user code so it names the job, the operator, the subtask and
+   * the record. An error already wrapped further down the chain passes through unchanged.
+   */
+  protected userError(cause: unknown, what: string, record?: unknown, hasRecord = true): FloeError {
+    if (cause instanceof FloeError && cause.code !== 'IO_ERROR') return cause;
+    const ctx = this.ctx;
+    const place = describeContext({ job: ctx.jobName, operator: ctx.uid, subtask: ctx.subtaskIndex, parallelism: ctx.parallelism });
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const onRecord = hasRecord ? ` on record ${describeValue(record)}` : '';
+    return new FloeError('USER_FUNCTION_FAILED', `${what} failed in ${place}${onRecord}: ${message}`, {
+      context: { job: ctx.jobName, operator: ctx.uid, subtask: ctx.subtaskIndex },
+      cause,
+    });
+  }
+}

@@ -1,0 +1,35 @@
+// The RuntimeContext handed to `open(ctx)`: task facts plus keyed state handles from the
+// operator's keyed backend. No I/O.
+import { FloeError } from '../core/errors.js';
+import type { AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../state/descriptors.js';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.js';
+import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.js';
+import type { RuntimeContext } from './functions.js';
+import type { OperatorContext } from './operators/stream-operator.js';
+
+/** Builds the RuntimeContext of one operator instance. */
+export function createRuntimeContext(ctx: OperatorContext): RuntimeContext {
+  const backend = (stateName: string): KeyedStateBackend => {
+    if (ctx.keyedBackend === undefined)
+      throw new FloeError(
+        'STATE_NOT_AVAILABLE',
+        `Operator '${ctx.uid}' asked for keyed state '${stateName}', but it does not run on a keyed stream. Keyed state exists only after keyBy(...): use stream.keyBy(selector).process(...) or .map(...).`,
+        { context: { job: ctx.jobName, operator: ctx.uid, subtask: ctx.subtaskIndex, state: stateName } },
+      );
+    return ctx.keyedBackend;
+  };
+  return {
+    getJobName: () => ctx.jobName,
+    getOperatorUid: () => ctx.uid,
+    getTaskName: () => ctx.name,
+    getIndexOfThisSubtask: () => ctx.subtaskIndex,
+    getNumberOfParallelSubtasks: () => ctx.parallelism,
+    getMaxNumberOfParallelSubtasks: () => ctx.maxParallelism,
+    getState: <T>(d: ValueStateDescriptor<T>): ValueState<T> => backend(d.name).getState(d),
+    getListState: <T>(d: ListStateDescriptor<T>): ListState<T> => backend(d.name).getListState(d),
+    getMapState: <UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> => backend(d.name).getMapState(d),
+    getReducingState: <T>(d: ReducingStateDescriptor<T>): ReducingState<T> => backend(d.name).getReducingState(d),
+    getAggregatingState: <IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> =>
+      backend(d.name).getAggregatingState(d),
+  };
+}

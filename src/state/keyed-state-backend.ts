@@ -1,0 +1,127 @@
+// The per-subtask keyed state backend contract: the working state of one key-group range of one
+// operator instance, plus its timers. Implementations: heap/ (objects in memory); disk/ later.
+import type { Clock } from '../core/clock.js';
+import type { KeyGroupRange } from '../core/key-groups.js';
+import type { AnyStateDescriptor, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from './descriptors.js';
+import type { AggregatingState, ListState, MapState, ReducingState, StateKind, ValueState } from './state.js';
+
+/** A namespace scopes state below the key (windows use one per window). */
+export type Namespace = string | number;
+
+/** The namespace of state that user functions get from the runtime context. */
+export const VOID_NAMESPACE: Namespace = '';
+
+/** Every state handle a backend creates can be switched to another namespace (internal use). */
+export interface InternalKvState {
+  setCurrentNamespace(namespace: Namespace): void;
+}
+
+/** What a backend needs to know about the operator instance it serves. */
+export interface KeyedStateBackendOptions {
+  /** Operator uid, named in every error. */
+  operator: string;
+  job?: string;
+  subtask: number;
+  parallelism: number;
+  maxParallelism: number;
+  keyGroupRange: KeyGroupRange;
+  /** Processing time for TTL. */
+  ttlClock: Clock;
+}
+
+/** A registered timer: fires at `timestamp` for `key` in `namespace`. */
+export interface TimerEntry {
+  readonly timestamp: number;
+  readonly key: unknown;
+  readonly namespace: Namespace;
+}
+
+/**
+ * A priority queue of timers with set semantics per (key, namespace, timestamp), stored per key
+ * group so that timers move with their key group on rescale. Ordered by timestamp, then by
+ * registration order.
+ */
+export interface KeyGroupedTimerQueue {
+  /** Adds a timer for the backend's current key; false when that exact timer already exists. */
+  add(timestamp: number, namespace: Namespace): boolean;
+  /** Removes a timer of the current key; false when there was none. */
+  remove(timestamp: number, namespace: Namespace): boolean;
+  /** The earliest timer, without removing it. */
+  peek(): TimerEntry | undefined;
+  /** Removes and returns the earliest timer. */
+  poll(): TimerEntry | undefined;
+  readonly size: number;
+  /** All timers of one key group (snapshots, rescale, inspection). */
+  entriesOfKeyGroup(keyGroup: number): TimerEntry[];
+  /** All timers in firing order (inspection). */
+  entries(): TimerEntry[];
+}
+
+/** One stored entry, as inspection shows it. */
+export interface StateEntry {
+  key: unknown;
+  namespace: Namespace;
+  /** The user-facing value: the value, an array for list state, a Map for map state, the accumulator for aggregating state. */
+  value: unknown;
+  /** Last access time when the state has TTL (per element/entry for collections: the latest). */
+  lastAccessTime?: number;
+}
+
+/** Metadata of one registered state. */
+export interface StateInfo {
+  name: string;
+  kind: StateKind;
+  serializer: string;
+  ttlMs?: number;
+}
+
+/**
+ * The working keyed state of one operator instance. Single-threaded: the runtime sets the
+ * current key before each record or timer and every handle reads it.
+ */
+export interface KeyedStateBackend {
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+
+  /** Sets the key for the following state accesses. Throws INVALID_KEY (naming the operator) for an unusable key. */
+  setCurrentKey(key: unknown): void;
+  getCurrentKey(): unknown;
+  /** Key group of the current key (computed on first use after setCurrentKey). */
+  getCurrentKeyGroup(): number;
+
+  /**
+   * Returns the handle for a descriptor, creating the state on first use; the same name again
+   * returns the same handle. A name already registered with another kind, serializer or TTL
+   * throws STATE_TYPE_MISMATCH naming the operator and the state.
+   */
+  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState;
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> & InternalKvState;
+  getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV> & InternalKvState;
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> & InternalKvState;
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> & InternalKvState;
+  /** Dispatches on `descriptor.kind`. */
+  getPartitionedState(descriptor: AnyStateDescriptor): InternalKvState;
+
+  /** Called once per processed record: runs TTL cleanup configured to run for every record. */
+  onRecordProcessed(): void;
+
+  /** The timer queue with this name (created on first use; e.g. 'event-timers', 'processing-timers'). */
+  getTimerQueue(name: string): KeyGroupedTimerQueue;
+
+  /** Registered states. */
+  stateInfos(): StateInfo[];
+  /** Stored entries of one state, expired-but-not-cleaned ones included (inspection, tests). */
+  entries(stateName: string): StateEntry[];
+  /** Number of keys that have a value in this state (any namespace). */
+  numKeys(stateName: string): number;
+  /** Number of stored (state, key, namespace) entries over all states; cheap, for progress lines. */
+  totalEntries(): number;
+  dispose(): void;
+}
+
+/** Creates the keyed backend of one operator instance. */
+export interface StateBackend {
+  /** `'heap'`, `'disk'`. */
+  readonly name: string;
+  createKeyedStateBackend(options: KeyedStateBackendOptions): KeyedStateBackend;
+}

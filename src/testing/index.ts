@@ -1,0 +1,3 @@
+// Test utilities for Floe users: `import { KeyedOperatorTestHarness } from 'floe/testing'`.
+export { KeyedOperatorTestHarness, type HarnessOutput, type KeyedHarnessOptions } from './keyed-operator-test-harness.js';
+export { ManualClock } from '../core/clock.js';
