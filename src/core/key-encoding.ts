@@ -213,7 +213,8 @@ function writeBigint(n: bigint): void {
 function writeCanonical(c: Canonical, nested: boolean): void {
   switch (typeof c) {
     case 'string':
-      return writeString(c, nested);
+      writeString(c, nested);
+      return;
     case 'number':
       ensure(9);
       out[pos] = TAG_NUMBER;
@@ -221,7 +222,8 @@ function writeCanonical(c: Canonical, nested: boolean): void {
       pos += 9;
       return;
     case 'bigint':
-      return writeBigint(c);
+      writeBigint(c);
+      return;
     case 'boolean':
       ensure(1);
       out[pos++] = c ? TAG_TRUE : TAG_FALSE;
@@ -309,9 +311,9 @@ function hashCanonical(c: Canonical): number {
 
 /**
  * The stable 32-bit hash of a key: always `murmur3x86_32(encodeKey(key))`, the input to
- * key-group assignment. Strings, numbers, booleans and bigints below 2^64 in magnitude are hashed
- * without allocating the encoding (ASCII strings without allocating at all); composite keys are
- * encoded into a reused buffer first.
+ * key-group assignment. Strings (ASCII or not), numbers and booleans are hashed without
+ * allocating; bigints below 2^64 in magnitude without building their encoding; composite keys and
+ * [KEY_ENCODING] objects are validated into a canonical copy and encoded into a reused buffer.
  *
  * @returns an unsigned 32-bit integer.
  * @throws FloeError `INVALID_KEY` when `key` is not an allowed key.
@@ -383,7 +385,10 @@ export function keyFromId(id: KeyId): unknown {
     case 'boolean':
       return id;
   }
-  throw new FloeError('INVALID_KEY', `Invalid key id: ${typeof id} ${describeValue(id)}. Pass a value returned by keyId().`);
+  throw new FloeError(
+    'INVALID_KEY',
+    `Invalid key id: ${typeof id} ${describeValue(id)}. Pass a value returned by keyId().`,
+  );
 }
 
 function decodeCompositeId(id: string): unknown {
@@ -393,7 +398,8 @@ function decodeCompositeId(id: string): unknown {
   if ((tag !== TAG_ARRAY && tag !== TAG_OBJECT) || !latin1) {
     throw new FloeError(
       'INVALID_KEY',
-      `Invalid key id ${describeValue(id)}: it starts with U+0001 but is neither an escaped string nor an encoded array/object. Pass a value returned by keyId().`,
+      `Invalid key id ${describeValue(id)}: it starts with U+0001 but is neither an escaped string nor ` +
+        'an encoded array/object. Pass a value returned by keyId().',
     );
   }
   return decodeKey(Buffer.from(id.slice(1), 'latin1'));
@@ -436,7 +442,8 @@ class KeyDecoder {
   private corrupt(problem: string): FloeError {
     return new FloeError(
       'INVALID_KEY',
-      `Cannot decode key: ${problem} at byte ${this.at} of ${this.bytes.length}. The bytes are not a canonical Floe key encoding (corrupt, truncated, or written by something else).`,
+      `Cannot decode key: ${problem} at byte ${this.at} of ${this.bytes.length}. The bytes are not a canonical ` +
+        'Floe key encoding (corrupt, truncated, or written by something else).',
     );
   }
 
@@ -526,8 +533,11 @@ class KeyDecoder {
       previous = name;
       const value = this.decode(true, depth + 1);
       // Assigning '__proto__' would set the prototype instead of creating the property.
-      if (name === '__proto__') Object.defineProperty(obj, name, { value, enumerable: true, writable: true, configurable: true });
-      else obj[name] = value;
+      if (name === '__proto__') {
+        Object.defineProperty(obj, name, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        obj[name] = value;
+      }
     }
     return obj;
   }

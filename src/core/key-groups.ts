@@ -30,14 +30,16 @@ export function checkParallelism(parallelism: number, maxParallelism: number): v
   if (!isIntegerIn(maxParallelism, 1, UPPER_BOUND_MAX_PARALLELISM)) {
     throw new FloeError(
       'INVALID_ARGUMENT',
-      `Max parallelism must be an integer from 1 to ${UPPER_BOUND_MAX_PARALLELISM}, got ${describeValue(maxParallelism)}.`,
+      `Max parallelism must be an integer from 1 to ${UPPER_BOUND_MAX_PARALLELISM}, ` +
+        `got ${describeValue(maxParallelism)}.`,
     );
   }
   if (parallelism > maxParallelism) {
     throw new FloeError(
       'INVALID_ARGUMENT',
-      `Parallelism ${parallelism} exceeds max parallelism ${maxParallelism}: each subtask needs at least one key group. ` +
-        `Lower the parallelism or raise the max parallelism (only possible before the first checkpoint: it fixes every key's key group).`,
+      `Parallelism ${parallelism} exceeds max parallelism ${maxParallelism}: each subtask needs at least one ` +
+        'key group. Lower the parallelism, or raise the max parallelism (a job restored from a checkpoint must ' +
+        "keep the checkpoint's max parallelism, because it decides every key's key group).",
     );
   }
 }
@@ -80,10 +82,12 @@ export class KeyGroupRange implements Iterable<number> {
    * @throws FloeError `INVALID_ARGUMENT` unless both are integers with `0 <= start <= end`.
    */
   static of(startKeyGroup: number, endKeyGroup: number): KeyGroupRange {
-    if (!Number.isInteger(startKeyGroup) || !Number.isInteger(endKeyGroup) || startKeyGroup < 0 || endKeyGroup < startKeyGroup) {
+    const valid = Number.isInteger(startKeyGroup) && Number.isInteger(endKeyGroup);
+    if (!valid || startKeyGroup < 0 || endKeyGroup < startKeyGroup) {
       throw new FloeError(
         'INVALID_ARGUMENT',
-        `A key group range needs integers 0 <= start <= end, got [${startKeyGroup}, ${endKeyGroup}]; use KeyGroupRange.EMPTY for no key groups.`,
+        `A key group range needs integers 0 <= start <= end, got [${startKeyGroup}, ${endKeyGroup}]; ` +
+          'use KeyGroupRange.EMPTY for no key groups.',
       );
     }
     return new KeyGroupRange(startKeyGroup, endKeyGroup);
@@ -106,7 +110,8 @@ export class KeyGroupRange implements Iterable<number> {
 
   /** `KeyGroupRange[start..end]`, or `KeyGroupRange[]` when empty. */
   toString(): string {
-    return this.numberOfKeyGroups === 0 ? 'KeyGroupRange[]' : `KeyGroupRange[${this.startKeyGroup}..${this.endKeyGroup}]`;
+    if (this.numberOfKeyGroups === 0) return 'KeyGroupRange[]';
+    return `KeyGroupRange[${this.startKeyGroup}..${this.endKeyGroup}]`;
   }
 }
 
@@ -126,7 +131,8 @@ export function computeKeyGroupRangeForOperatorIndex(
   if (!isIntegerIn(operatorIndex, 0, parallelism - 1)) {
     throw new FloeError(
       'INVALID_ARGUMENT',
-      `Operator index must be an integer from 0 to ${parallelism - 1} for parallelism ${parallelism}, got ${describeValue(operatorIndex)}.`,
+      `Operator index must be an integer from 0 to ${parallelism - 1} for parallelism ${parallelism}, ` +
+        `got ${describeValue(operatorIndex)}.`,
     );
   }
   const start = Math.floor((operatorIndex * maxParallelism + parallelism - 1) / parallelism);

@@ -1,6 +1,5 @@
 // The operator contract the subtask loop drives, and the context an operator gets. No I/O.
 import { FloeError, describeContext, describeValue } from '../../core/errors.js';
-import type { Clock } from '../../core/clock.js';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.js';
 import type { ProcessingTimeService } from '../processing-time-service.js';
 
