@@ -11,6 +11,10 @@ export type FloeErrorCode =
   | 'JOB_CANCELLED'
   | 'INVALID_JOB'
   | 'MALFORMED_RECORD'
+  | 'CHECKPOINT_DECLINED'
+  | 'CHECKPOINT_FAILED'
+  | 'CHECKPOINT_WRITE_FAILED'
+  | 'CHECKPOINT_INVALID'
   | 'IO_ERROR';
 
 /** Where an error happened, so a message can name the job, the operator and the subtask. */
