@@ -17,7 +17,8 @@ export class CountWindowAverage {
     current[1] += input[1];
     this.sum.update(current);
     if (current[0] >= 2) {
-      out.collect([input[0], current[1] / current[0]]);
+      // The seed's fields are Java longs: the average is an integer division.
+      out.collect([input[0], Math.trunc(current[1] / current[0])]);
       this.sum.clear();
     }
   }

@@ -74,19 +74,22 @@ async function runJob(command: RunCommand): Promise<number> {
 }
 
 async function loadJob(jobPath: string): Promise<JobFunction> {
-  if (/\.[cm]?tsx?$/.test(jobPath)) {
-    const { register } = await import('tsx/esm/api');
-    register();
-  }
   let mod: { default?: unknown };
   try {
-    mod = (await import(pathToFileURL(jobPath).href)) as { default?: unknown };
+    if (/\.[cm]?tsx?$/.test(jobPath)) {
+      // tsx compiles the job (and what it imports) on the fly; a job outside an ESM package works too.
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(pathToFileURL(jobPath).href, import.meta.url)) as { default?: unknown };
+    } else mod = (await import(pathToFileURL(jobPath).href)) as { default?: unknown };
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException)?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' && String((cause as Error).message).includes(jobPath))
       throw new FloeError('INVALID_ARGUMENT', `Job file not found: ${jobPath}`, { cause });
     throw cause;
   }
+  // A job compiled as CommonJS (no "type": "module" around it) nests its default export.
+  const nested = (mod.default as { default?: unknown } | undefined)?.default;
+  if (typeof mod.default !== 'function' && typeof nested === 'function') return nested as JobFunction;
   if (typeof mod.default !== 'function')
     throw new FloeError(
       'INVALID_JOB',
@@ -99,7 +102,11 @@ function fail(error: unknown): number {
   if (error instanceof FloeError) {
     process.stderr.write(`floe: error [${error.code}]: ${error.message}\n`);
     const cause = error.cause;
-    if (cause instanceof Error && cause.stack && error.code === 'USER_FUNCTION_FAILED') process.stderr.write(`caused by: ${cause.stack}\n`);
+    if (cause instanceof Error && cause.stack && error.code === 'USER_FUNCTION_FAILED') {
+      // Enough of the user's stack to find the line; compiled job frames can be very long.
+      const lines = cause.stack.split('\n').slice(0, 8).map((l) => (l.length > 240 ? `${l.slice(0, 240)}…` : l));
+      process.stderr.write(`caused by: ${lines.join('\n')}\n`);
+    }
     return error.code === 'INVALID_ARGUMENT' ? 2 : 1;
   }
   process.stderr.write(`floe: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

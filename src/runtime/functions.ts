@@ -91,3 +91,63 @@ export interface SinkFunction<T> extends RichFunction {
   /** Called between input batches and at end of input; may await I/O. */
   flush?(endOfInput: boolean): void | Promise<void>;
 }
+
+/** Operator (non-keyed) state of one parallel instance: redistributed by mode on rescale. */
+export interface OperatorStateStore {
+  /** Even-split list state: on rescale all elements are gathered and split evenly. */
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  /** Union list state: on restore every instance receives every element. */
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  /** Broadcast state: a map that is identical on every instance. */
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V>;
+  /** Raw operator state: bytes the operator writes into each snapshot and gets back unchanged. */
+  setRawState(bytes: Uint8Array | undefined): void;
+  getRawState(): Uint8Array | undefined;
+}
+
+/** What `initializeState` receives (first start and every restore). */
+export interface FunctionInitializationContext {
+  /** True when the instance is restored from a checkpoint or savepoint. */
+  isRestored(): boolean;
+  /** The checkpoint restored from, when restored. */
+  getRestoredCheckpointId(): number | undefined;
+  getOperatorStateStore(): OperatorStateStore;
+  /** Keyed state, on keyed streams only (same handles as the RuntimeContext's). */
+  getKeyedStateStore(): RuntimeContext | undefined;
+}
+
+/** What `snapshotState` receives. */
+export interface FunctionSnapshotContext {
+  getCheckpointId(): number;
+  getCheckpointTimestamp(): number;
+}
+
+/**
+ * Flink's CheckpointedFunction: `initializeState` registers operator state (and reads it back
+ * after a restore); `snapshotState` runs in the synchronous part of every checkpoint, before the
+ * barrier moves on. It may return a promise (a sink flushing its transaction); the subtask
+ * waits for it before forwarding the barrier.
+ */
+export interface CheckpointedFunction {
+  initializeState(ctx: FunctionInitializationContext): void | Promise<void>;
+  snapshotState(ctx: FunctionSnapshotContext): void | Promise<void>;
+}
+
+/**
+ * Flink's CheckpointListener. Notifications are best effort: one may be skipped, and a later
+ * completion subsumes earlier ones, so act on everything up to the given id.
+ */
+export interface CheckpointListener {
+  notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void | Promise<void>;
+}
+
+/** True when a function object implements CheckpointedFunction. */
+export function isCheckpointedFunction(fn: unknown): fn is CheckpointedFunction {
+  return typeof fn === 'object' && fn !== null && typeof (fn as CheckpointedFunction).initializeState === 'function' && typeof (fn as CheckpointedFunction).snapshotState === 'function';
+}
+
+/** True when a function object implements CheckpointListener. */
+export function isCheckpointListener(fn: unknown): fn is CheckpointListener {
+  return typeof fn === 'object' && fn !== null && typeof (fn as CheckpointListener).notifyCheckpointComplete === 'function';
+}

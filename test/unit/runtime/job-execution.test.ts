@@ -6,7 +6,8 @@ import {
   type OnTimerContext,
   type RuntimeContext,
   StreamEnvironment,
-  type ValueState,
+  type MapState,
+  MapStateDescriptor,
   ValueStateDescriptor,
   WatermarkStrategy,
 } from '../../../src/index.js';
@@ -130,18 +131,20 @@ describe('keyed aggregations', () => {
 });
 
 describe('event time, watermarks and timers in a running job', () => {
-  class CountUntilWatermark {
-    private count!: ValueState<number>;
+  /** Counts per key and 100 ms window (window end as the map key); emits when the watermark passes the end. */
+  class CountPerWindow {
+    private counts!: MapState<number, number>;
     open(ctx: RuntimeContext) {
-      this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
+      this.counts = ctx.getMapState(new MapStateDescriptor<number, number>('counts'));
     }
     processElement(e: { k: string; t: number }, ctx: KeyedProcessContext<string>) {
-      this.count.update((this.count.value() ?? 0) + 1);
-      ctx.timerService().registerEventTimeTimer(Math.floor(e.t / 100) * 100 + 99);
+      const end = Math.floor(e.t / 100) * 100 + 99;
+      this.counts.put(end, (this.counts.get(end) ?? 0) + 1);
+      ctx.timerService().registerEventTimeTimer(end);
     }
     onTimer(ts: number, ctx: OnTimerContext<string>, out: Collector<string>) {
-      out.collect(`${ctx.getCurrentKey()}@${ts}:${this.count.value()}:${ctx.timeDomain()}`);
-      this.count.clear();
+      out.collect(`${ctx.getCurrentKey()}@${ts}:${this.counts.get(ts)}:${ctx.timeDomain()}`);
+      this.counts.remove(ts);
     }
   }
 
@@ -160,7 +163,7 @@ describe('event time, watermarks and timers in a running job', () => {
       .fromCollection(events)
       .assignTimestampsAndWatermarks(WatermarkStrategy.forBoundedOutOfOrderness<{ k: string; t: number }>(50).withTimestampAssigner((e) => e.t))
       .keyBy((e) => e.k)
-      .process(new CountUntilWatermark())
+      .process(new CountPerWindow())
       .executeAndCollect();
     expect(sorted(out)).toEqual(sorted(['a@99:2:EVENT_TIME', 'b@99:1:EVENT_TIME', 'a@199:2:EVENT_TIME', 'b@199:1:EVENT_TIME', 'c@499:1:EVENT_TIME']));
   });
@@ -169,18 +172,19 @@ describe('event time, watermarks and timers in a running job', () => {
     const { assignToKeyGroup, computeOperatorIndexForKeyGroup } = await import('../../../src/index.js');
     const env = StreamEnvironment.create({ parallelism: 4, maxParallelism: 64 });
     const keys = Array.from({ length: 500 }, (_, i) => (i % 3 === 0 ? `key-${i}` : i % 3 === 1 ? i : [i, 'x']));
+    class WhereAmI {
+      subtask = -1;
+      open(ctx: RuntimeContext) {
+        this.subtask = ctx.getIndexOfThisSubtask();
+      }
+      map(k: unknown) {
+        return { k, subtask: this.subtask };
+      }
+    }
     const out = await env
-      .fromCollection(keys)
+      .fromCollection<unknown>(keys)
       .keyBy((k) => k)
-      .map({
-        subtask: -1,
-        open(ctx: RuntimeContext) {
-          this.subtask = ctx.getIndexOfThisSubtask();
-        },
-        map(k: unknown) {
-          return { k, subtask: this.subtask };
-        },
-      })
+      .map(new WhereAmI())
       .executeAndCollect();
     expect(out).toHaveLength(keys.length);
     for (const { k, subtask } of out) expect(subtask).toBe(computeOperatorIndexForKeyGroup(64, 4, assignToKeyGroup(k, 64)));
@@ -235,7 +239,7 @@ describe('failures', () => {
       .uid('not-keyed')
       .print();
     const error = await env.execute().catch((e) => e);
-    expect(error.code).toBe('USER_FUNCTION_FAILED');
+    expect(error.code).toBe('STATE_NOT_AVAILABLE');
     expect(error.message).toMatch(/not-keyed/);
     expect(error.message).toMatch(/counter/);
   });

@@ -1,0 +1,107 @@
+// An exactly-once JSON-lines sink on the two-phase-commit base (does I/O). Each transaction is
+// an in-progress file in the output directory; pre-commit flushes and fsyncs it; commit renames it
+// to `part-<subtask>-<seq>.jsonl`, which is when its lines become visible. Commit is idempotent:
+// when the in-progress file is gone and the part file exists, it was committed before.
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FloeError } from '../../core/errors.js';
+import type { RuntimeContext } from '../../runtime/functions.js';
+import { TwoPhaseCommitSink } from '../two-phase-commit/two-phase-commit-sink.js';
+
+/** A transaction: plain data, stored in checkpoints. */
+export interface FileTransaction {
+  inProgress: string;
+  final: string;
+}
+
+export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<T, FileTransaction> {
+  private buffers = new Map<string, string[]>();
+  private subtask = 0;
+  private sequence = 0;
+
+  constructor(readonly directory: string) {
+    super();
+  }
+
+  protected async beginTransaction(ctx: RuntimeContext): Promise<FileTransaction> {
+    this.subtask = ctx.getIndexOfThisSubtask();
+    await mkdir(this.directory, { recursive: true });
+    const id = randomUUID();
+    const seq = `${Date.now().toString(36)}-${(this.sequence++).toString().padStart(6, '0')}`;
+    return {
+      inProgress: join(this.directory, `.part-${this.subtask}-${id}.inprogress`),
+      final: join(this.directory, `part-${this.subtask}-${seq}-${id.slice(0, 8)}.jsonl`),
+    };
+  }
+
+  protected write(txn: FileTransaction, value: T): void {
+    let buffer = this.buffers.get(txn.inProgress);
+    if (buffer === undefined) this.buffers.set(txn.inProgress, (buffer = []));
+    buffer.push(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+  }
+
+  protected override async flushTransaction(txn: FileTransaction): Promise<void> {
+    const buffer = this.buffers.get(txn.inProgress);
+    if (buffer === undefined || buffer.length < 1024) return;
+    await this.append(txn);
+  }
+
+  protected async preCommit(txn: FileTransaction): Promise<void> {
+    await this.append(txn);
+    const handle = await open(txn.inProgress, 'a').catch((cause) => {
+      throw new FloeError('IO_ERROR', `Transactional sink: cannot open ${txn.inProgress}: ${(cause as Error).message}`, { cause });
+    });
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  protected async commit(txn: FileTransaction): Promise<void> {
+    try {
+      await rename(txn.inProgress, txn.final);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT' && (await exists(txn.final))) return; // committed before
+      throw new FloeError('IO_ERROR', `Transactional sink: cannot commit ${txn.inProgress} -> ${txn.final}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  protected async abort(txn: FileTransaction): Promise<void> {
+    this.buffers.delete(txn.inProgress);
+    await rm(txn.inProgress, { force: true });
+  }
+
+  private async append(txn: FileTransaction): Promise<void> {
+    const buffer = this.buffers.get(txn.inProgress) ?? [];
+    this.buffers.delete(txn.inProgress);
+    const handle = await open(txn.inProgress, 'a');
+    try {
+      if (buffer.length > 0) await handle.write(buffer.join(''));
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads the committed output of a transactional JSON-lines sink: every part file, in name order. */
+export async function readCommittedJsonLines<T = unknown>(directory: string): Promise<T[]> {
+  const names = (await readdir(directory)).filter((n) => n.startsWith('part-') && n.endsWith('.jsonl')).sort();
+  const { readFile } = await import('node:fs/promises');
+  const out: T[] = [];
+  for (const name of names) {
+    const text = await readFile(join(directory, name), 'utf8');
+    for (const line of text.split('\n')) if (line.length > 0) out.push(JSON.parse(line) as T);
+  }
+  return out;
+}

@@ -1,0 +1,261 @@
+// The heap state backend: keyed state as JavaScript objects in Maps (fastest; bounded by
+// memory). One HeapKeyedStateBackend per keyed operator instance. No I/O.
+import { FloeError, describeContext, describeValue } from '../../core/errors.js';
+import { keyFromId, keyId } from '../../core/key-encoding.js';
+import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-groups.js';
+import type {
+  AggregatingStateDescriptor,
+  AnyStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  StateDescriptor,
+  ValueStateDescriptor,
+} from '../descriptors.js';
+import type {
+  InternalKvState,
+  KeyedStateBackend,
+  KeyedStateBackendOptions,
+  KeyGroupedTimerQueue,
+  StateBackend,
+  StateEntry,
+  StateInfo,
+} from '../keyed-state-backend.js';
+import { serializerIdentity } from '../serde/type-serializer.js';
+import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
+import { IncrementalCleanup, TtlPolicy, type TtlValue } from '../ttl/ttl-support.js';
+import { HeapListState } from './heap-list-state.js';
+import { HeapMapState } from './heap-map-state.js';
+import { HeapAggregatingState, HeapReducingState } from './heap-reducing-state.js';
+import type { HeapStateHandle, KeyContext } from './heap-state-handle.js';
+import { HeapTimerQueue } from './heap-timer-queue.js';
+import { HeapValueState, TtlHeapValueState, defaultValueFactory } from './heap-value-state.js';
+import { StateTable } from './state-table.js';
+
+/** Creates heap keyed backends. Configuration only. */
+export class HeapStateBackend implements StateBackend {
+  readonly name = 'heap';
+
+  createKeyedStateBackend(options: KeyedStateBackendOptions): KeyedStateBackend {
+    return new HeapKeyedStateBackend(options);
+  }
+}
+
+interface RegisteredState {
+  descriptor: StateDescriptor;
+  handle: HeapStateHandle<any>;
+  ttl: TtlPolicy | undefined;
+}
+
+export class HeapKeyedStateBackend implements KeyedStateBackend {
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1 };
+  private readonly states = new Map<string, RegisteredState>();
+  private readonly timers = new Map<string, HeapTimerQueue>();
+  /** Cleanups that run for every processed record (runCleanupForEveryRecord). */
+  private perRecordCleanups: IncrementalCleanup<unknown>[] = [];
+
+  constructor(private readonly options: KeyedStateBackendOptions) {
+    this.keyGroupRange = options.keyGroupRange;
+    this.maxParallelism = options.maxParallelism;
+  }
+
+  setCurrentKey(key: unknown): void {
+    const ctx = this.ctx;
+    if (key === ctx.key && key !== undefined) return;
+    try {
+      ctx.id = keyId(key);
+    } catch (cause) {
+      throw new FloeError(
+        'INVALID_KEY',
+        `${this.place()}: unusable key ${describeValue(key)}. ${(cause as Error).message}`,
+        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask }, cause },
+      );
+    }
+    ctx.key = key;
+    ctx.keyGroup = -1;
+  }
+
+  getCurrentKey(): unknown {
+    return this.ctx.key;
+  }
+
+  getCurrentKeyGroup(): number {
+    const ctx = this.ctx;
+    if (ctx.keyGroup < 0) ctx.keyGroup = assignToKeyGroup(ctx.key, this.maxParallelism);
+    return ctx.keyGroup;
+  }
+
+  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
+    return this.register(descriptor, (ttl) => {
+      if (ttl !== undefined) return new TtlHeapValueState<T>(this.ctx, new StateTable(), ttl);
+      const handle = new HeapValueState<T>(this.ctx, new StateTable(), undefined);
+      handle.defaultValue = defaultValueFactory(descriptor.defaultValue);
+      return handle;
+    }) as unknown as ValueState<T> & InternalKvState;
+  }
+
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> & InternalKvState {
+    return this.register(descriptor, (ttl) => {
+      const handle = new HeapListState<T>(this.ctx, new StateTable(), ttl);
+      handle.describe = this.place(descriptor.name);
+      return handle;
+    }) as unknown as ListState<T> & InternalKvState;
+  }
+
+  getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV> & InternalKvState {
+    return this.register(descriptor, (ttl) => new HeapMapState<UK, UV>(this.ctx, new StateTable(), ttl)) as unknown as MapState<UK, UV> & InternalKvState;
+  }
+
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> & InternalKvState {
+    return this.register(descriptor, (ttl) => {
+      const handle = new HeapReducingState<T>(this.ctx, new StateTable(), ttl);
+      handle.reduce = descriptor.reduce;
+      return handle;
+    }) as unknown as ReducingState<T> & InternalKvState;
+  }
+
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> & InternalKvState {
+    return this.register(descriptor, (ttl) => {
+      const handle = new HeapAggregatingState<IN, ACC, OUT>(this.ctx, new StateTable(), ttl);
+      handle.aggregate = descriptor.aggregate;
+      return handle;
+    }) as unknown as AggregatingState<IN, OUT> & InternalKvState;
+  }
+
+  getPartitionedState(descriptor: AnyStateDescriptor): InternalKvState {
+    switch (descriptor.kind) {
+      case 'value':
+        return this.getState(descriptor);
+      case 'list':
+        return this.getListState(descriptor);
+      case 'map':
+        return this.getMapState(descriptor);
+      case 'reducing':
+        return this.getReducingState(descriptor);
+      case 'aggregating':
+        return this.getAggregatingState(descriptor);
+    }
+  }
+
+  onRecordProcessed(): void {
+    const cleanups = this.perRecordCleanups;
+    for (let i = 0; i < cleanups.length; i++) cleanups[i].run();
+  }
+
+  getTimerQueue(name: string): KeyGroupedTimerQueue {
+    let queue = this.timers.get(name);
+    if (queue === undefined) this.timers.set(name, (queue = new HeapTimerQueue(this.ctx, () => this.getCurrentKeyGroup())));
+    return queue;
+  }
+
+  stateInfos(): StateInfo[] {
+    return [...this.states.values()].map(({ descriptor: d }) => ({
+      name: d.name,
+      kind: d.kind,
+      serializer: serializerIdentity(d.serializer),
+      ...(d.ttl === undefined ? {} : { ttlMs: d.ttl.timeToLiveMs }),
+    }));
+  }
+
+  entries(stateName: string): StateEntry[] {
+    const state = this.states.get(stateName);
+    if (state === undefined) return [];
+    const withTtl = state.ttl !== undefined;
+    const out: StateEntry[] = [];
+    for (const [namespace, , id, stored] of state.handle.table.entries()) {
+      const entry: StateEntry = { key: keyFromId(id), namespace, value: undefined };
+      const kind = state.descriptor.kind;
+      if (kind === 'list') {
+        const items = stored as unknown[];
+        entry.value = withTtl ? (items as TtlValue<unknown>[]).map((e) => e.v) : items.slice();
+        if (withTtl) entry.lastAccessTime = Math.max(...(items as TtlValue<unknown>[]).map((e) => e.t));
+      } else if (kind === 'map') {
+        const m = new Map<unknown, unknown>();
+        let latest = Number.NEGATIVE_INFINITY;
+        for (const [uid, v] of stored as Map<any, unknown>) {
+          m.set(keyFromId(uid), withTtl ? (v as TtlValue<unknown>).v : v);
+          if (withTtl) latest = Math.max(latest, (v as TtlValue<unknown>).t);
+        }
+        entry.value = m;
+        if (withTtl) entry.lastAccessTime = latest;
+      } else if (withTtl) {
+        entry.value = (stored as TtlValue<unknown>).v;
+        entry.lastAccessTime = (stored as TtlValue<unknown>).t;
+      } else entry.value = stored;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  numKeys(stateName: string): number {
+    return this.states.get(stateName)?.handle.table.numKeys() ?? 0;
+  }
+
+  totalEntries(): number {
+    let n = 0;
+    for (const s of this.states.values()) n += s.handle.table.size;
+    return n;
+  }
+
+  dispose(): void {
+    this.states.clear();
+    this.timers.clear();
+    this.perRecordCleanups = [];
+  }
+
+  private register(descriptor: StateDescriptor, create: (ttl: TtlPolicy | undefined) => HeapStateHandle<any>): HeapStateHandle<any> {
+    const existing = this.states.get(descriptor.name);
+    if (existing !== undefined) {
+      this.checkCompatible(existing.descriptor, descriptor);
+      return existing.handle;
+    }
+    const ttl = descriptor.ttl === undefined ? undefined : new TtlPolicy(descriptor.ttl, this.options.ttlClock);
+    const handle = create(ttl);
+    const cleanupConfig = descriptor.ttl?.incrementalCleanup;
+    if (ttl !== undefined && cleanupConfig) {
+      const cleanup = new IncrementalCleanup<any>(handle.table, cleanupConfig.cleanupSize, pruneFor(descriptor.kind, ttl), this.options.ttlClock);
+      handle.cleanup = cleanup;
+      if (cleanupConfig.runCleanupForEveryRecord) this.perRecordCleanups.push(cleanup);
+    }
+    this.states.set(descriptor.name, { descriptor, handle, ttl });
+    return handle;
+  }
+
+  private checkCompatible(registered: StateDescriptor, requested: StateDescriptor): void {
+    const problems: string[] = [];
+    if (registered.kind !== requested.kind) problems.push(`it is ${registered.kind} state, requested as ${requested.kind} state`);
+    const a = serializerIdentity(registered.serializer);
+    const b = serializerIdentity(requested.serializer);
+    if (a !== b) problems.push(`its serializer is ${a}, requested with ${b}`);
+    const ttlOf = (d: StateDescriptor) => (d.ttl === undefined ? 'no TTL' : `TTL ${d.ttl.timeToLiveMs} ms ${d.ttl.updateType} ${d.ttl.stateVisibility}`);
+    if (ttlOf(registered) !== ttlOf(requested)) problems.push(`it has ${ttlOf(registered)}, requested with ${ttlOf(requested)}`);
+    if (problems.length > 0)
+      throw new FloeError(
+        'STATE_TYPE_MISMATCH',
+        `${this.place(requested.name)} is already registered and ${problems.join('; ')}. Use another state name, or the same descriptor.`,
+        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask, state: requested.name } },
+      );
+  }
+
+  private place(state?: string): string {
+    const o = this.options;
+    return describeContext({ job: o.job, operator: o.operator, subtask: o.subtask, parallelism: o.parallelism, state });
+  }
+}
+
+/** What incremental cleanup keeps of one stored value: drops expired values, elements, entries. */
+function pruneFor(kind: StateDescriptor['kind'], ttl: TtlPolicy): (stored: any, now: number) => any {
+  if (kind === 'list')
+    return (stored: TtlValue<unknown>[], now) => {
+      const live = stored.filter((e) => !ttl.isExpired(e, now));
+      return live.length === 0 ? undefined : live.length === stored.length ? stored : live;
+    };
+  if (kind === 'map')
+    return (stored: Map<unknown, TtlValue<unknown>>, now) => {
+      for (const [k, e] of stored) if (ttl.isExpired(e, now)) stored.delete(k);
+      return stored.size === 0 ? undefined : stored;
+    };
+  return (stored: TtlValue<unknown>, now) => (ttl.isExpired(stored, now) ? undefined : stored);
+}
