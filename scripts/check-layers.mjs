@@ -8,13 +8,14 @@ const src = resolve(import.meta.dirname, '../src');
 const allowed = {
   core: [],
   state: ['core'],
-  runtime: ['core', 'state'],
+  checkpoint: ['core', 'state'],
+  runtime: ['core', 'state', 'checkpoint'],
   plan: ['core', 'runtime'],
-  connectors: ['core', 'runtime'],
-  api: ['core', 'state', 'plan', 'runtime', 'connectors'],
+  connectors: ['core', 'state', 'runtime'],
+  api: ['core', 'state', 'checkpoint', 'plan', 'runtime', 'connectors'],
   testing: ['core', 'state', 'runtime'],
-  cli: ['core', 'api', 'runtime'],
-  '.': ['api', 'core', 'state', 'runtime', 'connectors', 'plan'],
+  cli: ['core', 'api', 'runtime', 'checkpoint'],
+  '.': ['api', 'core', 'state', 'checkpoint', 'runtime', 'connectors', 'plan', 'testing'],
 };
 
 const files = [];

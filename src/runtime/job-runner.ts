@@ -67,6 +67,7 @@ export class JobRunner {
   private startedAt = 0;
   private finishedAt: number | undefined;
   private failure: unknown;
+  private finalMetrics: JobMetrics | undefined;
 
   constructor(
     readonly graph: JobGraph,
@@ -92,6 +93,7 @@ export class JobRunner {
     });
     await Promise.allSettled(runs);
     this.finishedAt = Date.now();
+    this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
     this.dispose();
     if (this.failure !== undefined) throw this.wrapFailure(this.failure);
     if (this.cancelled) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
@@ -107,6 +109,7 @@ export class JobRunner {
   }
 
   metrics(): JobMetrics {
+    if (this.finalMetrics !== undefined) return this.finalMetrics;
     const byNode = new Map<string, OperatorMetrics>();
     let sourceRecords = 0;
     let sinkRecords = 0;

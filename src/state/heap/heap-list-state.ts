@@ -47,7 +47,10 @@ export class HeapListState<T> extends HeapStateHandle<Stored<T>> implements List
     this.touch();
     const items = [...values];
     for (const v of items) this.check(v);
-    if (items.length === 0) return this.removeCurrent();
+    if (items.length === 0) {
+      this.removeCurrent();
+      return;
+    }
     const ttl = this.ttl;
     if (ttl === undefined) this.map.set(this.ctx.id, items);
     else {
