@@ -1,0 +1,15 @@
+import { KeyGroupRange } from '../../src/core/key-groups.js';
+import { HeapStateBackend } from '../../src/state/heap/heap-state-backend.js';
+import { describeStateBackendContract } from './state-backend-contract.js';
+
+describeStateBackendContract('heap', ({ clock, maxParallelism = 128, keyGroupRange }) =>
+  new HeapStateBackend().createKeyedStateBackend({
+    operator: 'contract-op',
+    job: 'contract',
+    subtask: 0,
+    parallelism: 1,
+    maxParallelism,
+    keyGroupRange: keyGroupRange ?? KeyGroupRange.of(0, maxParallelism - 1),
+    ttlClock: clock,
+  }),
+);
