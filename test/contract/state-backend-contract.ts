@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { KEY_ENCODING } from '../../src/core/key-encoding.js';
-import { KeyGroupRange, assignToKeyGroup } from '../../src/core/key-groups.js';
+import { type KeyGroupRange, assignToKeyGroup } from '../../src/core/key-groups.js';
 import {
   AggregatingStateDescriptor,
   ListStateDescriptor,

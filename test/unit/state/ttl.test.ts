@@ -15,7 +15,7 @@ import { StateTtlConfig, StateVisibility, UpdateType } from '../../../src/state/
 
 const TTL = 100;
 
-function setup(ttl: StateTtlConfig) {
+function setup(_ttl: StateTtlConfig) {
   const clock = new ManualClock(1000);
   const backend = new HeapStateBackend().createKeyedStateBackend({
     operator: 'ttl-op',
