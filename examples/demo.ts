@@ -96,7 +96,7 @@ function option(args: string[], name: string, fallback: number): number {
 
 export default (env: StreamEnvironment, args: string[] = []) => {
   const unbounded = args.includes('--unbounded');
-  const users = option(args, '--users', 50_000);
+  const users = option(args, '--users', 10_000);
   const count = unbounded ? undefined : option(args, '--events', 2_000_000);
   const eventsPerSecond = unbounded ? option(args, '--rate', 200_000) : undefined;
   const output = '.floe/demo/sessions.jsonl';

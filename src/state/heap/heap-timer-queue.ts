@@ -1,26 +1,24 @@
 // Timers of one kind (event or processing time) for one operator instance: stored per key
-// group with set semantics per (key, namespace, timestamp), ordered for firing by a binary heap
-// on (timestamp, registration order). Removal is lazy in the heap. No I/O.
-import { type KeyId, keyFromId } from '../../core/key-encoding.js';
+// group and key with set semantics per (key, namespace, timestamp), ordered for firing by an indexed
+// binary heap on (timestamp, registration order): each timer knows its heap slot, so removal is
+// O(log n) with no tombstones (Flink's HeapPriorityQueue does the same). No I/O.
+import type { KeyId } from '../../core/key-encoding.js';
 import type { KeyGroupedTimerQueue, Namespace, TimerEntry } from '../keyed-state-backend.js';
 import type { KeyContext } from './heap-state-handle.js';
 
 interface StoredTimer extends TimerEntry {
   readonly keyGroup: number;
-  readonly dedupId: string;
+  readonly keyId: KeyId;
   readonly seq: number;
-}
-
-/** A dedup id with type tags, so 1 and '1' (keys or namespaces) never collide. */
-function dedupId(timestamp: number, namespace: Namespace, id: KeyId): string {
-  return `${timestamp}|${typeof namespace === 'number' ? 'n' : 's'}${namespace}|${typeof id}:${String(id)}`;
+  /** Slot in the heap array. */
+  index: number;
 }
 
 export class HeapTimerQueue implements KeyGroupedTimerQueue {
-  private readonly byKeyGroup = new Map<number, Map<string, StoredTimer>>();
-  private heap: StoredTimer[] = [];
+  /** key group -> key id -> that key's timers (usually one or two, so a scan beats a composite key). */
+  private readonly byKeyGroup = new Map<number, Map<KeyId, StoredTimer[]>>();
+  private readonly heap: StoredTimer[] = [];
   private seq = 0;
-  private count = 0;
 
   constructor(
     private readonly ctx: KeyContext,
@@ -28,107 +26,115 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
   ) {}
 
   get size(): number {
-    return this.count;
+    return this.heap.length;
   }
 
   add(timestamp: number, namespace: Namespace): boolean {
     const keyGroup = this.currentKeyGroup();
-    const id = dedupId(timestamp, namespace, this.ctx.id);
+    const id = this.ctx.id;
     let group = this.byKeyGroup.get(keyGroup);
     if (group === undefined) this.byKeyGroup.set(keyGroup, (group = new Map()));
-    if (group.has(id)) return false;
-    const timer: StoredTimer = { timestamp, key: keyFromId(this.ctx.id), namespace, keyGroup, dedupId: id, seq: this.seq++ };
-    group.set(id, timer);
-    this.count++;
-    this.push(timer);
+    let timers = group.get(id);
+    if (timers === undefined) group.set(id, (timers = []));
+    else if (find(timers, timestamp, namespace) >= 0) return false;
+    const timer: StoredTimer = { timestamp, key: this.ctx.key, namespace, keyGroup, keyId: id, seq: this.seq++, index: this.heap.length };
+    timers.push(timer);
+    this.heap.push(timer);
+    this.siftUp(timer.index);
     return true;
   }
 
   remove(timestamp: number, namespace: Namespace): boolean {
-    const keyGroup = this.currentKeyGroup();
-    const group = this.byKeyGroup.get(keyGroup);
-    const id = dedupId(timestamp, namespace, this.ctx.id);
-    if (group === undefined || !group.delete(id)) return false;
-    if (group.size === 0) this.byKeyGroup.delete(keyGroup);
-    this.count--;
-    // Removed timers stay in the heap until they reach its head; rebuild before they dominate it.
-    if (this.heap.length > 2 * this.count + 1024) this.rebuildHeap();
+    const timers = this.byKeyGroup.get(this.currentKeyGroup())?.get(this.ctx.id);
+    if (timers === undefined) return false;
+    const at = find(timers, timestamp, namespace);
+    if (at < 0) return false;
+    const timer = timers[at];
+    this.forget(timer);
+    this.removeAt(timer.index);
     return true;
   }
 
-  private rebuildHeap(): void {
-    this.heap = [];
-    for (const group of this.byKeyGroup.values()) for (const timer of group.values()) this.push(timer);
-  }
-
   peek(): TimerEntry | undefined {
-    this.dropRemovedHead();
     const head = this.heap[0];
     return head === undefined ? undefined : publicTimer(head);
   }
 
   poll(): TimerEntry | undefined {
-    this.dropRemovedHead();
     const head = this.heap[0];
     if (head === undefined) return undefined;
-    this.pop();
-    const group = this.byKeyGroup.get(head.keyGroup)!;
-    group.delete(head.dedupId);
-    if (group.size === 0) this.byKeyGroup.delete(head.keyGroup);
-    this.count--;
+    this.forget(head);
+    this.removeAt(0);
     return publicTimer(head);
   }
 
   entriesOfKeyGroup(keyGroup: number): TimerEntry[] {
     const group = this.byKeyGroup.get(keyGroup);
-    return group === undefined ? [] : [...group.values()].sort(compare).map(publicTimer);
+    return group === undefined ? [] : [...group.values()].flat().sort(compare).map(publicTimer);
   }
 
   entries(): TimerEntry[] {
-    const all: StoredTimer[] = [];
-    for (const group of this.byKeyGroup.values()) all.push(...group.values());
-    return all.sort(compare).map(publicTimer);
+    return [...this.heap].sort(compare).map(publicTimer);
   }
 
-  /** Pops heap entries whose timer was removed (or removed and registered again: a newer entry exists). */
-  private dropRemovedHead(): void {
-    while (this.heap.length > 0) {
-      const head = this.heap[0];
-      if (this.byKeyGroup.get(head.keyGroup)?.get(head.dedupId) === head) return;
-      this.pop();
-    }
+  private forget(timer: StoredTimer): void {
+    const group = this.byKeyGroup.get(timer.keyGroup)!;
+    const timers = group.get(timer.keyId)!;
+    if (timers.length === 1) {
+      group.delete(timer.keyId);
+      if (group.size === 0) this.byKeyGroup.delete(timer.keyGroup);
+    } else timers.splice(timers.indexOf(timer), 1);
   }
 
-  private push(timer: StoredTimer): void {
-    const heap = this.heap;
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (compare(heap[parent], timer) <= 0) break;
-      heap[i] = heap[parent];
-      i = parent;
-    }
-    heap[i] = timer;
-  }
-
-  private pop(): void {
+  private removeAt(index: number): void {
     const heap = this.heap;
     const last = heap.pop()!;
-    if (heap.length === 0) return;
-    let i = 0;
+    if (index === heap.length) return;
+    heap[index] = last;
+    last.index = index;
+    this.siftDown(index);
+    this.siftUp(last.index);
+  }
+
+  private siftUp(index: number): void {
+    const heap = this.heap;
+    const timer = heap[index];
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex];
+      if (compare(parent, timer) <= 0) break;
+      heap[index] = parent;
+      parent.index = index;
+      index = parentIndex;
+    }
+    heap[index] = timer;
+    timer.index = index;
+  }
+
+  private siftDown(index: number): void {
+    const heap = this.heap;
     const n = heap.length;
+    const timer = heap[index];
     for (;;) {
-      const l = 2 * i + 1;
+      const l = 2 * index + 1;
       if (l >= n) break;
       const r = l + 1;
-      const child = r < n && compare(heap[r], heap[l]) < 0 ? r : l;
-      if (compare(heap[child], last) >= 0) break;
-      heap[i] = heap[child];
-      i = child;
+      const childIndex = r < n && compare(heap[r], heap[l]) < 0 ? r : l;
+      const child = heap[childIndex];
+      if (compare(child, timer) >= 0) break;
+      heap[index] = child;
+      child.index = index;
+      index = childIndex;
     }
-    heap[i] = last;
+    heap[index] = timer;
+    timer.index = index;
   }
+}
+
+/** Position of the timer with this timestamp and namespace in one key's list, or -1. */
+function find(timers: StoredTimer[], timestamp: number, namespace: Namespace): number {
+  for (let i = 0; i < timers.length; i++) if (timers[i].timestamp === timestamp && timers[i].namespace === namespace) return i;
+  return -1;
 }
 
 function compare(a: StoredTimer, b: StoredTimer): number {
