@@ -16,7 +16,7 @@ export function formatProgress(m: JobMetrics, recordsPerSec: number): string {
 export function formatSummary(jobName: string, m: JobMetrics, status: string): string {
   const secs = m.elapsedMs / 1000;
   const lines = [
-    `Job '${jobName}' ${status} in ${secs.toFixed(2)} s: ${n(m.sourceRecords)} records read (${n(m.sourceRecords / Math.max(secs, 0.001))} rec/s), ${n(m.sinkRecords)} records to sinks.`,
+    `Job '${jobName}' ${status} in ${secs.toFixed(2)} s: ${n(m.sourceRecords)} records read (${n(m.sourceRecords / Math.max(secs, 0.001))} rec/s), ${n(m.sinkRecords)} records into the final stage.`,
     `Keyed state at the end: ${n(m.distinctKeys)} keys, ${n(m.stateEntries)} entries, ${n(m.timers)} timers.`,
     'Operators:',
   ];

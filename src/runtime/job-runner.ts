@@ -37,7 +37,7 @@ export interface JobMetrics {
   elapsedMs: number;
   /** Records emitted by all sources. */
   sourceRecords: number;
-  /** Records that reached the sinks' subtasks (input of vertices with no outputs). */
+  /** Records into the final stage: the input of vertices with no outputs (the chain that holds the sinks). */
   sinkRecords: number;
   /** Distinct keys held in keyed state (per operator: the state with most keys; summed). */
   distinctKeys: number;
