@@ -79,7 +79,7 @@ export interface StateInfo {
  * The working keyed state of one operator instance. Single-threaded: the runtime sets the
  * current key before each record or timer and every handle reads it.
  */
-export interface KeyedStateBackend {
+export interface KeyedStateBackend extends SnapshottableKeyedStateBackend {
   readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
 
@@ -124,4 +124,24 @@ export interface StateBackend {
   /** `'heap'`, `'disk'`. */
   readonly name: string;
   createKeyedStateBackend(options: KeyedStateBackendOptions): KeyedStateBackend;
+}
+
+/** Options of one snapshot. */
+export interface KeyedSnapshotOptions {
+  checkpointId: number;
+}
+
+/** Snapshot and restore, implemented by every keyed backend (see keyed-snapshot.ts). */
+export interface SnapshottableKeyedStateBackend {
+  /**
+   * Takes a snapshot: the synchronous part is short (no copy of the state); the returned runner
+   * encodes it asynchronously while processing goes on.
+   */
+  snapshot(options: KeyedSnapshotOptions): import('./keyed-snapshot.js').KeyedSnapshotRunner;
+  /**
+   * Loads snapshots taken by one or more earlier subtasks; only key groups in this backend's
+   * range are read. State is materialised when the user registers its descriptor (so the
+   * descriptor's serializer can be checked); timers at once.
+   */
+  restore(snapshots: import('./keyed-snapshot.js').RestoredKeyedState[]): void;
 }

@@ -13,6 +13,7 @@ import type {
   ValueStateDescriptor,
 } from '../descriptors.js';
 import type {
+  Namespace,
   InternalKvState,
   KeyedStateBackend,
   KeyedStateBackendOptions,
@@ -30,6 +31,9 @@ import { HeapAggregatingState, HeapReducingState } from './heap-reducing-state.j
 import type { HeapStateHandle, KeyContext } from './heap-state-handle.js';
 import { HeapTimerQueue } from './heap-timer-queue.js';
 import { HeapValueState, TtlHeapValueState, defaultValueFactory } from './heap-value-state.js';
+import { HeapSnapshotRunner, decodeBlock, payloadDecoder } from './heap-snapshot.js';
+import type { KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { KeyedSnapshotOptions } from '../keyed-state-backend.js';
 import { StateTable } from './state-table.js';
 
 /** Creates heap keyed backends. Configuration only. */
@@ -55,6 +59,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   private readonly timers = new Map<string, HeapTimerQueue>();
   /** Cleanups that run for every processed record (runCleanupForEveryRecord). */
   private perRecordCleanups: IncrementalCleanup<unknown>[] = [];
+  /** Restored entries of states whose descriptor was not registered yet. */
+  private readonly pendingRestore = new Map<string, { meta: SnapshotStateMeta; entries: Array<[Namespace, unknown, unknown]> }>();
 
   constructor(private readonly options: KeyedStateBackendOptions) {
     this.keyGroupRange = options.keyGroupRange;
@@ -199,6 +205,67 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return n;
   }
 
+  snapshot(_options: KeyedSnapshotOptions): KeyedSnapshotRunner {
+    const sources = [...this.states.values()].map((s) => ({ descriptor: s.descriptor, table: s.handle.table, ttl: s.ttl }));
+    return new HeapSnapshotRunner(sources, [...this.timers], this.maxParallelism, () => this.options.ttlClock.now());
+  }
+
+  restore(snapshots: RestoredKeyedState[]): void {
+    const previousKey = this.ctx.key;
+    for (const snapshot of snapshots) {
+      const { meta } = snapshot;
+      const restoredTimers: Array<[number, number, Namespace, unknown, number]> = [];
+      for (const keyGroup of this.keyGroupRange) {
+        const bytes = snapshot.block(keyGroup);
+        if (bytes === undefined) continue;
+        const { entries, timers } = decodeBlock(bytes);
+        restoredTimers.push(...timers);
+        for (const [s, namespace, key, payload] of entries) {
+          const stateMeta = meta.states[s];
+          let pending = this.pendingRestore.get(stateMeta.name);
+          if (pending === undefined) this.pendingRestore.set(stateMeta.name, (pending = { meta: stateMeta, entries: [] }));
+          pending.entries.push([namespace, key, payload]);
+        }
+      }
+      // Re-register in the original firing order (equal timestamps keep their order).
+      restoredTimers.sort((a, b) => a[4] - b[4]);
+      for (const [q, timestamp, namespace, key] of restoredTimers) {
+        this.setCurrentKey(key);
+        this.getTimerQueue(meta.timerQueues[q]).add(timestamp, namespace);
+      }
+    }
+    // States registered before the restore (rare) are filled at once.
+    for (const [name, state] of this.states) this.materialize(name, state);
+    if (previousKey !== undefined) this.setCurrentKey(previousKey);
+  }
+
+  /** Names of restored states that no registered descriptor claimed (yet). */
+  unclaimedRestoredStates(): string[] {
+    return [...this.pendingRestore.keys()];
+  }
+
+  private materialize(name: string, state: RegisteredState): void {
+    const pending = this.pendingRestore.get(name);
+    if (pending === undefined) return;
+    const { meta } = pending;
+    const d = state.descriptor;
+    const written = `${meta.kind} state with serializer ${meta.serializer}`;
+    const wanted = `${d.kind} state with serializer ${serializerIdentity(d.serializer)}`;
+    if (meta.kind !== d.kind || meta.serializer !== serializerIdentity(d.serializer))
+      throw new FloeError(
+        'STATE_TYPE_MISMATCH',
+        `${this.place(name)}: the checkpoint holds ${written}, but the job now declares ${wanted}. Keep the old descriptor, or give the new one another name (the old state is then not restored).`,
+        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask, state: name } },
+      );
+    this.pendingRestore.delete(name);
+    const decode = payloadDecoder(d, meta.ttl, keyId);
+    const table = state.handle.table;
+    const now = this.options.ttlClock.now();
+    // TTL switched on or off since the checkpoint: wrap or unwrap timestamps instead of failing as Flink does.
+    const adapt = adaptTtl(d.kind, meta.ttl, state.ttl !== undefined, now);
+    for (const [namespace, key, payload] of pending.entries) table.mapOf(namespace).set(keyId(key), adapt(decode(payload)));
+  }
+
   dispose(): void {
     this.states.clear();
     this.timers.clear();
@@ -219,7 +286,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       handle.cleanup = cleanup;
       if (cleanupConfig.runCleanupForEveryRecord) this.perRecordCleanups.push(cleanup);
     }
-    this.states.set(descriptor.name, { descriptor, handle, ttl });
+    const registered = { descriptor, handle, ttl };
+    this.states.set(descriptor.name, registered);
+    this.materialize(descriptor.name, registered);
     return handle;
   }
 
@@ -243,6 +312,15 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const o = this.options;
     return describeContext({ job: o.job, operator: o.operator, subtask: o.subtask, parallelism: o.parallelism, state });
   }
+}
+
+/** Converts stored values between the TTL-wrapped and the plain form. */
+function adaptTtl(kind: StateDescriptor['kind'], from: boolean, to: boolean, now: number): (stored: any) => any {
+  if (from === to) return (stored) => stored;
+  const wrap = to ? (v: unknown) => ({ v, t: now }) : (e: TtlValue<unknown>) => e.v;
+  if (kind === 'list') return (stored: any[]) => stored.map(wrap as (x: any) => unknown);
+  if (kind === 'map') return (stored: Map<unknown, any>) => new Map([...stored].map(([k, v]) => [k, (wrap as (x: any) => unknown)(v)]));
+  return wrap as (x: any) => unknown;
 }
 
 /** What incremental cleanup keeps of one stored value: drops expired values, elements, entries. */

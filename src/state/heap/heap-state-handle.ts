@@ -33,8 +33,14 @@ export class HeapStateHandle<S> implements InternalKvState {
     this.map = this.table.mapOf(namespace);
   }
 
+  /** Called first by every operation: keeps running snapshots consistent (copy on first access). */
+  protected access(): void {
+    if (this.table.snapshots.length !== 0) this.table.copyOnAccess(this.namespace, this.map, this.ctx.id);
+  }
+
   /** Removes the current key's entry (and an emptied non-void namespace map). */
   protected removeCurrent(): void {
+    this.access();
     this.map.delete(this.ctx.id);
     if (this.map.size === 0 && this.namespace !== VOID_NAMESPACE) {
       this.table.releaseIfEmpty(this.namespace, this.map);
@@ -44,6 +50,7 @@ export class HeapStateHandle<S> implements InternalKvState {
 
   /** Re-fetches the namespace map when cleanup released it meanwhile. */
   protected touch(): void {
+    this.access();
     if (this.cleanup !== undefined) {
       this.cleanup.run();
       if (this.table.namespaces.get(this.namespace) !== this.map) this.map = this.table.mapOf(this.namespace);

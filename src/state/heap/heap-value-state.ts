@@ -14,11 +14,13 @@ export class HeapValueState<T> extends HeapStateHandle<T> implements ValueState<
   defaultValue: () => T | undefined = () => undefined;
 
   value(): T | undefined {
+    this.access();
     const v = this.map.get(this.ctx.id);
     return v === undefined ? this.defaultValue() : v;
   }
 
   update(value: T): void {
+    this.access();
     if (value === undefined || value === null) this.removeCurrent();
     else this.map.set(this.ctx.id, value);
   }

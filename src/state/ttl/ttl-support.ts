@@ -64,7 +64,10 @@ export class IncrementalCleanup<S> {
         if (i === 0 || this.table.size === 0) return;
         continue;
       }
-      const [namespace, map, id, stored] = next.value;
+      const [namespace, map, id] = next.value;
+      if (this.table.snapshots.length !== 0) this.table.copyOnAccess(namespace, map, id);
+      const stored = map.get(id);
+      if (stored === undefined) continue;
       const kept = this.prune(stored, now);
       if (kept === undefined) {
         map.delete(id);

@@ -1,0 +1,67 @@
+// The backend-independent shape of a keyed-state snapshot: per key group one encoded block,
+// plus metadata naming every state with its kind and serializer. Snapshots are written and read
+// by key group so that a restore at another parallelism reads only the groups it owns. Pure.
+import type { StateKind } from './state.js';
+
+/** One state as recorded in a snapshot. */
+export interface SnapshotStateMeta {
+  name: string;
+  kind: StateKind;
+  /** `id@version` of the value (element, accumulator) serializer. */
+  serializer: string;
+  /** `id@version` of the user-key serializer (map state). */
+  keySerializer?: string;
+  ttl: boolean;
+}
+
+/** JSON metadata of a keyed snapshot (kept in the checkpoint's _metadata). */
+export interface KeyedSnapshotMeta {
+  format: 1;
+  backend: string;
+  maxParallelism: number;
+  states: SnapshotStateMeta[];
+  timerQueues: string[];
+  /** [keyGroup, offset, length] into the data file, ascending by key group. */
+  keyGroups: Array<[number, number, number]>;
+  entries: number;
+}
+
+/** What the asynchronous part of a keyed snapshot produces. */
+export interface KeyedSnapshotResult {
+  meta: KeyedSnapshotMeta;
+  /** The data file: the key-group blocks, concatenated in `meta.keyGroups` order. */
+  data: Uint8Array[];
+  bytes: number;
+}
+
+/** A running snapshot: taken (synchronously) already; `write` encodes it while records keep flowing. */
+export interface KeyedSnapshotRunner {
+  write(): Promise<KeyedSnapshotResult>;
+  /** Releases the snapshot's view (called after write, or when the checkpoint is aborted). */
+  release(): void;
+}
+
+/** Snapshot data handed back to a backend on restore: metadata plus a reader of one key group's block. */
+export interface RestoredKeyedState {
+  meta: KeyedSnapshotMeta;
+  /** The block of one key group (undefined when that group had no state). */
+  block(keyGroup: number): Uint8Array | undefined;
+}
+
+/** A RestoredKeyedState over a snapshot's data file read back as one buffer. */
+export function restoredFromBytes(meta: KeyedSnapshotMeta, bytes: Uint8Array): RestoredKeyedState {
+  const index = new Map<number, [number, number]>();
+  for (const [keyGroup, offset, length] of meta.keyGroups) index.set(keyGroup, [offset, length]);
+  return {
+    meta,
+    block(keyGroup) {
+      const at = index.get(keyGroup);
+      return at === undefined ? undefined : bytes.subarray(at[0], at[0] + at[1]);
+    },
+  };
+}
+
+/** Concatenates a snapshot's data chunks (tests and small snapshots). */
+export function concatChunks(chunks: Uint8Array[]): Uint8Array {
+  return Buffer.concat(chunks);
+}

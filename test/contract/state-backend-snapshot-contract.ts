@@ -1,0 +1,167 @@
+// Snapshot and restore, shared by every keyed backend: restore(snapshot(s)) = s, snapshots are
+// unaffected by changes made while they are written, and a restore reads only its key groups.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/clock.js';
+import { KeyGroupRange, assignToKeyGroup, computeKeyGroupRangeForOperatorIndex } from '../../src/core/key-groups.js';
+import { ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js';
+import { concatChunks, restoredFromBytes } from '../../src/state/keyed-snapshot.js';
+import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.js';
+import { StateTtlConfig } from '../../src/state/ttl/state-ttl-config.js';
+
+export type BackendFactory = (options: { clock: ManualClock; maxParallelism: number; keyGroupRange: KeyGroupRange }) => KeyedStateBackend;
+
+const descriptors = () => ({
+  v: new ValueStateDescriptor<{ n: number; tags: string[] }>('v'),
+  l: new ListStateDescriptor<number>('l'),
+  m: new MapStateDescriptor<string, number>('m'),
+  r: new ReducingStateDescriptor<number>('r', { reduce: (a, b) => a + b }),
+});
+
+function register(backend: KeyedStateBackend) {
+  const d = descriptors();
+  return { v: backend.getState(d.v), l: backend.getListState(d.l), m: backend.getMapState(d.m), r: backend.getReducingState(d.r) };
+}
+
+function dump(backend: KeyedStateBackend) {
+  const byKey = (name: string) =>
+    backend
+      .entries(name)
+      .map((e) => [JSON.stringify(e.key), e.namespace, e.value instanceof Map ? [...e.value].sort() : e.value])
+      .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  return {
+    v: byKey('v'),
+    l: byKey('l'),
+    m: byKey('m'),
+    r: byKey('r'),
+    timers: backend.getTimerQueue('event-timers').entries(),
+  };
+}
+
+async function roundTrip(source: KeyedStateBackend, targets: KeyedStateBackend[]) {
+  const result = await source.snapshot({ checkpointId: 1 }).write();
+  const restored = restoredFromBytes(result.meta, concatChunks(result.data));
+  for (const t of targets) {
+    t.restore([restored]);
+    register(t);
+  }
+  return result;
+}
+
+export function describeSnapshotContract(name: string, create: BackendFactory): void {
+  const make = (maxParallelism = 32, range = KeyGroupRange.of(0, 31), clock = new ManualClock(0)) =>
+    create({ clock, maxParallelism, keyGroupRange: range });
+
+  describe(`${name} backend snapshots`, () => {
+    it('restores exactly what was snapshotted (property)', async () => {
+      const keyArb = fc.oneof(fc.string({ maxLength: 5 }), fc.integer({ min: -5, max: 5 }), fc.tuple(fc.constantFrom('a', 'b'), fc.nat(3)));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(keyArb, fc.nat(1000), fc.constantFrom('', 'w1', 7)), { maxLength: 40 }),
+          async (ops) => {
+            const source = make();
+            const s = register(source);
+            const timers = source.getTimerQueue('event-timers');
+            for (const [key, n, ns] of ops) {
+              source.setCurrentKey(key);
+              s.v.update({ n, tags: [`t${n}`] });
+              s.l.setCurrentNamespace(ns);
+              s.l.add(n);
+              s.m.put(`k${n % 3}`, n);
+              s.r.add(n);
+              timers.add(n, ns);
+            }
+            const target = make();
+            await roundTrip(source, [target]);
+            expect(dump(target)).toEqual(dump(source));
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+
+    it('is not changed by writes, in-place mutations and deletes made while it is written', async () => {
+      const source = make();
+      const s = register(source);
+      for (const k of ['a', 'b', 'c']) {
+        source.setCurrentKey(k);
+        s.v.update({ n: 1, tags: ['x'] });
+        s.l.add(1);
+        s.m.put('e', 1);
+      }
+      const before = dump(source);
+      const runner = source.snapshot({ checkpointId: 7 });
+      // processing goes on while the snapshot is written
+      source.setCurrentKey('a');
+      const value = s.v.value()!;
+      value.n = 99; // the user mutates the object it read
+      value.tags.push('mutated');
+      s.v.update(value);
+      s.l.add(2);
+      s.m.put('e', 2);
+      source.setCurrentKey('b');
+      s.v.clear();
+      s.l.clear();
+      s.m.clear();
+      source.setCurrentKey('new-key');
+      s.v.update({ n: 5, tags: [] });
+      const result = await runner.write();
+      const target = make();
+      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      register(target);
+      expect(dump(target)).toEqual(before);
+      source.setCurrentKey('a');
+      expect(s.v.value()).toEqual({ n: 99, tags: ['x', 'mutated'] }); // the live state kept the changes
+    });
+
+    it('restores into several subtasks, each reading only the key groups it owns', async () => {
+      const source = make(32, KeyGroupRange.of(0, 31));
+      const s = register(source);
+      const keys = Array.from({ length: 50 }, (_, i) => `key-${i}`);
+      for (const k of keys) {
+        source.setCurrentKey(k);
+        s.v.update({ n: 1, tags: [k] });
+        source.getTimerQueue('event-timers').add(10, '');
+      }
+      const targets = [0, 1, 2].map((i) => make(32, computeKeyGroupRangeForOperatorIndex(32, 3, i)));
+      await roundTrip(source, targets);
+      targets.forEach((t, i) => {
+        const range = computeKeyGroupRangeForOperatorIndex(32, 3, i);
+        const owned = keys.filter((k) => range.contains(assignToKeyGroup(k, 32)));
+        expect(t.entries('v').map((e) => e.key).sort()).toEqual(owned.sort());
+        expect(t.getTimerQueue('event-timers').size).toBe(owned.length);
+      });
+    });
+
+    it('records serializers and rejects a restore into a different state kind', async () => {
+      const source = make();
+      register(source);
+      source.setCurrentKey('a');
+      source.getState(descriptors().v).update({ n: 1, tags: [] });
+      const result = await source.snapshot({ checkpointId: 1 }).write();
+      expect(result.meta.states.find((st) => st.name === 'v')).toEqual({ name: 'v', kind: 'value', serializer: 'msgpack@1', ttl: false });
+      const target = make();
+      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      expect(() => target.getListState(new ListStateDescriptor<number>('v'))).toThrow(/checkpoint holds value state/);
+    });
+
+    it('leaves expired entries out when TTL asks for cleanup on full snapshots', async () => {
+      const clock = new ManualClock(0);
+      const source = make(32, KeyGroupRange.of(0, 31), clock);
+      const ttl = StateTtlConfig.newBuilder(100).cleanupFullSnapshot().build();
+      const v = source.getState(new ValueStateDescriptor<number>('t', { ttl }));
+      source.setCurrentKey('old');
+      v.update(1);
+      clock.set(60);
+      source.setCurrentKey('young');
+      v.update(2);
+      clock.set(120);
+      const result = await source.snapshot({ checkpointId: 1 }).write();
+      const target = make(32, KeyGroupRange.of(0, 31), clock);
+      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      target.getState(new ValueStateDescriptor<number>('t', { ttl }));
+      expect(target.entries('t').map((e) => e.key)).toEqual(['young']);
+      expect(target.entries('t')[0].lastAccessTime).toBe(60);
+    });
+  });
+}
