@@ -12,6 +12,8 @@ import type { Source } from '../runtime/source.js';
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
 import type { StateBackend } from '../state/keyed-state-backend.js';
 import { DataStream } from './data-stream.js';
+import { resolveCheckpointingOptions, type CheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
+import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/storage/file-checkpoint-storage.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
 
 /** Job-wide settings. Every field has a default. */
@@ -35,6 +37,14 @@ export interface StreamEnvironmentOptions {
   log?: (message: string) => void;
   /** The job's name when execute() gets none (default 'Floe Job'). */
   jobName?: string;
+  /** Checkpoints into `directory` (Flink's options and defaults; exactly-once by default). */
+  checkpointing?: CheckpointingOptions & { directory: string };
+  /**
+   * Where to start from: 'latest' resumes from the newest valid checkpoint in the checkpoint
+   * directory when there is one (falling back past invalid ones); a number restores that
+   * checkpoint; a path restores the checkpoint directory `.../chk-N`.
+   */
+  restore?: 'latest' | number | string;
 }
 
 /** A running job: live metrics, cancellation, and its result. */
@@ -42,6 +52,8 @@ export interface JobClient {
   readonly jobName: string;
   metrics(): JobMetrics;
   cancel(): void;
+  /** Takes a checkpoint now (checkpointing must be enabled); resolves with its id once complete. */
+  triggerCheckpoint(): Promise<number>;
   readonly result: Promise<JobResult>;
 }
 
@@ -63,6 +75,8 @@ export class StreamEnvironment {
   private readonly log: (message: string) => void;
   private readonly defaultJobName: string;
   private readonly sinks: Transformation[] = [];
+  private readonly checkpointing: StreamEnvironmentOptions['checkpointing'];
+  private readonly restore: StreamEnvironmentOptions['restore'];
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
@@ -77,6 +91,9 @@ export class StreamEnvironment {
     this.channelCapacity = positiveInt(options.channelCapacity ?? 8, 'channelCapacity');
     this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
     this.defaultJobName = options.jobName ?? 'Floe Job';
+    this.checkpointing = options.checkpointing;
+    this.restore = options.restore;
+    if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
 
   static create(options: StreamEnvironmentOptions = {}): StreamEnvironment {
@@ -128,14 +145,64 @@ export class StreamEnvironment {
   executeAsync(jobName?: string): JobClient {
     const graph = this.buildGraph(jobName);
     this.executed = true;
-    const runner = new JobRunner(graph, {
-      stateBackend: this.stateBackend,
-      clock: this.clock,
-      batchSize: this.batchSize,
-      channelCapacity: this.channelCapacity,
-      log: this.log,
-    });
-    return { jobName: graph.jobName, metrics: () => runner.metrics(), cancel: () => runner.cancel(), result: runner.run() };
+    let runner: JobRunner | undefined;
+    let cancelled = false;
+    const start = async (): Promise<JobResult> => {
+      const cp = this.checkpointing;
+      const storage = cp === undefined ? undefined : new FileCheckpointStorage(cp.directory);
+      const restore = await this.findRestore(storage);
+      runner = new JobRunner(graph, {
+        stateBackend: this.stateBackend,
+        clock: this.clock,
+        batchSize: this.batchSize,
+        channelCapacity: this.channelCapacity,
+        log: this.log,
+        checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage },
+        restore,
+      });
+      if (cancelled) runner.cancel();
+      return runner.run();
+    };
+    const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [] };
+    return {
+      jobName: graph.jobName,
+      metrics: () => runner?.metrics() ?? emptyMetrics,
+      cancel: () => {
+        cancelled = true;
+        runner?.cancel();
+      },
+      triggerCheckpoint: async () => {
+        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', 'The job has not started yet');
+        return (await runner.triggerCheckpoint()).checkpointId;
+      },
+      result: start(),
+    };
+  }
+
+  /** Chooses the checkpoint to restore: newest valid first, logging each invalid one skipped. */
+  private async findRestore(storage: FileCheckpointStorage | undefined): Promise<{ envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage } | undefined> {
+    const wanted = this.restore;
+    if (wanted === undefined) return undefined;
+    if (typeof wanted === 'string' && wanted !== 'latest') {
+      const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(wanted);
+      if (m === null) throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${wanted}: expected a checkpoint directory named chk-<id>`);
+      const s = new FileCheckpointStorage(m[1] === '' ? '.' : m[1]);
+      const problems = await s.verify(Number(m[2]));
+      if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
+      return { envelope: await s.readMetadata(Number(m[2])), storage: s };
+    }
+    if (storage === undefined) throw new FloeError('INVALID_ARGUMENT', 'restore needs checkpointing.directory (or a path to a chk-<id> directory)');
+    const ids = typeof wanted === 'number' ? [wanted] : (await storage.listCompleted()).reverse();
+    for (const id of ids) {
+      const problems = await storage.verify(id);
+      if (problems.length === 0) {
+        this.log(`[checkpoint] restoring from checkpoint ${id} in ${storage.directory}`);
+        return { envelope: await storage.readMetadata(id), storage };
+      }
+      this.log(`[checkpoint] checkpoint ${id} is invalid (${problems.join('; ')}); trying an older one`);
+      if (typeof wanted === 'number') throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
+    }
+    return undefined;
   }
 
   /** The job graph that execute() would run (chains, parallelism, uids). */

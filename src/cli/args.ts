@@ -8,6 +8,9 @@ export interface RunCommand {
   maxParallelism: number | undefined;
   /** No progress line (the summary is still printed). */
   quiet: boolean;
+  checkpointDir: string | undefined;
+  checkpointIntervalMs: number | undefined;
+  fromCheckpoint: string | undefined;
   /** Arguments after the job path that `floe` does not know: passed to the job. */
   jobArgs: string[];
 }
@@ -23,6 +26,9 @@ TypeScript job files run directly, with no build step.
 Options:
   -p, --parallelism N       default parallelism of every operator
   --max-parallelism M       number of key groups (bounds future rescaling)
+  --checkpoint-dir DIR      checkpoint into DIR; resume from its latest valid checkpoint
+  --checkpoint-interval MS  time between checkpoints (default 1000 with --checkpoint-dir)
+  --from-checkpoint PATH    restore the checkpoint PATH (a .../chk-N directory)
   -q, --quiet               no live progress line
   -h, --help                this text
   -v, --version             the version of floe
@@ -32,7 +38,7 @@ export function parseArgs(argv: string[]): CliCommand {
   if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };
   if (argv[0] === '-v' || argv[0] === '--version') return { command: 'version' };
   if (argv[0] !== 'run') throw new FloeError('INVALID_ARGUMENT', `Unknown command '${argv[0]}'.\n\n${USAGE}`);
-  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, jobArgs: [] };
+  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, checkpointDir: undefined, checkpointIntervalMs: undefined, fromCheckpoint: undefined, jobArgs: [] };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -45,6 +51,13 @@ export function parseArgs(argv: string[]): CliCommand {
     if (flag === '-p' || flag === '--parallelism') run.parallelism = value();
     else if (flag === '--max-parallelism') run.maxParallelism = value();
     else if (flag === '-q' || flag === '--quiet') run.quiet = true;
+    else if (flag === '--checkpoint-interval') run.checkpointIntervalMs = value();
+    else if (flag === '--checkpoint-dir' || flag === '--from-checkpoint') {
+      const text = inline ?? argv[++i];
+      if (text === undefined || text.startsWith('-')) throw new FloeError('INVALID_ARGUMENT', `${flag} needs a path`);
+      if (flag === '--checkpoint-dir') run.checkpointDir = text;
+      else run.fromCheckpoint = text;
+    }
     else if (run.jobPath === '' && !arg.startsWith('-')) run.jobPath = arg;
     else run.jobArgs.push(arg);
   }

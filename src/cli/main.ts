@@ -37,10 +37,14 @@ export async function main(argv: string[]): Promise<number> {
 async function runJob(command: RunCommand): Promise<number> {
   const jobPath = resolve(command.jobPath);
   const job = await loadJob(jobPath);
+  const checkpointing =
+    command.checkpointDir === undefined ? undefined : { directory: resolve(command.checkpointDir), intervalMs: command.checkpointIntervalMs ?? 1000 };
   const env = StreamEnvironment.create({
     parallelism: command.parallelism,
     maxParallelism: command.maxParallelism,
     jobName: command.jobPath,
+    checkpointing,
+    restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
   });
   await job(env, command.jobArgs);
   if (env.executed || !env.hasSinks) return 0; // the job ran itself (or had nothing to run)

@@ -26,7 +26,16 @@ export interface EndOfInput {
   readonly kind: 'end';
 }
 
-export type StreamElement = RecordBatch | WatermarkElement | EndOfInput;
+/** Checkpoint barrier n: everything before it belongs to checkpoint n, everything after to later ones. */
+export interface CheckpointBarrier {
+  readonly kind: 'barrier';
+  readonly checkpointId: number;
+  readonly timestamp: number;
+  /** The checkpoint taken after every source ended. */
+  readonly isFinal: boolean;
+}
+
+export type StreamElement = RecordBatch | WatermarkElement | CheckpointBarrier | EndOfInput;
 
 export const END_OF_INPUT: EndOfInput = Object.freeze({ kind: 'end' });
 

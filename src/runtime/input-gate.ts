@@ -20,12 +20,16 @@ export class InputGate implements ChannelListener {
   private mails: Mail[] = [];
   private waiter: (() => void) | undefined;
   private cancelled = false;
+  /** Channels held back while a checkpoint's barriers are aligned (exactly-once). */
+  private readonly blocked: boolean[];
+  private blockedCount = 0;
   /** Index of the channel the last polled element came from. */
   lastChannel = -1;
 
   constructor(readonly channels: LocalChannel[]) {
     this.channelWatermarks = channels.map(() => MIN_WATERMARK);
     this.ended = channels.map(() => false);
+    this.blocked = channels.map(() => false);
     for (const channel of channels) channel.setListener(this);
   }
 
@@ -61,6 +65,7 @@ export class InputGate implements ChannelListener {
     for (let tried = 0; tried < n; tried++) {
       const index = this.next;
       this.next = index + 1 === n ? 0 : index + 1;
+      if (this.blockedCount !== 0 && this.blocked[index]) continue;
       const element = channels[index].poll();
       if (element !== undefined) {
         this.lastChannel = index;
@@ -72,10 +77,28 @@ export class InputGate implements ChannelListener {
 
   /** Resolves when a channel has data, mail arrived, or the gate was cancelled. */
   whenAvailable(): Promise<void> {
-    if (this.cancelled || this.mails.length > 0 || this.channels.some((c) => c.size > 0)) return Promise.resolve();
+    if (this.cancelled || this.mails.length > 0 || this.channels.some((c, i) => c.size > 0 && !this.blocked[i])) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiter = resolve;
     });
+  }
+
+  /** Holds back a channel until `unblockAll` (its barrier arrived, others' not yet). */
+  block(channel: number): void {
+    if (!this.blocked[channel]) {
+      this.blocked[channel] = true;
+      this.blockedCount++;
+    }
+  }
+
+  unblockAll(): void {
+    this.blocked.fill(false);
+    this.blockedCount = 0;
+    this.onAvailable();
+  }
+
+  isEnded(channel: number): boolean {
+    return this.ended[channel];
   }
 
   cancel(): void {

@@ -11,7 +11,12 @@ import type { OperatorContext, Output, StreamOperator } from './operators/stream
 import { createChannelSelector } from './partitioner.js';
 import { SystemProcessingTimeService, type ProcessingTimeService } from './processing-time-service.js';
 import { RecordWriter } from './record-writer.js';
-import { StreamTask, TaskCancelledError } from './task.js';
+import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskRestore, type TaskSnapshotFile } from './task.js';
+import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
+import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
+import type { CheckpointMetadataEnvelope, CheckpointWriter, FileCheckpointStorage, StoredFile } from '../checkpoint/storage/file-checkpoint-storage.js';
+import { restoredFromBytes } from '../state/keyed-snapshot.js';
+import type { OperatorStateSnapshot } from '../state/operator/operator-state-store.js';
 
 export interface JobRunnerOptions {
   stateBackend: StateBackend;
@@ -21,6 +26,9 @@ export interface JobRunnerOptions {
   /** Batches a channel holds before its producer waits. */
   channelCapacity: number;
   log: (message: string) => void;
+  checkpointing?: { options: ResolvedCheckpointingOptions; storage: FileCheckpointStorage };
+  /** Restore every subtask from this completed checkpoint. */
+  restore?: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage };
 }
 
 /** Counters of one operator over all its subtasks. */
@@ -55,6 +63,8 @@ export interface JobResult {
 }
 
 interface DeployedSubtask {
+  key: string;
+  index: number;
   vertex: JobVertex;
   task: StreamTask;
   backend: KeyedStateBackend | undefined;
@@ -77,8 +87,26 @@ export class JobRunner {
   }
 
   /** Runs every subtask; rejects with the first failure after stopping the others. */
+  private coordinator: CheckpointCoordinator | undefined;
+  private readonly writers = new Map<number, CheckpointWriter>();
+  private readonly finalIds = new Set<number>();
+  private sourcesFinished = 0;
+
+  /** Triggers a checkpoint now; resolves when it completed. */
+  async triggerCheckpoint(): Promise<CompletedCheckpointInfo> {
+    if (this.coordinator === undefined) throw new FloeError('INVALID_ARGUMENT', 'Checkpointing is not enabled for this job (set checkpointing options)');
+    return this.coordinator.triggerCheckpoint();
+  }
+
+  /** Completed checkpoints of this run. */
+  get completedCheckpoints(): CompletedCheckpointInfo[] {
+    return this.coordinator?.completed ?? [];
+  }
+
   async run(): Promise<JobResult> {
     this.startedAt = Date.now();
+    if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
+    this.coordinator?.start();
     const runs = this.subtasks.map(async (s) => {
       try {
         await s.task.run();
@@ -92,6 +120,7 @@ export class JobRunner {
       }
     });
     await Promise.allSettled(runs);
+    this.coordinator?.stop();
     this.finishedAt = Date.now();
     this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
     this.dispose();
@@ -193,6 +222,105 @@ export class JobRunner {
     for (const v of this.graph.vertices) {
       for (let i = 0; i < v.parallelism; i++) this.subtasks.push(this.deploySubtask(v, i, inputsOf.get(v)![i], outputsOf.get(v)![i]));
     }
+    const cp = this.options.checkpointing;
+    if (cp !== undefined) {
+      const lastRestored = this.options.restore?.envelope.checkpointId ?? 0;
+      this.coordinator = new CheckpointCoordinator({
+        options: cp.options,
+        storage: cp.storage,
+        clock: this.options.clock,
+        firstCheckpointId: lastRestored + 1,
+        schedule: (delay, callback) => {
+          const handle = setTimeout(callback, delay);
+          return () => clearTimeout(handle);
+        },
+        runtime: {
+          taskKeys: this.subtasks.map((s) => s.key),
+          triggerSources: (trigger: CheckpointTrigger) => {
+            this.writers.set(trigger.checkpointId, trigger.writer as CheckpointWriter);
+            if (trigger.isFinal) this.finalIds.add(trigger.checkpointId);
+            const barrier = { kind: 'barrier' as const, checkpointId: trigger.checkpointId, timestamp: trigger.timestamp, isFinal: trigger.isFinal };
+            for (const s of this.subtasks) if (s.vertex.nodes[0].transformation.type === 'source') s.task.triggerCheckpoint(barrier);
+          },
+          notifyComplete: (id) => {
+            this.writers.delete(id);
+            const isFinal = this.finalIds.has(id);
+            for (const s of this.subtasks) s.task.notifyCheckpointComplete(id, isFinal);
+          },
+          notifyAborted: (id) => {
+            this.writers.delete(id);
+            for (const s of this.subtasks) s.task.notifyCheckpointAborted(id);
+            if (this.finalIds.has(id) && this.failure === undefined && !this.cancelled) this.triggerFinal();
+          },
+          jobMetadata: () => ({
+            jobName: this.graph.jobName,
+            vertices: this.graph.vertices.map((v) => ({ uid: v.nodes[0].uid, operators: v.nodes.map((n) => n.uid), parallelism: v.parallelism, maxParallelism: v.maxParallelism })),
+          }),
+          failJob: (error) => {
+            if (this.failure === undefined) {
+              this.failure = error;
+              this.cancel();
+            }
+          },
+          log: (message) => this.options.log(`[checkpoint] ${message}`),
+        },
+      });
+    }
+  }
+
+  private triggerFinal(): void {
+    this.coordinator?.triggerFinalCheckpoint().catch(() => {
+      // counted and logged by the coordinator; notifyAborted triggers the next attempt
+    });
+  }
+
+  private taskCheckpointing(key: string): TaskCheckpointing | undefined {
+    const cp = this.options.checkpointing;
+    if (cp === undefined) return undefined;
+    return {
+      mode: cp.options.mode,
+      taskKey: key,
+      write: async (id, name, bytes) => {
+        const writer = this.writers.get(id);
+        if (writer === undefined) throw new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} is no longer pending`);
+        return writer.writeFile(name, bytes);
+      },
+      acknowledge: (id, ack) => this.coordinator?.acknowledge(id, key, ack),
+      decline: (id, error) => this.coordinator?.decline(id, key, error),
+      sourceFinished: () => {
+        const sources = this.subtasks.filter((s) => s.vertex.nodes[0].transformation.type === 'source').length;
+        if (++this.sourcesFinished === sources) this.triggerFinal();
+      },
+    };
+  }
+
+  /** Reads every subtask's file of the checkpoint and hands each new subtask what it owns. */
+  private async loadRestore(restore: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage }): Promise<void> {
+    const { envelope, storage } = restore;
+    const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
+    const files = new Map<string, TaskSnapshotFile>();
+    for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
+    for (const s of this.subtasks) {
+      const headUid = s.vertex.nodes[0].uid;
+      const old = [...files.entries()].filter(([k]) => k.startsWith(`${headUid}#`)).map(([k, f]) => ({ index: Number(k.slice(headUid.length + 1)), file: f }));
+      old.sort((a, b) => a.index - b.index);
+      if (old.length === 0) continue; // a new operator: starts empty
+      const own = old.find((o) => o.index === s.index)?.file;
+      const operatorState: Record<string, OperatorStateSnapshot[]> = {};
+      for (const node of s.vertex.nodes) {
+        const parts = old.map((o) => o.file.operators[node.uid] as OperatorStateSnapshot | undefined).filter((p): p is OperatorStateSnapshot => p !== undefined);
+        if (parts.length === 0) continue;
+        if (old.length !== s.vertex.parallelism && parts.some((p) => Object.values(p.states).some((st) => st.mode === 'split')))
+          throw new FloeError('CHECKPOINT_INVALID', `Operator '${node.uid}' was checkpointed at parallelism ${old.length} and now runs at ${s.vertex.parallelism}: redistributing its list state comes with rescaling; restore at parallelism ${old.length}`);
+        const mine = own?.operators[node.uid] as OperatorStateSnapshot | undefined;
+        // Union state: every instance receives every element; other modes come from its own part.
+        const unionParts = parts.filter((p) => p !== mine).map((p) => ({ states: Object.fromEntries(Object.entries(p.states).filter(([, st]) => st.mode === 'union')) }));
+        operatorState[node.uid] = [...(mine === undefined ? [] : [mine]), ...unionParts];
+      }
+      const keyed = old.flatMap((o) => (o.file.keyed === undefined ? [] : [restoredFromBytes(o.file.keyed.meta, o.file.keyed.data)]));
+      const taskRestore: TaskRestore = { checkpointId: envelope.checkpointId, file: own, operatorState, keyed };
+      s.task.options.restore = taskRestore;
+    }
   }
 
   private deploySubtask(vertex: JobVertex, index: number, inputs: LocalChannel[], writers: RecordWriter[]): DeployedSubtask {
@@ -240,7 +368,10 @@ export class JobRunner {
             log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: head.uid, subtask: index, parallelism: head.parallelism })}] ${message}`),
           })
         : undefined;
+    const key = `${head.uid}#${index}`;
     const task = new StreamTask({
+      checkpointing: this.taskCheckpointing(key),
+      restore: undefined,
       jobName,
       taskName,
       subtaskIndex: index,
@@ -252,7 +383,7 @@ export class JobRunner {
       batchSize: this.options.batchSize,
       headInput: output,
     });
-    return { vertex, task, backend, processingTime };
+    return { key, index, vertex, task, backend, processingTime };
   }
 
   private createBackend(head: PlannedNode, index: number): KeyedStateBackend | undefined {

@@ -76,6 +76,12 @@ export class RecordWriter {
     for (const target of this.targets) target.push(element);
   }
 
+  /** Sends an event (a barrier) to every target after the records before it. */
+  broadcastElement(element: import('../core/stream-elements.js').StreamElement): void {
+    this.flush();
+    for (const target of this.targets) target.push(element);
+  }
+
   end(): void {
     this.flush();
     for (const target of this.targets) target.push(END_OF_INPUT);

@@ -27,6 +27,10 @@ export interface SourceReader<T> {
   open?(): void | Promise<void>;
   pollNext(output: SourceOutput<T>, max: number): boolean | Promise<boolean>;
   close?(): void | Promise<void>;
+  /** The read position, stored in every checkpoint (plain data). Replayable readers implement it. */
+  snapshotPosition?(): unknown;
+  /** Resumes from a position of `snapshotPosition`, before open(). */
+  restorePosition?(position: unknown): void;
 }
 
 /** A source: makes the reader of each parallel subtask. */

@@ -2,7 +2,9 @@
 // reader), driving a chain of operators and writing to its output edges. Records are handled
 // batch by batch; the loop awaits only when it has no input, when an output is full, or for I/O.
 import { FloeError } from '../core/errors.js';
-import { MAX_WATERMARK, type RecordBatch } from '../core/stream-elements.js';
+import { Packr } from 'msgpackr';
+import { MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from '../core/stream-elements.js';
+import type { KeyedSnapshotMeta } from '../state/keyed-snapshot.js';
 import type { KeyedStateBackend } from '../state/keyed-state-backend.js';
 import type { InputGate } from './input-gate.js';
 import type { StreamOperator, Output } from './operators/stream-operator.js';
@@ -11,6 +13,44 @@ import type { SourceOutput, SourceReader } from './source.js';
 
 /** How many input batches a busy loop handles before yielding to the event loop. */
 const YIELD_EVERY_BATCHES = 32;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** What a subtask stores per checkpoint (one data file). */
+export interface TaskSnapshotFile {
+  operators: Record<string, unknown>;
+  source?: unknown;
+  watermark: number;
+  keyed?: { meta: KeyedSnapshotMeta; data: Uint8Array };
+}
+
+/** The checkpointing side of a subtask, provided by the job runner. */
+export interface TaskCheckpointing {
+  mode: 'exactly-once' | 'at-least-once';
+  /** "uid#index", the key of this subtask's acknowledgement. */
+  taskKey: string;
+  /** Writes this subtask's file into checkpoint `id`; resolves with the handle to acknowledge. */
+  write(checkpointId: number, name: string, bytes: Uint8Array): Promise<{ name: string; size: number; sha256: string }>;
+  acknowledge(checkpointId: number, ack: { state: unknown; files: Array<{ name: string; size: number; sha256: string }>; syncMs: number; asyncMs: number }): void;
+  decline(checkpointId: number, error: unknown): void;
+  /** Called by source tasks once their input is exhausted (the runner then triggers the final checkpoint). */
+  sourceFinished(): void;
+}
+
+/** What a subtask restores from. */
+export interface TaskRestore {
+  checkpointId: number;
+  file: TaskSnapshotFile | undefined;
+  /** Operator-state parts per operator uid (own part plus union parts of the others). */
+  operatorState: Record<string, import('../state/operator/operator-state-store.js').OperatorStateSnapshot[]>;
+  /** Keyed state of every old subtask (rescale reads only the owned key groups). */
+  keyed: import('../state/keyed-snapshot.js').RestoredKeyedState[];
+}
+
+/** Decodes a subtask's checkpoint file. */
+export function decodeTaskSnapshot(bytes: Uint8Array): TaskSnapshotFile {
+  return packr.unpack(bytes) as TaskSnapshotFile;
+}
 
 export interface StreamTaskOptions {
   jobName: string;
@@ -25,6 +65,8 @@ export interface StreamTaskOptions {
   batchSize: number;
   /** Output into the head operator (or the writers when the chain is empty). */
   headInput: Output;
+  checkpointing: TaskCheckpointing | undefined;
+  restore: TaskRestore | undefined;
 }
 
 export class TaskCancelledError extends FloeError {
@@ -40,6 +82,11 @@ export class StreamTask {
   private watermark = Number.NEGATIVE_INFINITY;
   private batchesSinceYield = 0;
   finished = false;
+  /** Barriers received per checkpoint id while aligning (channel indexes). */
+  private readonly aligning = new Map<number, { barrier: CheckpointBarrier; seen: Set<number> }>();
+  private lastCheckpointTaken = 0;
+  private finalCheckpointDone = false;
+  private readonly pendingWrites = new Set<Promise<void>>();
 
   constructor(readonly options: StreamTaskOptions) {}
 
@@ -56,7 +103,14 @@ export class StreamTask {
   }
 
   async run(): Promise<void> {
-    const { operators } = this.options;
+    const { operators, restore } = this.options;
+    if (restore !== undefined) {
+      if (restore.keyed.length > 0) this.options.keyedBackend?.restore(restore.keyed);
+      if (restore.file?.watermark !== undefined && restore.file.watermark !== null) this.watermark = restore.file.watermark;
+      if (restore.file?.source !== undefined) this.options.source?.restorePosition?.(restore.file.source);
+    }
+    for (const op of operators)
+      await op.initializeState(restore === undefined ? undefined : { checkpointId: restore.checkpointId, operatorState: restore.operatorState[op.uid] ?? [] });
     // Open from the tail so every operator's downstream is ready before it emits.
     for (let i = operators.length - 1; i >= 0; i--) {
       await operators[i].open();
@@ -65,9 +119,121 @@ export class StreamTask {
     if (this.options.source !== undefined) await this.runSource(this.options.source);
     else await this.runInputs();
     for (const op of operators) await op.endInput();
+    if (this.options.checkpointing !== undefined) await this.awaitFinalCheckpoint();
     for (const w of this.options.writers) w.end();
+    await Promise.all(this.pendingWrites);
     await this.closeOperators();
     this.finished = true;
+  }
+
+  /** Injects a checkpoint at a source (run as mail in the source's loop). */
+  triggerCheckpoint(barrier: CheckpointBarrier): void {
+    this.options.gate.putMail(() => this.performCheckpoint(barrier));
+  }
+
+  /** Delivers checkpoint completion (run as mail, between batches). */
+  notifyCheckpointComplete(checkpointId: number, isFinal: boolean): void {
+    this.options.gate.putMail(async () => {
+      for (const op of this.options.operators) await op.notifyCheckpointComplete(checkpointId);
+      if (isFinal) this.finalCheckpointDone = true;
+    });
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.options.gate.putMail(async () => {
+      for (const op of this.options.operators) await op.notifyCheckpointAborted(checkpointId);
+    });
+  }
+
+  /** After end of input: take part in the final checkpoint and wait for its completion, so sinks commit. */
+  private async awaitFinalCheckpoint(): Promise<void> {
+    if (this.options.source !== undefined) this.options.checkpointing!.sourceFinished();
+    const gate = this.options.gate;
+    while (!this.finalCheckpointDone) {
+      await this.runMails();
+      if (this.finalCheckpointDone) break;
+      // Non-source tasks may still receive the final barrier on channels that have not ended.
+      const element = gate.poll();
+      if (element?.kind === 'barrier') {
+        await this.onBarrier(element, gate.lastChannel);
+        continue;
+      }
+      if (element !== undefined) continue;
+      this.flushWriters();
+      await gate.whenAvailable();
+      this.checkCancelled();
+    }
+  }
+
+  /** A barrier arrived on `channel`: align (exactly-once) or count (at-least-once), then snapshot. */
+  private async onBarrier(barrier: CheckpointBarrier, channel: number): Promise<void> {
+    const id = barrier.checkpointId;
+    if (id <= this.lastCheckpointTaken) return; // a late barrier of a checkpoint already taken
+    let alignment = this.aligning.get(id);
+    if (alignment === undefined) this.aligning.set(id, (alignment = { barrier, seen: new Set() }));
+    alignment.seen.add(channel);
+    if (this.options.checkpointing?.mode === 'exactly-once') this.options.gate.block(channel);
+    await this.completeAlignments();
+  }
+
+  /** Snapshots every checkpoint whose barrier arrived on all channels that have not ended. */
+  private async completeAlignments(): Promise<void> {
+    const gate = this.options.gate;
+    for (const [id, { barrier, seen }] of [...this.aligning]) {
+      let expected = 0;
+      for (let c = 0; c < gate.channels.length; c++) if (!gate.isEnded(c) || seen.has(c)) expected++;
+      if (seen.size < expected) continue;
+      this.aligning.delete(id);
+      gate.unblockAll();
+      await this.performCheckpoint(barrier);
+    }
+  }
+
+  /**
+   * Takes this subtask's part of a checkpoint: the synchronous part (operator state, source
+   * position, a copy-on-access view of keyed state) runs now, the barrier moves on, and the
+   * keyed state is encoded and written while records keep flowing.
+   */
+  private async performCheckpoint(barrier: CheckpointBarrier): Promise<void> {
+    const checkpointing = this.options.checkpointing;
+    if (checkpointing === undefined || barrier.checkpointId <= this.lastCheckpointTaken) return;
+    this.lastCheckpointTaken = barrier.checkpointId;
+    const id = barrier.checkpointId;
+    const started = performance.now();
+    let file: TaskSnapshotFile;
+    let runner: import('../state/keyed-snapshot.js').KeyedSnapshotRunner | undefined;
+    try {
+      const operators: Record<string, unknown> = {};
+      for (const op of this.options.operators) {
+        const state = await op.snapshotState(id, barrier.timestamp);
+        if (state !== undefined) operators[op.uid] = state;
+      }
+      file = { operators, watermark: this.watermark };
+      const position = this.options.source?.snapshotPosition?.();
+      if (position !== undefined) file.source = position;
+      runner = this.options.keyedBackend?.snapshot({ checkpointId: id });
+    } catch (error) {
+      checkpointing.decline(id, error);
+      throw error; // a failing synchronous part fails the task, as in Flink
+    }
+    for (const w of this.options.writers) w.broadcastElement(barrier);
+    const syncMs = performance.now() - started;
+    const write = (async () => {
+      const asyncStarted = performance.now();
+      try {
+        if (runner !== undefined) {
+          const keyed = await runner.write();
+          file.keyed = { meta: keyed.meta, data: Buffer.concat(keyed.data) };
+        }
+        const stored = await checkpointing.write(id, `${checkpointing.taskKey.replace(/[^A-Za-z0-9_.-]/g, '_')}.state`, packr.pack(file));
+        checkpointing.acknowledge(id, { state: { file: stored }, files: [stored], syncMs, asyncMs: performance.now() - asyncStarted });
+      } catch (error) {
+        runner?.release();
+        checkpointing.decline(id, error);
+      }
+    })();
+    this.pendingWrites.add(write);
+    void write.finally(() => this.pendingWrites.delete(write));
   }
 
   /** Best-effort close after a failure; errors here must not hide the original one. */
@@ -135,9 +301,12 @@ export class StreamTask {
       } else if (element.kind === 'watermark') {
         const advanced = gate.updateWatermark(gate.lastChannel, element.timestamp, this.watermark);
         if (advanced !== undefined) this.advanceWatermark(advanced);
+      } else if (element.kind === 'barrier') {
+        await this.onBarrier(element, gate.lastChannel);
       } else {
         const advanced = gate.endChannel(gate.lastChannel, this.watermark);
         if (advanced !== undefined) this.advanceWatermark(advanced);
+        if (this.aligning.size > 0) await this.completeAlignments();
         if (gate.allEnded) {
           await this.runMails();
           return;

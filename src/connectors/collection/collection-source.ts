@@ -16,16 +16,30 @@ export class CollectionSource<T> implements Source<T> {
   }
 }
 
+/** Position = number of items emitted; a restore skips that many (the collection must be the same). */
 class IterableReader<T> implements SourceReader<T> {
+  private consumed = 0;
+  private skip = 0;
+
   constructor(private readonly iterator: Iterator<T>) {}
 
   pollNext(output: SourceOutput<T>, max: number): boolean {
+    for (; this.skip > 0; this.skip--, this.consumed++) if (this.iterator.next().done) return false;
     for (let i = 0; i < max; i++) {
       const next = this.iterator.next();
       if (next.done) return false;
+      this.consumed++;
       output.collect(next.value);
     }
     return true;
+  }
+
+  snapshotPosition(): unknown {
+    return this.consumed;
+  }
+
+  restorePosition(position: unknown): void {
+    this.skip = position as number;
   }
 }
 

@@ -33,6 +33,8 @@ class JsonLinesReader<T> implements SourceReader<T> {
   private partial = '';
   private lineNumber = 0;
   private done = false;
+  /** Lines to skip after a restore (the position is the number of lines consumed). */
+  private skipLines = 0;
   skipped = 0;
 
   constructor(
@@ -63,6 +65,7 @@ class JsonLinesReader<T> implements SourceReader<T> {
       }
       const line = this.pending.shift() as string;
       this.lineNumber++;
+      if (this.lineNumber <= this.skipLines) continue;
       if (line.trim().length === 0) continue;
       let value: T;
       try {
@@ -102,5 +105,13 @@ class JsonLinesReader<T> implements SourceReader<T> {
 
   close(): void {
     this.stream?.destroy();
+  }
+
+  snapshotPosition(): unknown {
+    return { path: this.path, line: this.lineNumber };
+  }
+
+  restorePosition(position: unknown): void {
+    this.skipLines = (position as { line: number }).line;
   }
 }

@@ -55,6 +55,17 @@ class GeneratorReader<T> implements SourceReader<T> {
 
   open(): void {
     this.startedAt = this.ctx.clock.now();
+    this.emitted = 0; // the rate counts from (re)start
+  }
+
+  snapshotPosition(): unknown {
+    return { next: this.next, step: this.step };
+  }
+
+  restorePosition(position: unknown): void {
+    const p = position as { next: number; step: number };
+    if (p.step !== this.step) throw new Error(`generator position was taken at parallelism ${p.step}, now ${this.step}; rescaling sources comes with the rescale issue`);
+    this.next = p.next;
   }
 
   pollNext(output: SourceOutput<T>, max: number): boolean | Promise<boolean> {

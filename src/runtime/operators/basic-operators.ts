@@ -1,19 +1,64 @@
 // Stateless one-input operators: map, filter, flatMap, process. Each calls a user function per
 // record and keeps the record's timestamp. No I/O.
+import { OperatorStateStore } from '../../state/operator/operator-state-store.js';
 import type { Collector, FilterFunction, FlatMapFunction, MapFunction, ProcessContext, ProcessFunction, RichFunction, RuntimeContext } from '../functions.js';
+import { isCheckpointListener, isCheckpointedFunction } from '../functions.js';
 import { createRuntimeContext } from '../runtime-context.js';
-import { BaseOperator } from './stream-operator.js';
+import { BaseOperator, type OperatorRestore } from './stream-operator.js';
 
 /** Opens/closes the rich part of a user function, if it has one. */
 export class UserFunctionOperator extends BaseOperator {
   protected runtimeContext!: RuntimeContext;
+  private operatorState: OperatorStateStore | undefined;
 
   constructor(protected readonly userFunction: unknown) {
     super();
   }
 
-  override async open(): Promise<void> {
+  /** Calls the user's CheckpointedFunction.initializeState with operator (and keyed) state. */
+  override async initializeState(restore: OperatorRestore | undefined): Promise<void> {
     this.runtimeContext = createRuntimeContext(this.ctx);
+    const fn = this.userFunction;
+    if (!isCheckpointedFunction(fn)) return;
+    const store = new OperatorStateStore(`operator '${this.ctx.uid}' (subtask ${this.ctx.subtaskIndex})`);
+    if (restore !== undefined) store.restore(restore.operatorState);
+    this.operatorState = store;
+    const runtimeContext = this.runtimeContext;
+    try {
+      await fn.initializeState({
+        isRestored: () => restore !== undefined,
+        getRestoredCheckpointId: () => restore?.checkpointId,
+        getOperatorStateStore: () => store,
+        getKeyedStateStore: () => (this.ctx.keyedBackend === undefined ? undefined : runtimeContext),
+      });
+    } catch (cause) {
+      throw this.userError(cause, 'initializeState()', undefined, false);
+    }
+  }
+
+  override async snapshotState(checkpointId: number, timestamp: number): Promise<unknown> {
+    const fn = this.userFunction;
+    if (!isCheckpointedFunction(fn) || this.operatorState === undefined) return undefined;
+    try {
+      await fn.snapshotState({ getCheckpointId: () => checkpointId, getCheckpointTimestamp: () => timestamp });
+    } catch (cause) {
+      throw this.userError(cause, `snapshotState(${checkpointId})`, undefined, false);
+    }
+    return this.operatorState.snapshot();
+  }
+
+  override async notifyCheckpointComplete(checkpointId: number): Promise<void> {
+    const fn = this.userFunction;
+    if (isCheckpointListener(fn)) await fn.notifyCheckpointComplete(checkpointId);
+  }
+
+  override async notifyCheckpointAborted(checkpointId: number): Promise<void> {
+    const fn = this.userFunction;
+    if (isCheckpointListener(fn)) await fn.notifyCheckpointAborted?.(checkpointId);
+  }
+
+  override async open(): Promise<void> {
+    this.runtimeContext ??= createRuntimeContext(this.ctx);
     const rich = this.userFunction as RichFunction;
     if (typeof rich === 'object' && rich !== null && typeof rich.open === 'function') {
       try {

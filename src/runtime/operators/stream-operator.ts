@@ -27,6 +27,13 @@ export interface OperatorContext {
   log(message: string): void;
 }
 
+/** What an operator gets back on restore. */
+export interface OperatorRestore {
+  checkpointId: number;
+  /** Operator-state parts assigned to this instance. */
+  operatorState: import('../../state/operator/operator-state-store.js').OperatorStateSnapshot[];
+}
+
 /**
  * One operator of a chain. The subtask calls `processElement` per record (after setting the
  * key on keyed operators), `processWatermark` when the input watermark advances, `onBatchEnd`
@@ -41,6 +48,12 @@ export interface StreamOperator {
   onBatchEnd(): void | Promise<void>;
   endInput(): void | Promise<void>;
   close(): void | Promise<void>;
+  /** Before open(): registers operator state, restored when `restore` is given. */
+  initializeState(restore: OperatorRestore | undefined): void | Promise<void>;
+  /** The synchronous part of a checkpoint; returns the operator state to store (if any). */
+  snapshotState(checkpointId: number, timestamp: number): unknown | Promise<unknown>;
+  notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted(checkpointId: number): void | Promise<void>;
 }
 
 /** Common plumbing: context access, watermark forwarding, user-error wrapping. */
@@ -72,6 +85,16 @@ export class BaseOperator implements StreamOperator {
   endInput(): void | Promise<void> {}
 
   close(): void | Promise<void> {}
+
+  initializeState(_restore: OperatorRestore | undefined): void | Promise<void> {}
+
+  snapshotState(_checkpointId: number, _timestamp: number): unknown | Promise<unknown> {
+    return undefined;
+  }
+
+  notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
+
+  notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
 
   /**
    * Wraps an exception thrown by user code so it names the job, the operator, the subtask and

@@ -1,0 +1,210 @@
+// Checkpoints in a directory (does I/O): `chk-<id>/_metadata` plus data files. Every file is
+// written to a temporary name, fsynced and renamed; a checkpoint exists only once its _metadata
+// is complete. Files carry a format header; the metadata records each file's size and sha256,
+// and restore verifies both. `shared/` and `taskowned/` are reserved for incremental checkpoints.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FloeError } from '../../core/errors.js';
+
+/** Format version of data files and metadata written by this Floe. */
+export const CHECKPOINT_FORMAT_VERSION = 1;
+const MAGIC = Buffer.from('FLOE');
+const METADATA = '_metadata';
+
+/** One data file of a checkpoint, as recorded in its metadata. */
+export interface StoredFile {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** The content of `_metadata`. */
+export interface CheckpointMetadataEnvelope {
+  format: number;
+  checkpointId: number;
+  createdAt: string;
+  files: StoredFile[];
+  /** Whatever the coordinator recorded (job, operators, state handles). */
+  metadata: any;
+}
+
+export interface CheckpointWriter {
+  readonly checkpointId: number;
+  writeFile(name: string, bytes: Uint8Array | Uint8Array[]): Promise<StoredFile>;
+  complete(metadata: unknown, files: StoredFile[]): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export class FileCheckpointStorage {
+  constructor(readonly directory: string) {}
+
+  private dirOf(id: number): string {
+    return join(this.directory, `chk-${id}`);
+  }
+
+  async beginCheckpoint(id: number): Promise<CheckpointWriter> {
+    const dir = this.dirOf(id);
+    try {
+      await mkdir(join(this.directory, 'shared'), { recursive: true });
+      await mkdir(join(this.directory, 'taskowned'), { recursive: true });
+      if (!(await exists(join(dir, METADATA)))) await rm(dir, { recursive: true, force: true }); // a leftover of an aborted attempt
+      await mkdir(dir, { recursive: true });
+    } catch (cause) {
+      throw writeFailed(`cannot create ${dir}`, cause);
+    }
+    let done = false;
+    return {
+      checkpointId: id,
+      writeFile: async (name, bytes) => {
+        const header = Buffer.alloc(MAGIC.length + 2);
+        MAGIC.copy(header);
+        header.writeUInt16BE(CHECKPOINT_FORMAT_VERSION, MAGIC.length);
+        const chunks = [header, ...(Array.isArray(bytes) ? bytes : [bytes])];
+        const hash = createHash('sha256');
+        let size = 0;
+        for (const c of chunks) {
+          hash.update(c);
+          size += c.length;
+        }
+        await atomicWrite(join(dir, name), chunks);
+        return { name, size, sha256: hash.digest('hex') };
+      },
+      complete: async (metadata, files) => {
+        const envelope: CheckpointMetadataEnvelope = { format: CHECKPOINT_FORMAT_VERSION, checkpointId: id, createdAt: new Date().toISOString(), files, metadata };
+        const body = JSON.stringify(envelope);
+        const sum = createHash('sha256').update(body).digest('hex');
+        await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)]);
+        await fsyncDir(dir);
+        done = true;
+      },
+      abort: async () => {
+        if (!done) await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  /** Completed checkpoints (with a _metadata file), ascending. */
+  async listCompleted(): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch {
+      return [];
+    }
+    const ids: number[] = [];
+    for (const name of names) {
+      const m = /^chk-(\d+)$/.exec(name);
+      if (m !== null && (await exists(join(this.directory, name, METADATA)))) ids.push(Number(m[1]));
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  /** Reads and verifies `_metadata`. */
+  async readMetadata(id: number): Promise<CheckpointMetadataEnvelope> {
+    const path = join(this.dirOf(id), METADATA);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (cause) {
+      throw invalid(id, path, `cannot read it (${(cause as Error).message})`, cause);
+    }
+    const newline = text.indexOf('\n');
+    const header = /^FLOE-CHECKPOINT (\d+) ([0-9a-f]{64})$/.exec(newline < 0 ? text : text.slice(0, newline));
+    if (header === null) throw invalid(id, path, 'the header is missing or damaged (truncated or not a Floe checkpoint)');
+    if (Number(header[1]) > CHECKPOINT_FORMAT_VERSION)
+      throw invalid(id, path, `format version ${header[1]} was written by a newer Floe (this one reads up to ${CHECKPOINT_FORMAT_VERSION})`);
+    const body = text.slice(newline + 1);
+    if (createHash('sha256').update(body).digest('hex') !== header[2]) throw invalid(id, path, 'checksum mismatch (the file is truncated or corrupt)');
+    return JSON.parse(body) as CheckpointMetadataEnvelope;
+  }
+
+  /** Reads a data file and verifies its size, checksum and header; returns the payload. */
+  async readFile(id: number, file: StoredFile): Promise<Buffer> {
+    const path = join(this.dirOf(id), file.name);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (cause) {
+      throw invalid(id, path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
+    }
+    if (bytes.length !== file.size) throw invalid(id, path, `truncated: expected ${file.size} bytes, found ${bytes.length}`);
+    if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
+    if (!bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
+    const version = bytes.readUInt16BE(MAGIC.length);
+    if (version > CHECKPOINT_FORMAT_VERSION) throw invalid(id, path, `format version ${version} was written by a newer Floe`);
+    return bytes.subarray(MAGIC.length + 2);
+  }
+
+  /** Checks a checkpoint completely; returns the problems (empty when it can be restored). */
+  async verify(id: number): Promise<string[]> {
+    try {
+      const envelope = await this.readMetadata(id);
+      const problems: string[] = [];
+      for (const f of envelope.files) {
+        try {
+          await this.readFile(id, f);
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      }
+      return problems;
+    } catch (e) {
+      return [(e as Error).message];
+    }
+  }
+
+  async discard(id: number): Promise<void> {
+    // _metadata first: a half-deleted checkpoint must never look complete.
+    await rm(join(this.dirOf(id), METADATA), { force: true });
+    await rm(this.dirOf(id), { recursive: true, force: true });
+  }
+}
+
+async function atomicWrite(path: string, chunks: Uint8Array[]): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    const handle = await open(tmp, 'w');
+    try {
+      for (const c of chunks) await handle.write(c);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (cause) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw writeFailed(`cannot write ${path}`, cause);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    (await open(path, 'r')).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writeFailed(what: string, cause: unknown): FloeError {
+  const code = (cause as NodeJS.ErrnoException)?.code;
+  return new FloeError('CHECKPOINT_WRITE_FAILED', `Checkpoint storage: ${what}: ${code ?? ''} ${(cause as Error)?.message ?? cause}`.replace(/\s+/g, ' '), { cause });
+}
+
+function invalid(id: number, path: string, why: string, cause?: unknown): FloeError {
+  return new FloeError(
+    'CHECKPOINT_INVALID',
+    `Checkpoint ${id} is invalid: ${path}: ${why}. Recovery falls back to an older retained checkpoint; delete the chk-${id} directory to discard it.`,
+    { cause },
+  );
+}
