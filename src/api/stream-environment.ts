@@ -12,6 +12,7 @@ import type { Source } from '../runtime/source.js';
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
 import type { StateBackend } from '../state/keyed-state-backend.js';
 import { DataStream } from './data-stream.js';
+import { createRestartStrategy, defaultRestartStrategy, type RestartStrategyOptions } from '../runtime/restart-strategy.js';
 import { resolveCheckpointingOptions, type CheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/storage/file-checkpoint-storage.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
@@ -38,13 +39,22 @@ export interface StreamEnvironmentOptions {
   /** The job's name when execute() gets none (default 'Floe Job'). */
   jobName?: string;
   /** Checkpoints into `directory` (Flink's options and defaults; exactly-once by default). */
-  checkpointing?: CheckpointingOptions & { directory: string };
+  checkpointing?: CheckpointingOptions & {
+    directory: string;
+    /** A storage to use instead of the directory's (tests inject failing storages). */
+    storage?: FileCheckpointStorage;
+  };
   /**
    * Where to start from: 'latest' resumes from the newest valid checkpoint in the checkpoint
    * directory when there is one (falling back past invalid ones); a number restores that
    * checkpoint; a path restores the checkpoint directory `.../chk-N`.
    */
   restore?: 'latest' | number | string;
+  /**
+   * What happens when the job fails: restart from the latest completed checkpoint after a delay.
+   * Default as Flink: exponential delay (1 s to 1 min) with checkpointing, no restarts without.
+   */
+  restartStrategy?: RestartStrategyOptions;
 }
 
 /** A running job: live metrics, cancellation, and its result. */
@@ -77,6 +87,7 @@ export class StreamEnvironment {
   private readonly sinks: Transformation[] = [];
   private readonly checkpointing: StreamEnvironmentOptions['checkpointing'];
   private readonly restore: StreamEnvironmentOptions['restore'];
+  private readonly restartStrategy: RestartStrategyOptions;
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
@@ -93,6 +104,7 @@ export class StreamEnvironment {
     this.defaultJobName = options.jobName ?? 'Floe Job';
     this.checkpointing = options.checkpointing;
     this.restore = options.restore;
+    this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
     if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
 
@@ -147,21 +159,37 @@ export class StreamEnvironment {
     this.executed = true;
     let runner: JobRunner | undefined;
     let cancelled = false;
+    const strategy = createRestartStrategy(this.restartStrategy);
+    let restarts = 0;
     const start = async (): Promise<JobResult> => {
       const cp = this.checkpointing;
-      const storage = cp === undefined ? undefined : new FileCheckpointStorage(cp.directory);
-      const restore = await this.findRestore(storage);
-      runner = new JobRunner(graph, {
-        stateBackend: this.stateBackend,
-        clock: this.clock,
-        batchSize: this.batchSize,
-        channelCapacity: this.channelCapacity,
-        log: this.log,
-        checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage },
-        restore,
-      });
-      if (cancelled) runner.cancel();
-      return runner.run();
+      const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory));
+      for (let attempt = 0; ; attempt++) {
+        // After a failure the job always resumes from its latest completed checkpoint.
+        const restore = await this.findRestore(storage, attempt > 0 ? 'latest' : this.restore);
+        runner = new JobRunner(graph, {
+          stateBackend: this.stateBackend,
+          clock: this.clock,
+          batchSize: this.batchSize,
+          channelCapacity: this.channelCapacity,
+          log: this.log,
+          checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage },
+          restore,
+        });
+        if (cancelled) runner.cancel();
+        try {
+          const result = await runner.run();
+          return { ...result, restarts };
+        } catch (error) {
+          if (cancelled || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
+          const delay = strategy.onFailure(this.clock.now());
+          if (delay === undefined) throw error;
+          restarts++;
+          this.log(`[restart] job '${graph.jobName}' failed (${(error as Error).message}); restart ${restarts} in ${delay} ms (${strategy.describe()})`);
+          await new Promise((r) => setTimeout(r, delay));
+          if (cancelled) throw error;
+        }
+      }
     };
     const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [] };
     return {
@@ -180,8 +208,10 @@ export class StreamEnvironment {
   }
 
   /** Chooses the checkpoint to restore: newest valid first, logging each invalid one skipped. */
-  private async findRestore(storage: FileCheckpointStorage | undefined): Promise<{ envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage } | undefined> {
-    const wanted = this.restore;
+  private async findRestore(
+    storage: FileCheckpointStorage | undefined,
+    wanted: StreamEnvironmentOptions['restore'],
+  ): Promise<{ envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage } | undefined> {
     if (wanted === undefined) return undefined;
     if (typeof wanted === 'string' && wanted !== 'latest') {
       const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(wanted);
@@ -191,7 +221,10 @@ export class StreamEnvironment {
       if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
       return { envelope: await s.readMetadata(Number(m[2])), storage: s };
     }
-    if (storage === undefined) throw new FloeError('INVALID_ARGUMENT', 'restore needs checkpointing.directory (or a path to a chk-<id> directory)');
+    if (storage === undefined) {
+      if (wanted === 'latest') return undefined; // no checkpoints: a restart starts from scratch
+      throw new FloeError('INVALID_ARGUMENT', 'restore needs checkpointing.directory (or a path to a chk-<id> directory)');
+    }
     const ids = typeof wanted === 'number' ? [wanted] : (await storage.listCompleted()).reverse();
     for (const id of ids) {
       const problems = await storage.verify(id);

@@ -60,6 +60,10 @@ export interface JobResult {
   jobName: string;
   durationMs: number;
   metrics: JobMetrics;
+  /** How often the job was restarted after failures. */
+  restarts?: number;
+  /** Checkpoints completed by the last run. */
+  checkpoints?: number[];
 }
 
 interface DeployedSubtask {
@@ -121,12 +125,18 @@ export class JobRunner {
     });
     await Promise.allSettled(runs);
     this.coordinator?.stop();
+    await this.coordinator?.drain();
     this.finishedAt = Date.now();
     this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
     this.dispose();
     if (this.failure !== undefined) throw this.wrapFailure(this.failure);
     if (this.cancelled) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
-    return { jobName: this.graph.jobName, durationMs: this.finishedAt - this.startedAt, metrics: this.metrics() };
+    return {
+      jobName: this.graph.jobName,
+      durationMs: this.finishedAt - this.startedAt,
+      metrics: this.metrics(),
+      checkpoints: this.completedCheckpoints.map((c) => c.checkpointId),
+    };
   }
 
   private cancelled = false;

@@ -97,6 +97,8 @@ export class CheckpointCoordinator {
   private cancelPeriodic: (() => void) | undefined;
   private stopped = false;
   private finalRequested = false;
+  /** Deletion of subsumed checkpoints in progress (awaited by drain()). */
+  private housekeeping: Promise<void> = Promise.resolve();
   readonly completed: CompletedCheckpointInfo[] = [];
   latestCompletedId: number | undefined;
 
@@ -114,6 +116,11 @@ export class CheckpointCoordinator {
     this.stopped = true;
     this.cancelPeriodic?.();
     for (const p of [...this.pending.values()]) void this.abort(p, new FloeError('JOB_CANCELLED', `Checkpoint ${p.trigger.checkpointId} aborted: the job is stopping`), false);
+  }
+
+  /** Waits for pending deletions of subsumed checkpoints (at job end, so retention holds on disk). */
+  async drain(): Promise<void> {
+    await this.housekeeping;
   }
 
   /** Triggers a checkpoint now (API and CLI); resolves when it completes. */
@@ -219,7 +226,8 @@ export class CheckpointCoordinator {
         void this.abort(older, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${older.trigger.checkpointId} was subsumed by ${checkpointId}`), false);
     this.deps.runtime.notifyComplete(checkpointId);
     for (const w of p.waiters) w.resolve(info);
-    await this.discardSubsumed();
+    this.housekeeping = this.housekeeping.then(() => this.discardSubsumed());
+    await this.housekeeping;
     this.schedulePeriodic();
   }
 
