@@ -18,7 +18,17 @@ export type {
   TimerService,
   TimeDomain,
   SinkFunction,
+  CheckpointedFunction,
+  CheckpointListener,
+  FunctionInitializationContext,
+  FunctionSnapshotContext,
+  OperatorStateStore,
 } from './runtime/functions.js';
+export { type CheckpointingOptions, type CheckpointingMode } from './checkpoint/coordinator/checkpoint-options.js';
+export { FileCheckpointStorage } from './checkpoint/storage/file-checkpoint-storage.js';
+export { type RestartStrategyOptions } from './runtime/restart-strategy.js';
+export { TwoPhaseCommitSink } from './connectors/two-phase-commit/two-phase-commit-sink.js';
+export { TransactionalJsonLinesSink, readCommittedJsonLines } from './connectors/file/transactional-json-lines-sink.js';
 export type { Source, SourceReader, SourceOutput, SourceReaderContext } from './runtime/source.js';
 export type { KeySelector } from './runtime/partitioner.js';
 export { WatermarkStrategy, type TimestampAssigner } from './core/watermark-strategy.js';

@@ -1,3 +1,4 @@
 // Test utilities for Floe users: `import { KeyedOperatorTestHarness } from 'floe/testing'`.
 export { KeyedOperatorTestHarness, type HarnessOutput, type KeyedHarnessOptions } from './keyed-operator-test-harness.js';
 export { ManualClock } from '../core/clock.js';
+export { OperatorTestHarness, type HarnessSnapshot } from './operator-test-harness.js';

@@ -1,6 +1,6 @@
 // An exactly-once JSON-lines sink on the two-phase-commit base (does I/O). Each transaction is
 // an in-progress file in the output directory; pre-commit flushes and fsyncs it; commit renames it
-// to `part-<subtask>-<seq>.jsonl`, which is when its lines become visible. Commit is idempotent:
+// to `part-<subtask>-<checkpoint>-<id>.jsonl`, which is when its lines become visible. Commit is idempotent:
 // when the in-progress file is gone and the part file exists, it was committed before.
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -18,7 +18,6 @@ export interface FileTransaction {
 export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<T, FileTransaction> {
   private buffers = new Map<string, string[]>();
   private subtask = 0;
-  private sequence = 0;
 
   constructor(readonly directory: string) {
     super();
@@ -28,11 +27,8 @@ export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<
     this.subtask = ctx.getIndexOfThisSubtask();
     await mkdir(this.directory, { recursive: true });
     const id = randomUUID();
-    const seq = `${Date.now().toString(36)}-${(this.sequence++).toString().padStart(6, '0')}`;
-    return {
-      inProgress: join(this.directory, `.part-${this.subtask}-${id}.inprogress`),
-      final: join(this.directory, `part-${this.subtask}-${seq}-${id.slice(0, 8)}.jsonl`),
-    };
+    // The final name is fixed at pre-commit, when the checkpoint is known (names sort in commit order).
+    return { inProgress: join(this.directory, `.part-${this.subtask}-${id}.inprogress`), final: '' };
   }
 
   protected write(txn: FileTransaction, value: T): void {
@@ -47,7 +43,8 @@ export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<
     await this.append(txn);
   }
 
-  protected async preCommit(txn: FileTransaction): Promise<void> {
+  protected async preCommit(txn: FileTransaction, checkpointId: number): Promise<void> {
+    txn.final = join(this.directory, `part-${this.subtask}-${String(checkpointId).padStart(10, '0')}-${txn.inProgress.slice(-20, -12)}.jsonl`);
     await this.append(txn);
     const handle = await open(txn.inProgress, 'a').catch((cause) => {
       throw new FloeError('IO_ERROR', `Transactional sink: cannot open ${txn.inProgress}: ${(cause as Error).message}`, { cause });
@@ -57,6 +54,20 @@ export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<
     } finally {
       await handle.close();
     }
+  }
+
+  /** In-progress files of this subtask from a failed run were never pre-committed: delete them. */
+  protected override async abortLeftovers(ctx: RuntimeContext, keep: FileTransaction[]): Promise<void> {
+    const prefix = `.part-${ctx.getIndexOfThisSubtask()}-`;
+    const kept = new Set(keep.map((t) => t.inProgress));
+    let names: string[] = [];
+    try {
+      names = await readdir(this.directory);
+    } catch {
+      return; // no directory yet: nothing left over
+    }
+    for (const name of names)
+      if (name.startsWith(prefix) && name.endsWith('.inprogress') && !kept.has(join(this.directory, name))) await rm(join(this.directory, name), { force: true });
   }
 
   protected async commit(txn: FileTransaction): Promise<void> {

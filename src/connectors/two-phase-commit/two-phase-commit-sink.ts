@@ -32,15 +32,19 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T>, Che
   protected abstract write(transaction: TXN, value: T, timestamp: number | undefined): void;
   /** Writes what is buffered (between batches; optional). */
   protected flushTransaction(_transaction: TXN): void | Promise<void> {}
-  /** Makes the transaction durable but not visible (flush, fsync). */
-  protected abstract preCommit(transaction: TXN): Promise<void>;
+  /** Makes the transaction durable but not visible (flush, fsync); it belongs to checkpoint `checkpointId`. */
+  protected abstract preCommit(transaction: TXN, checkpointId: number): Promise<void>;
   /** Makes the transaction visible. Must be idempotent: it may run again after a restore. */
   protected abstract commit(transaction: TXN): Promise<void>;
   /** Throws the transaction away. Must tolerate a transaction that never got data. */
   protected abstract abort(transaction: TXN): Promise<void>;
 
+  /** Removes what transactions of an earlier, failed run left behind (optional). */
+  protected abortLeftovers(_ctx: RuntimeContext, _keep: TXN[]): void | Promise<void> {}
+
   async open(ctx: RuntimeContext): Promise<void> {
     this.context = ctx;
+    await this.abortLeftovers(ctx, this.pending.map((p) => p.transaction));
     if (this.current === undefined) this.current = await this.beginTransaction(ctx);
   }
 
@@ -63,7 +67,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T>, Che
 
   async snapshotState(ctx: FunctionSnapshotContext): Promise<void> {
     const txn = this.current as TXN;
-    await this.preCommit(txn);
+    await this.preCommit(txn, ctx.getCheckpointId());
     this.pending.push({ checkpointId: ctx.getCheckpointId(), transaction: txn });
     this.current = await this.beginTransaction(this.context as RuntimeContext);
     this.state?.update(this.pending);
