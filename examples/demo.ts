@@ -1,7 +1,9 @@
 // The README's main demo: per-user activity sessions with an inactivity timeout.
 // Generated click events -> event time with bounded out-of-orderness -> keyBy(user) ->
 // a KeyedProcessFunction that counts events per user in ValueState and closes a session with
-// an event-time timer after 30 s of inactivity -> sessions as JSON lines in .floe/demo/.
+// an event-time timer after 30 s of inactivity -> sessions as JSON lines in .floe/demo/sessions/,
+// committed exactly once per checkpoint. Checkpoints go to .floe/demo/checkpoints every second,
+// so a Ctrl-C or a kill resumes where the run was.
 //
 //   npm start                          bounded (2,000,000 events), ends by itself
 //   npm start -- --unbounded           runs until Ctrl-C (200,000 events/s, --rate N to change)
@@ -14,6 +16,7 @@ import {
   type RuntimeContext,
   type StreamEnvironment,
   type ValueState,
+  TransactionalJsonLinesSink,
   ValueStateDescriptor,
   WatermarkStrategy,
 } from 'floe';
@@ -94,15 +97,30 @@ function option(args: string[], name: string, fallback: number): number {
   return value;
 }
 
-export default (env: StreamEnvironment, args: string[] = []) => {
+/** Starts fresh when the last run finished (its final checkpoint is in the directory). */
+async function discardFinishedRun(directory: string): Promise<void> {
+  const { FileCheckpointStorage } = await import('floe');
+  const { rm } = await import('node:fs/promises');
+  const storage = new FileCheckpointStorage(directory);
+  const ids = await storage.listCompleted();
+  if (ids.length === 0) return;
+  const latest = await storage.readMetadata(ids[ids.length - 1]).catch(() => undefined);
+  if (latest?.metadata?.isFinal === true) await rm(directory, { recursive: true, force: true });
+  else process.stderr.write(`Resuming the demo from its checkpoints in ${directory} (delete that directory to start over)\n`);
+}
+
+export default async (env: StreamEnvironment, args: string[] = []) => {
   const unbounded = args.includes('--unbounded');
   const users = option(args, '--users', 10_000);
   const count = unbounded ? undefined : option(args, '--events', 2_000_000);
   const eventsPerSecond = unbounded ? option(args, '--rate', 200_000) : undefined;
-  const output = '.floe/demo/sessions.jsonl';
+  const output = '.floe/demo/sessions';
+  // Checkpoints every second into .floe/demo/checkpoints: a Ctrl-C or a kill resumes where it was.
+  env.enableCheckpointing({ directory: '.floe/demo/checkpoints', intervalMs: 1000, resume: true });
+  if (env.checkpointDirectory !== undefined) await discardFinishedRun(env.checkpointDirectory);
   process.stderr.write(
     `Floe demo: ${count === undefined ? `unbounded, ${eventsPerSecond} events/s (Ctrl-C to stop)` : `${count} events`} over ${users} users, ` +
-      `parallelism ${env.parallelism}; sessions close after ${SESSION_GAP_MS / 1000} s of inactivity (event time) and go to ${output}\n`,
+      `parallelism ${env.parallelism}; sessions close after ${SESSION_GAP_MS / 1000} s of inactivity (event time) and go to ${output}/part-*.jsonl\n`,
   );
   env
     .fromGenerator((i) => clickEvent(i, users), { count, eventsPerSecond })
@@ -112,5 +130,6 @@ export default (env: StreamEnvironment, args: string[] = []) => {
     .process(new SessionCounter())
     .uid('sessions')
     .name('Sessions')
-    .writeAsJsonLines(output);
+    .addSink(new TransactionalJsonLinesSink<Session>(output), 'Sessions Sink')
+    .uid('sessions-sink');
 };

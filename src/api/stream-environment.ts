@@ -85,9 +85,10 @@ export class StreamEnvironment {
   private readonly log: (message: string) => void;
   private readonly defaultJobName: string;
   private readonly sinks: Transformation[] = [];
-  private readonly checkpointing: StreamEnvironmentOptions['checkpointing'];
-  private readonly restore: StreamEnvironmentOptions['restore'];
-  private readonly restartStrategy: RestartStrategyOptions;
+  private checkpointing: StreamEnvironmentOptions['checkpointing'];
+  private restore: StreamEnvironmentOptions['restore'];
+  private restartStrategy: RestartStrategyOptions;
+  private restartStrategyDefaulted: boolean;
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
@@ -105,11 +106,32 @@ export class StreamEnvironment {
     this.checkpointing = options.checkpointing;
     this.restore = options.restore;
     this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
+    this.restartStrategyDefaulted = options.restartStrategy === undefined;
     if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
 
   static create(options: StreamEnvironmentOptions = {}): StreamEnvironment {
     return new StreamEnvironment(options);
+  }
+
+  /**
+   * Turns on checkpointing from inside a job file (Flink's enableCheckpointing). Settings given
+   * on the command line or to create() win. With `resume`, the job starts from the newest valid
+   * checkpoint in the directory.
+   */
+  enableCheckpointing(options: NonNullable<StreamEnvironmentOptions['checkpointing']> & { resume?: boolean }): this {
+    const { resume, ...checkpointing } = options;
+    if (this.checkpointing !== undefined) return this;
+    resolveCheckpointingOptions(checkpointing);
+    this.checkpointing = checkpointing;
+    if (resume === true && this.restore === undefined) this.restore = 'latest';
+    if (this.restartStrategyDefaulted) this.restartStrategy = defaultRestartStrategy(true);
+    return this;
+  }
+
+  /** The checkpoint directory, when checkpointing is on. */
+  get checkpointDirectory(): string | undefined {
+    return this.checkpointing?.directory;
   }
 
   /** A bounded stream of the given items (parallelism 1). */

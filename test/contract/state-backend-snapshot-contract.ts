@@ -114,6 +114,38 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       expect(s.v.value()).toEqual({ n: 99, tags: ['x', 'mutated'] }); // the live state kept the changes
     });
 
+    it('is not changed by updates, deletes and re-inserts made between the chunks of its asynchronous write', async () => {
+      const source = make();
+      const v = source.getState(new ValueStateDescriptor<{ n: number }>('big'));
+      const keys = Array.from({ length: 12_000 }, (_, i) => `key-${i}`);
+      for (const [i, k] of keys.entries()) {
+        source.setCurrentKey(k);
+        v.update({ n: i });
+      }
+      const before = source.entries('big').map((e) => [e.key, (e.value as { n: number }).n]);
+      const writing = source.snapshot({ checkpointId: 3 }).write();
+      // Keep processing while the snapshot is written, a slice of keys per turn of the event loop.
+      for (let round = 0; round < 12; round++) {
+        await new Promise((r) => setImmediate(r));
+        for (let i = round; i < keys.length; i += 12) {
+          source.setCurrentKey(keys[i]);
+          if (i % 3 === 0) v.clear();
+          else if (i % 3 === 1) v.value()!.n = -1; // in-place change of a read value
+          else {
+            v.clear();
+            v.update({ n: -2 }); // deleted and inserted again
+          }
+        }
+      }
+      const result = await writing;
+      expect(result.meta.entries).toBe(keys.length);
+      const target = make();
+      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      target.getState(new ValueStateDescriptor<{ n: number }>('big'));
+      const after = target.entries('big').map((e) => [e.key, (e.value as { n: number }).n]);
+      expect(after.sort()).toEqual(before.sort());
+    });
+
     it('restores into several subtasks, each reading only the key groups it owns', async () => {
       const source = make(32, KeyGroupRange.of(0, 31));
       const s = register(source);

@@ -1,6 +1,6 @@
 // End-to-end through the `floe` command as a user runs it (needs the build: npm test builds first).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,7 +28,12 @@ describe('floe run', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/Job '.*demo\.ts' finished in/);
     expect(r.stderr).toMatch(/20,000 records read/);
-    const sessions = readFileSync(join(dir, '.floe/demo/sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const sessionsDir = join(dir, '.floe/demo/sessions');
+    const sessions = readdirSync(sessionsDir)
+      .filter((n) => n.startsWith('part-'))
+      .flatMap((n) => readFileSync(join(sessionsDir, n), 'utf8').trim().split('\n'))
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l));
     // Every event ends up in exactly one session.
     expect(sessions.reduce((n, s) => n + s.events, 0)).toBe(20_000);
   });

@@ -65,5 +65,36 @@ describe('exactly-once after kill -9', () => {
     const committed = await readCommittedJsonLines<{ key: string; i: number; n: number }>(join(dir, 'out'));
     committed.sort((a, b) => a.i - b.i);
     expect(committed).toEqual(expected());
+    expect(readdirSync(join(dir, 'out')).filter((n) => n.endsWith('.inprogress'))).toEqual([]);
+  }, 120_000);
+
+  it('gives the demo (event time, timers, sessions) the same sessions after kill -9 and resume as without failures', async () => {
+    const runDemo = (cwd: string) =>
+      spawn(process.execPath, [join(root, 'bin/floe.mjs'), 'run', join(root, 'examples/demo.ts'), '-q', '--events', '400000', '--users', '2000'], { cwd, stdio: 'ignore' });
+    const exit = (c: ChildProcess) => new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+    const sessions = async (cwd: string) =>
+      (await readCommittedJsonLines<{ user: string; start: number; end: number; events: number }>(join(cwd, '.floe/demo/sessions')))
+        .map((s) => `${s.user}|${s.start}|${s.end}|${s.events}`)
+        .sort();
+    const clean = mkdtempSync(join(tmpdir(), 'floe-demo-clean-'));
+    expect(await exit(runDemo(clean))).toBe(0);
+    const killed = mkdtempSync(join(tmpdir(), 'floe-demo-killed-'));
+    for (let round = 0; round < 2; round++) {
+      const child = runDemo(killed);
+      const inCheckpoint = await checkpointInProgressIn(join(killed, '.floe/demo/checkpoints'), 10_000);
+      child.kill('SIGKILL');
+      expect(await exit(child)).toBe(null);
+      expect(inCheckpoint).toBe(true);
+    }
+    expect(await exit(runDemo(killed))).toBe(0);
+    expect(await sessions(killed)).toEqual(await sessions(clean));
   }, 120_000);
 });
+
+async function checkpointInProgressIn(chk: string, limitMs: number): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < limitMs; ) {
+    if (existsSync(chk) && readdirSync(chk).some((n) => n.startsWith('chk-') && !existsSync(join(chk, n, '_metadata')))) return true;
+    await new Promise((r) => setImmediate(r));
+  }
+  return false;
+}

@@ -10,7 +10,7 @@ import type { KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, Snaps
 import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { TtlPolicy, TtlValue } from '../ttl/ttl-support.js';
-import { ABSENT, SnapshotLog, type StateTable } from './state-table.js';
+import { ABSENT, SnapshotLog, type StateTable, WRITTEN } from './state-table.js';
 
 /** Entries encoded between two yields to the event loop. */
 const CHUNK = 4096;
@@ -81,26 +81,28 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         blockOf(keyGroup).e.push([s, namespace, keyBytes, payload]);
         entries++;
       };
-      const visited = new Set<string>();
       for (const [namespace, map] of [...table.namespaces]) {
-        const saved = log.saved.get(namespace);
+        let saved = log.saved.get(namespace);
+        if (saved === undefined) log.saved.set(namespace, (saved = new Map()));
         for (const [id, live] of map) {
-          if (saved?.has(id)) {
-            const original = saved.get(id);
-            visited.add(`${typeof namespace}:${namespace}\u0000${typeof id}:${String(id)}`);
+          const original = saved.get(id);
+          // Mark it written: a later change then needs no saving (and it is never written twice).
+          if (original === undefined) {
+            saved.set(id, WRITTEN);
+            emit(namespace, id, live);
+          } else if (original !== WRITTEN) {
+            saved.set(id, WRITTEN);
             if (original !== ABSENT) emit(namespace, id, original);
-          } else emit(namespace, id, live);
+          }
           if (++sinceYield >= CHUNK) {
             sinceYield = 0;
             await yieldToEventLoop();
           }
         }
       }
-      // Entries changed and then removed since the snapshot: the live tables no longer have them.
+      // Entries changed and then removed before the walk reached them: only the log has them.
       for (const [namespace, saved] of log.saved)
-        for (const [id, original] of saved)
-          if (original !== ABSENT && !visited.has(`${typeof namespace}:${namespace}\u0000${typeof id}:${String(id)}`) && !table.namespaces.get(namespace)?.has(id))
-            emit(namespace, id, original);
+        for (const [id, original] of saved) if (original !== ABSENT && original !== WRITTEN) emit(namespace, id, original);
     }
     this.release();
     const queueNames = this.timers.map(([name]) => name);
