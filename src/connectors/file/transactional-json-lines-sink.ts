@@ -60,7 +60,7 @@ export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<
   protected override async abortLeftovers(ctx: RuntimeContext, keep: FileTransaction[]): Promise<void> {
     const prefix = `.part-${ctx.getIndexOfThisSubtask()}-`;
     const kept = new Set(keep.map((t) => t.inProgress));
-    let names: string[] = [];
+    let names: string[];
     try {
       names = await readdir(this.directory);
     } catch {
