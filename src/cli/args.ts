@@ -32,7 +32,8 @@ Options:
   -q, --quiet               no live progress line
   -h, --help                this text
   -v, --version             the version of floe
-Arguments floe does not know are passed to the job (e.g. --unbounded for the demo).`;
+Arguments floe does not know are passed to the job (e.g. --unbounded for the demo).
+While a job runs, \`kill -USR2 <pid>\` takes a checkpoint on demand.`;
 
 export function parseArgs(argv: string[]): CliCommand {
   if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };

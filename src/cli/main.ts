@@ -59,6 +59,14 @@ async function runJob(command: RunCommand): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
+  const onCheckpointSignal = (): void => {
+    client.triggerCheckpoint().then(
+      (id) => process.stderr.write(`\n[checkpoint] checkpoint ${id} completed (triggered by SIGUSR2)\n`),
+      (error) => process.stderr.write(`\n[checkpoint] the triggered checkpoint failed: ${(error as Error).message}\n`),
+    );
+  };
+  process.on('SIGUSR2', onCheckpointSignal);
   try {
     await client.result;
     progress?.stop();
@@ -74,6 +82,7 @@ async function runJob(command: RunCommand): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGUSR2', onCheckpointSignal);
   }
 }
 

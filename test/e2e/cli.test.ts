@@ -95,3 +95,19 @@ export default (env: StreamEnvironment) => {
     expect(existsSync(floe)).toBe(true);
   });
 });
+
+describe('floe run with checkpoints', () => {
+  it('takes a checkpoint on demand when sent SIGUSR2', async () => {
+    const { spawn } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'floe-usr2-'));
+    const child = spawn(process.execPath, [floe, 'run', join(root, 'test/e2e/jobs/exactly-once-count.ts'), '--checkpoint-dir', join(dir, 'chk'), '--checkpoint-interval', '60000', '-q', join(dir, 'out'), '20000', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    await new Promise((r) => setTimeout(r, 1500)); // let the job start (it runs about 4 s)
+    child.kill('SIGUSR2');
+    while (!stderr.includes('triggered by SIGUSR2') && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    expect(stderr).toMatch(/checkpoint 1 completed \(triggered by SIGUSR2\)/);
+    expect(existsSync(join(dir, 'chk', 'chk-1', '_metadata'))).toBe(true);
+  }, 60_000);
+});
