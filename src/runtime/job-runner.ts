@@ -64,6 +64,8 @@ export interface JobResult {
   restarts?: number;
   /** Checkpoints completed by the last run. */
   checkpoints?: number[];
+  /** Per completed checkpoint: the slowest subtask's synchronous and asynchronous phase. */
+  checkpointStats?: Array<{ checkpointId: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
 
 interface DeployedSubtask {
@@ -136,6 +138,7 @@ export class JobRunner {
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
       checkpoints: this.completedCheckpoints.map((c) => c.checkpointId),
+      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
     };
   }
 

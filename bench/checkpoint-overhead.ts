@@ -1,0 +1,97 @@
+// checkpoint-overhead: keyed counting over 1,000,000 keys on the heap backend, once with a
+// checkpoint every second (to a temporary directory) and once without, in the same process.
+// Reports the throughput ratio and the synchronous/asynchronous phase times of the checkpoints.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type KeyedProcessFunction, type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../src/index.js';
+import { FileCheckpointStorage } from '../src/checkpoint/storage/file-checkpoint-storage.js';
+
+function option(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(name);
+  return i < 0 ? fallback : Number(args[i + 1]);
+}
+
+class CountPerKey implements KeyedProcessFunction<number, number, never> {
+  private count!: ValueState<number>;
+  open(ctx: RuntimeContext): void {
+    this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
+  }
+  processElement(): void {
+    this.count.update((this.count.value() ?? 0) + 1);
+  }
+}
+
+/** Records phase times of every acknowledged checkpoint. */
+class MeasuringStorage extends FileCheckpointStorage {
+  readonly sync: number[] = [];
+  readonly async: number[] = [];
+  bytes = 0;
+  override async beginCheckpoint(id: number) {
+    const writer = await super.beginCheckpoint(id);
+    return {
+      ...writer,
+      checkpointId: id,
+      complete: async (metadata: any, files: Array<{ name: string; size: number; sha256: string }>) => {
+        await writer.complete(metadata, files);
+        this.bytes = files.reduce((n, f) => n + f.size, 0);
+      },
+    };
+  }
+}
+
+async function run(records: number, keys: number, checkpointDir: string | undefined) {
+  const storage = checkpointDir === undefined ? undefined : new MeasuringStorage(checkpointDir);
+  const env = StreamEnvironment.create({
+    parallelism: 1,
+    checkpointing: checkpointDir === undefined ? undefined : { directory: checkpointDir, intervalMs: 1000, storage },
+  });
+  // Key = a scrambled index over `keys` distinct numbers.
+  env.fromGenerator((i) => (Math.imul(i, 0x9e3779b1) >>> 0) % keys, { count: records }).keyBy((k) => k).process(new CountPerKey()).uid('count').addSink(() => {});
+  const client = env.executeAsync('checkpoint-overhead');
+  const t0 = performance.now();
+  const result = await client.result;
+  const ms = performance.now() - t0;
+  return { ms, result, storage };
+}
+
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export async function checkpointOverheadBenchmark(args: string[]): Promise<Record<string, unknown>> {
+  const keys = option(args, '--keys', 1_000_000);
+  const records = option(args, '--records', 20_000_000);
+  const dir = mkdtempSync(join(tmpdir(), 'floe-bench-chk-'));
+  try {
+    await run(Math.min(records, 500_000), Math.min(keys, 100_000), undefined); // JIT warm-up
+    const without = await run(records, keys, undefined);
+    const withCp = await run(records, keys, join(dir, 'chk'));
+    const acks = [...(withCp.result.checkpoints ?? [])];
+    return {
+      benchmark: 'checkpoint-overhead',
+      records,
+      keys,
+      recordsPerSecWithout: Math.round(records / (without.ms / 1000)),
+      recordsPerSecWith: Math.round(records / (withCp.ms / 1000)),
+      throughputRatio: Number((without.ms / withCp.ms).toFixed(3)),
+      checkpoints: acks.length,
+      ...phaseStats(withCp.result),
+      checkpointBytes: withCp.storage?.bytes ?? 0,
+      node: process.version,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function phaseStats(result: { checkpointStats?: Array<{ syncMs: number; asyncMs: number }> }) {
+  const stats = result.checkpointStats ?? [];
+  return {
+    syncPhaseMsP50: Number(percentile(stats.map((s) => s.syncMs), 50).toFixed(2)),
+    syncPhaseMsMax: Number(Math.max(...stats.map((s) => s.syncMs)).toFixed(2)),
+    asyncPhaseMsP50: Number(percentile(stats.map((s) => s.asyncMs), 50).toFixed(1)),
+  };
+}
