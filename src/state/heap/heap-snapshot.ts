@@ -1,21 +1,19 @@
 // Snapshots of the heap backend: the synchronous part registers a copy-on-access log with every
-// state table and copies the (small) timer queues; the asynchronous part walks the live tables,
-// reading logged originals where entries changed since, and encodes one block per key group,
+// state table, copies the key lists (not the values) and the timer queues; the asynchronous part
+// walks those keys, reading the logged original where an entry changed since, and encodes one block per key group,
 // yielding to the event loop between chunks so records keep flowing. Also the decoding side.
-import { Packr } from 'msgpackr';
-import { decodeKey, encodeKey, type KeyId, keyFromId } from '../../core/key-encoding.js';
+import { type KeyId, keyFromId, keyId } from '../../core/key-encoding.js';
 import { assignToKeyGroup } from '../../core/key-groups.js';
 import type { StateDescriptor, MapStateDescriptor } from '../descriptors.js';
 import type { KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { TtlPolicy, TtlValue } from '../ttl/ttl-support.js';
-import { ABSENT, SnapshotLog, type StateTable, WRITTEN } from './state-table.js';
+import { ABSENT, SnapshotLog, type StateTable } from './state-table.js';
+import { BlockWriter, readBlock } from './block-codec.js';
 
 /** Entries encoded between two yields to the event loop. */
 const CHUNK = 4096;
-
-const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /** What the snapshot needs to know of one registered state. */
 export interface SnapshotSource {
@@ -24,15 +22,12 @@ export interface SnapshotSource {
   ttl: TtlPolicy | undefined;
 }
 
-/** One key group's block: state entries [stateIndex, namespace, key bytes, payload] and timers [queueIndex, timestamp, namespace, key bytes, firing order]. */
-interface Block {
-  e: Array<[number, Namespace, Uint8Array, unknown]>;
-  t: Array<[number, number, Namespace, Uint8Array, number]>;
-}
 
 export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   private readonly logs: SnapshotLog<any>[];
   private readonly timers: Array<[string, TimerEntry[]]>;
+  /** Per state, per namespace: the keys present when the snapshot was taken. */
+  private readonly keyLists: Array<Array<[Namespace, KeyId[]]>>;
   private released = false;
 
   constructor(
@@ -48,27 +43,16 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       return log;
     });
     this.timers = timerQueues.map(([name, q]) => [name, q.entries()]);
+    // The key lists are the only O(entries) work here: one native copy of each map's keys, no values.
+    this.keyLists = sources.map((s) => [...s.table.namespaces].map(([ns, map]) => [ns, Array.from(map.keys())] as [Namespace, KeyId[]]));
   }
 
   async write(): Promise<KeyedSnapshotResult> {
-    const blocks = new Map<number, Block>();
-    const blockOf = (keyGroup: number): Block => {
-      let b = blocks.get(keyGroup);
-      if (b === undefined) blocks.set(keyGroup, (b = { e: [], t: [] }));
-      return b;
-    };
+    const blocks: Array<BlockWriter | undefined> = [];
+    const blockOf = (keyGroup: number): BlockWriter => blocks[keyGroup] ?? (blocks[keyGroup] = new BlockWriter());
     let entries = 0;
     let sinceYield = 0;
-    const keyCache = new Map<KeyId, [number, Uint8Array]>();
-    const keyInfo = (id: KeyId): [number, Uint8Array] => {
-      let info = keyCache.get(id);
-      if (info === undefined) {
-        const key = keyFromId(id);
-        info = [assignToKeyGroup(key, this.maxParallelism), encodeKey(key)];
-        keyCache.set(id, info);
-      }
-      return info;
-    };
+    const maxParallelism = this.maxParallelism;
     for (let s = 0; s < this.sources.length; s++) {
       const { descriptor, table, ttl } = this.sources[s];
       const log = this.logs[s];
@@ -77,39 +61,33 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       const emit = (namespace: Namespace, id: KeyId, stored: unknown): void => {
         const payload = encode(stored, dropExpired ? this.now() : undefined);
         if (payload === undefined) return;
-        const [keyGroup, keyBytes] = keyInfo(id);
-        blockOf(keyGroup).e.push([s, namespace, keyBytes, payload]);
+        blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
         entries++;
       };
-      for (const [namespace, map] of [...table.namespaces]) {
-        let saved = log.saved.get(namespace);
-        if (saved === undefined) log.saved.set(namespace, (saved = new Map()));
-        for (const [id, live] of map) {
-          const original = saved.get(id);
-          // Mark it written: a later change then needs no saving (and it is never written twice).
+      for (const [namespace, ids] of this.keyLists[s]) {
+        // Values come from the log when the entry changed since the snapshot was taken.
+        const map = table.namespaces.get(namespace);
+        for (let i = 0; i < ids.length; i++) {
+          const id = ids[i];
+          const saved = log.saved.get(namespace);
+          const original = saved === undefined ? undefined : saved.get(id);
           if (original === undefined) {
-            saved.set(id, WRITTEN);
-            emit(namespace, id, live);
-          } else if (original !== WRITTEN) {
-            saved.set(id, WRITTEN);
-            if (original !== ABSENT) emit(namespace, id, original);
-          }
+            const live = map?.get(id);
+            if (live !== undefined) emit(namespace, id, live);
+          } else if (original !== ABSENT) emit(namespace, id, original);
           if (++sinceYield >= CHUNK) {
             sinceYield = 0;
             await yieldToEventLoop();
           }
         }
       }
-      // Entries changed and then removed before the walk reached them: only the log has them.
-      for (const [namespace, saved] of log.saved)
-        for (const [id, original] of saved) if (original !== ABSENT && original !== WRITTEN) emit(namespace, id, original);
     }
     this.release();
     const queueNames = this.timers.map(([name]) => name);
     for (let q = 0; q < this.timers.length; q++)
       this.timers[q][1].forEach((timer, order) => {
         const keyGroup = assignToKeyGroup(timer.key, this.maxParallelism);
-        blockOf(keyGroup).t.push([q, timer.timestamp, timer.namespace, encodeKey(timer.key), order]);
+        blockOf(keyGroup).timer(q, timer.timestamp, timer.namespace, keyId(timer.key), order);
       });
     const meta: KeyedSnapshotMeta = {
       format: 1,
@@ -122,8 +100,10 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
     };
     const data: Uint8Array[] = [];
     let offset = 0;
-    for (const keyGroup of [...blocks.keys()].sort((a, b) => a - b)) {
-      const bytes = packr.pack(blocks.get(keyGroup));
+    for (let keyGroup = 0; keyGroup < blocks.length; keyGroup++) {
+      const block = blocks[keyGroup];
+      if (block === undefined) continue;
+      const bytes = block.finish();
       meta.keyGroups.push([keyGroup, offset, bytes.length]);
       data.push(bytes);
       offset += bytes.length;
@@ -162,6 +142,7 @@ export function stateMeta(descriptor: StateDescriptor, ttl: boolean): SnapshotSt
 function payloadEncoder(descriptor: StateDescriptor, ttl: TtlPolicy | undefined): (stored: any, now: number | undefined) => unknown {
   const ser = descriptor.serializer as TypeSerializer<unknown>;
   const alive = (e: TtlValue<unknown>, now: number | undefined) => now === undefined || !ttl!.isExpired(e, now);
+  if (inlinesValues(descriptor)) return rawPayload(descriptor.kind, ttl, alive);
   switch (descriptor.kind) {
     case 'list':
       if (ttl === undefined) return (stored: unknown[]) => stored.map((v) => ser.serialize(v));
@@ -183,9 +164,38 @@ function payloadEncoder(descriptor: StateDescriptor, ttl: TtlPolicy | undefined)
   }
 }
 
+/**
+ * With the msgpack serializer (the default) values go into the block as they are stored: the
+ * block encodes them with the same msgpack options, so there are no per-value byte arrays.
+ */
+function inlinesValues(descriptor: StateDescriptor): boolean {
+  const ids = [descriptor.serializer, ...(descriptor.kind === 'map' ? [(descriptor as MapStateDescriptor<unknown, unknown>).keySerializer] : [])].map(
+    (s) => serializerIdentity(s as TypeSerializer<unknown>),
+  );
+  return ids.every((id) => id === 'msgpack@1');
+}
+
+/** The stored structure itself (map entries as [user key id, value] pairs). */
+function rawPayload(kind: StateDescriptor['kind'], ttl: TtlPolicy | undefined, alive: (e: TtlValue<unknown>, now: number | undefined) => boolean) {
+  if (ttl === undefined) return kind === 'map' ? (stored: Map<KeyId, unknown>) => [...stored] : (stored: unknown) => stored;
+  return (stored: any, now: number | undefined): unknown => {
+    if (now === undefined) return kind === 'map' ? [...stored] : stored;
+    if (kind === 'list') {
+      const live = (stored as TtlValue<unknown>[]).filter((e) => alive(e, now));
+      return live.length === 0 ? undefined : live;
+    }
+    if (kind === 'map') {
+      const live = [...(stored as Map<KeyId, TtlValue<unknown>>)].filter(([, e]) => alive(e, now));
+      return live.length === 0 ? undefined : live;
+    }
+    return alive(stored, now) ? stored : undefined;
+  };
+}
+
 /** Decodes a payload back into what the heap table stores for this kind. */
 export function payloadDecoder(descriptor: StateDescriptor, ttl: boolean, toId: (userKey: unknown) => KeyId): (payload: any) => unknown {
   const ser = descriptor.serializer as TypeSerializer<unknown>;
+  if (inlinesValues(descriptor)) return descriptor.kind === 'map' ? (p: Array<[KeyId, unknown]>) => new Map(p) : (p: unknown) => p;
   switch (descriptor.kind) {
     case 'list':
       return ttl
@@ -202,11 +212,11 @@ export function payloadDecoder(descriptor: StateDescriptor, ttl: boolean, toId: 
   }
 }
 
-/** Decodes one key group's block. */
+/** Decodes one key group's block; keys come back as the user's keys. */
 export function decodeBlock(bytes: Uint8Array): { entries: Array<[number, Namespace, unknown, unknown]>; timers: Array<[number, number, Namespace, unknown, number]> } {
-  const block = packr.unpack(bytes) as Block;
+  const block = readBlock(bytes);
   return {
-    entries: block.e.map(([s, ns, k, p]) => [s, ns, decodeKey(k), p]),
-    timers: block.t.map(([q, ts, ns, k, order]) => [q, ts, ns, decodeKey(k), order]),
+    entries: block.entries.map(([s, ns, id, p]) => [s, ns, keyFromId(id), p]),
+    timers: block.timers.map(([q, ts, ns, id, order]) => [q, ts, ns, keyFromId(id), order]),
   };
 }

@@ -251,7 +251,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const d = state.descriptor;
     const written = `${meta.kind} state with serializer ${meta.serializer}`;
     const wanted = `${d.kind} state with serializer ${serializerIdentity(d.serializer)}`;
-    if (meta.kind !== d.kind || meta.serializer !== serializerIdentity(d.serializer))
+    const keySerializer = d.kind === 'map' ? serializerIdentity((d as MapStateDescriptor<unknown, unknown>).keySerializer) : undefined;
+    if (meta.kind !== d.kind || meta.serializer !== serializerIdentity(d.serializer) || meta.keySerializer !== keySerializer)
       throw new FloeError(
         'STATE_TYPE_MISMATCH',
         `${this.place(name)}: the checkpoint holds ${written}, but the job now declares ${wanted}. Keep the old descriptor, or give the new one another name (the old state is then not restored).`,

@@ -5,15 +5,13 @@ import { VOID_NAMESPACE, type Namespace } from '../keyed-state-backend.js';
 
 /** Marks "this key had no value when the snapshot was taken". */
 export const ABSENT: unique symbol = Symbol('absent');
-/** Marks "the snapshot already wrote this entry": later changes need no saving. */
-export const WRITTEN: unique symbol = Symbol('written');
 
 /**
  * What a running snapshot saw of the entries touched since it started: the stored value at
  * snapshot time (or ABSENT). The snapshot reads these instead of the live, changed values.
  */
 export class SnapshotLog<S> {
-  readonly saved = new Map<Namespace, Map<KeyId, S | typeof ABSENT | typeof WRITTEN>>();
+  readonly saved = new Map<Namespace, Map<KeyId, S | typeof ABSENT>>();
 }
 
 /**

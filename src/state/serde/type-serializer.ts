@@ -20,10 +20,13 @@ export interface TypeSerializer<T> {
  * self-describing and survive process restarts. Handles plain objects, arrays, strings,
  * numbers, bigints, booleans, null, Map, Set, Date and binary.
  */
+/** msgpackr options of the default serializer; snapshots that inline msgpack values use the same. */
+export const MSGPACK_OPTIONS = { useRecords: false, moreTypes: true, largeBigIntToFloat: false } as const;
+
 export class MsgpackSerializer<T = unknown> implements TypeSerializer<T> {
   readonly id = 'msgpack';
   readonly version = 1;
-  private readonly packr = new Packr({ useRecords: false, moreTypes: true, largeBigIntToFloat: false });
+  private readonly packr = new Packr(MSGPACK_OPTIONS);
 
   serialize(value: T): Uint8Array {
     return this.packr.pack(value);

@@ -1,0 +1,190 @@
+// The binary layout of one key group's block in a heap snapshot, built for speed: entries go
+// into one growable buffer with tags, so common cases (string or number keys, number values)
+// are written without allocating per entry. Pure (no I/O).
+import { Packr } from 'msgpackr';
+import type { KeyId } from '../../core/key-encoding.js';
+import type { Namespace } from '../keyed-state-backend.js';
+import { MSGPACK_OPTIONS } from '../serde/type-serializer.js';
+
+const packr = new Packr(MSGPACK_OPTIONS);
+
+const NS_VOID = 0;
+const NS_STRING = 1;
+const NS_NUMBER = 2;
+const ID_STRING = 1;
+const ID_NUMBER = 2;
+const ID_OTHER = 3;
+/** Payload tags: a float64 number, or msgpack bytes of the value / payload structure. */
+export const PAYLOAD_NUMBER = 1;
+export const PAYLOAD_PACKED = 2;
+/** Record kinds inside a block. */
+const REC_ENTRY = 1;
+const REC_TIMER = 2;
+
+/** Appends entries and timers of one key group to a growable buffer. */
+export class BlockWriter {
+  private buf = Buffer.allocUnsafe(4096);
+  private pos = 0;
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  private u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+
+  private f64(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleBE(v, this.pos);
+    this.pos += 8;
+  }
+
+  private str(s: string): void {
+    const max = s.length * 3;
+    this.ensure(4 + max);
+    const n = this.buf.write(s, this.pos + 4, 'utf8');
+    this.buf.writeUInt32BE(n, this.pos);
+    this.pos += 4 + n;
+  }
+
+  private bytes(b: Uint8Array): void {
+    this.ensure(4 + b.length);
+    this.buf.writeUInt32BE(b.length, this.pos);
+    this.buf.set(b, this.pos + 4);
+    this.pos += 4 + b.length;
+  }
+
+  private namespace(ns: Namespace): void {
+    if (ns === '') this.u8(NS_VOID);
+    else if (typeof ns === 'string') {
+      this.u8(NS_STRING);
+      this.str(ns);
+    } else {
+      this.u8(NS_NUMBER);
+      this.f64(ns);
+    }
+  }
+
+  private keyId(id: KeyId): void {
+    if (typeof id === 'string') {
+      this.u8(ID_STRING);
+      this.str(id);
+    } else if (typeof id === 'number') {
+      this.u8(ID_NUMBER);
+      this.f64(id);
+    } else {
+      this.u8(ID_OTHER);
+      this.bytes(packr.pack(id));
+    }
+  }
+
+  /** One state entry; `value` is a number (PAYLOAD_NUMBER) or anything msgpack encodes. */
+  entry(state: number, ns: Namespace, id: KeyId, value: unknown): void {
+    this.u8(REC_ENTRY);
+    this.u8(state);
+    this.namespace(ns);
+    this.keyId(id);
+    if (typeof value === 'number') {
+      this.u8(PAYLOAD_NUMBER);
+      this.f64(value);
+    } else {
+      this.u8(PAYLOAD_PACKED);
+      this.bytes(packr.pack(value));
+    }
+  }
+
+  timer(queue: number, timestamp: number, ns: Namespace, id: KeyId, order: number): void {
+    this.u8(REC_TIMER);
+    this.u8(queue);
+    this.f64(timestamp);
+    this.namespace(ns);
+    this.keyId(id);
+    this.f64(order);
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+export interface DecodedBlock {
+  entries: Array<[number, Namespace, KeyId, unknown]>;
+  timers: Array<[number, number, Namespace, KeyId, number]>;
+}
+
+/** Reads a block written by BlockWriter; throws on bytes it cannot read. */
+export function readBlock(bytes: Uint8Array): DecodedBlock {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 0;
+  const need = (n: number) => {
+    if (pos + n > buf.length) throw new RangeError(`snapshot block truncated at byte ${pos}`);
+  };
+  const u8 = () => {
+    need(1);
+    return buf[pos++];
+  };
+  const f64 = () => {
+    need(8);
+    const v = buf.readDoubleBE(pos);
+    pos += 8;
+    return v;
+  };
+  const len = () => {
+    need(4);
+    const n = buf.readUInt32BE(pos);
+    pos += 4;
+    need(n);
+    return n;
+  };
+  const str = () => {
+    const n = len();
+    const s = buf.toString('utf8', pos, pos + n);
+    pos += n;
+    return s;
+  };
+  const bytesOf = () => {
+    const n = len();
+    const b = buf.subarray(pos, pos + n);
+    pos += n;
+    return b;
+  };
+  const namespace = (): Namespace => {
+    const tag = u8();
+    if (tag === NS_VOID) return '';
+    if (tag === NS_STRING) return str();
+    if (tag === NS_NUMBER) return f64();
+    throw new RangeError(`unknown namespace tag ${tag} at byte ${pos - 1}`);
+  };
+  const keyId = (): KeyId => {
+    const tag = u8();
+    if (tag === ID_STRING) return str();
+    if (tag === ID_NUMBER) return f64();
+    if (tag === ID_OTHER) return packr.unpack(bytesOf()) as KeyId;
+    throw new RangeError(`unknown key tag ${tag} at byte ${pos - 1}`);
+  };
+  const out: DecodedBlock = { entries: [], timers: [] };
+  while (pos < buf.length) {
+    const rec = u8();
+    if (rec === REC_ENTRY) {
+      const state = u8();
+      const ns = namespace();
+      const id = keyId();
+      const tag = u8();
+      const value = tag === PAYLOAD_NUMBER ? f64() : tag === PAYLOAD_PACKED ? packr.unpack(bytesOf()) : undefined;
+      if (tag !== PAYLOAD_NUMBER && tag !== PAYLOAD_PACKED) throw new RangeError(`unknown payload tag ${tag}`);
+      out.entries.push([state, ns, id, value]);
+    } else if (rec === REC_TIMER) {
+      const queue = u8();
+      const ts = f64();
+      const ns = namespace();
+      const id = keyId();
+      out.timers.push([queue, ts, ns, id, f64()]);
+    } else throw new RangeError(`unknown record tag ${rec} at byte ${pos - 1}`);
+  }
+  return out;
+}
