@@ -2,6 +2,7 @@
 export { StreamEnvironment, type StreamEnvironmentOptions, type JobClient } from './api/stream-environment.js';
 export { DataStream } from './api/data-stream.js';
 export { KeyedStream, type FieldRef } from './api/keyed-stream.js';
+export { BroadcastStream, BroadcastConnectedStream } from './api/broadcast-stream.js';
 export type { JobResult, JobMetrics, OperatorMetrics } from './runtime/job-runner.js';
 export type {
   Collector,
@@ -23,6 +24,13 @@ export type {
   FunctionInitializationContext,
   FunctionSnapshotContext,
   OperatorStateStore,
+  BroadcastProcessFunction,
+  KeyedBroadcastProcessFunction,
+  BroadcastContext,
+  KeyedBroadcastContext,
+  ReadOnlyBroadcastContext,
+  KeyedReadOnlyBroadcastContext,
+  ReadOnlyBroadcastState,
 } from './runtime/functions.js';
 export { type CheckpointingOptions, type CheckpointingMode } from './checkpoint/coordinator/checkpoint-options.js';
 export { FileCheckpointStorage } from './checkpoint/storage/file-checkpoint-storage.js';

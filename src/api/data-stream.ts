@@ -21,6 +21,10 @@ import type { StreamEnvironment } from './stream-environment.js';
 export class DataStream<T> {
   /** @internal Set by keyed-stream.ts (a subclass cannot be imported here without a cycle). */
   static makeKeyedStream: <T, K>(env: StreamEnvironment, t: Transformation, keySelector: KeySelector<T, K>) => KeyedStream<T, K>;
+  /** @internal Set by broadcast-stream.ts. */
+  static makeBroadcastStream: <T>(env: StreamEnvironment, t: Transformation, descriptors: import('../state/descriptors.js').MapStateDescriptor<any, any>[]) => import('./broadcast-stream.js').BroadcastStream<T>;
+  /** @internal Set by broadcast-stream.ts. */
+  static makeConnected: <A, B>(env: StreamEnvironment, first: Transformation, keyed: boolean, broadcast: import('./broadcast-stream.js').BroadcastStream<B>) => import('./broadcast-stream.js').BroadcastConnectedStream<A, B>;
 
   /** @internal */
   constructor(
@@ -76,6 +80,25 @@ export class DataStream<T> {
       maxParallelism: undefined,
       inputs: [this.transformation, ...others.map((o) => o.transformation)],
     });
+  }
+
+  /**
+   * Makes this a broadcast stream: every record reaches every subtask of the connected operator,
+   * which keeps the given broadcast states (maps identical on every subtask).
+   */
+  broadcast(...descriptors: import('../state/descriptors.js').MapStateDescriptor<any, any>[]): import('./broadcast-stream.js').BroadcastStream<T> {
+    return DataStream.makeBroadcastStream<T>(this.environment, this.partition({ type: 'broadcast' }, 'Broadcast'), descriptors);
+  }
+
+  /** Connects this stream with a broadcast stream (Flink's broadcast state pattern). */
+  connect<B>(broadcast: import('./broadcast-stream.js').BroadcastStream<B>): import('./broadcast-stream.js').BroadcastConnectedStream<T, B> {
+    if (broadcast.environment !== this.environment) throw new FloeError('INVALID_JOB', 'connect() needs streams of the same StreamEnvironment');
+    return DataStream.makeConnected<T, B>(this.environment, this.transformation, this.isKeyed(), broadcast);
+  }
+
+  /** @internal */
+  protected isKeyed(): boolean {
+    return false;
   }
 
   /** Assigns event timestamps and emits watermarks (after each batch of records). */
@@ -167,7 +190,8 @@ export class DataStream<T> {
     return new DataStream<R>(this.environment, t);
   }
 
-  private partition(partitioner: import('../runtime/partitioner.js').PartitionerSpec, name: string): Transformation {
+  /** @internal */
+  protected partition(partitioner: import('../runtime/partitioner.js').PartitionerSpec, name: string): Transformation {
     return {
       type: 'partition',
       id: this.environment.newId(),

@@ -43,6 +43,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
     return this.addOperator('KeyedFlatMap', fn, (f) => new FlatMapOperator(f), true);
   }
 
+  protected override isKeyed(): boolean {
+    return true;
+  }
+
   /** Rolling reduce: emits the reduced value of the record's key after every record. */
   reduce(fn: ReduceFunction<T>): DataStream<T> {
     return this.addOperatorNode<T>('Reduce', () => new KeyedReduceOperator(copyFunction(fn), 'reduce()'), true, false);

@@ -16,6 +16,7 @@ import { createRestartStrategy, defaultRestartStrategy, type RestartStrategyOpti
 import { resolveCheckpointingOptions, type CheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/storage/file-checkpoint-storage.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
+import './broadcast-stream.js'; // registers DataStream.broadcast/connect factories
 
 /** Job-wide settings. Every field has a default. */
 export interface StreamEnvironmentOptions {

@@ -4,7 +4,7 @@
 import { FloeError } from '../core/errors.js';
 import { checkParallelism, computeDefaultMaxParallelism } from '../core/key-groups.js';
 import type { PartitionerSpec } from '../runtime/partitioner.js';
-import type { OneInputTransformation, PhysicalTransformation, SourceTransformation, Transformation } from './transformation.js';
+import type { OperatorTransformation, PhysicalTransformation, Transformation } from './transformation.js';
 
 /** Job-wide defaults. */
 export interface PlanOptions {
@@ -28,6 +28,8 @@ export interface JobEdge {
   readonly source: JobVertex;
   readonly target: JobVertex;
   readonly partitioner: PartitionerSpec;
+  /** 0 for the first (or only) input of the target, 1 for the second input of a connected stream. */
+  readonly inputIndex: number;
 }
 
 /** A chain of operators that run in one subtask, head first. */
@@ -49,8 +51,9 @@ export interface JobGraph {
 
 interface LogicalEdge {
   source: PhysicalTransformation;
-  target: OneInputTransformation;
+  target: OperatorTransformation;
   partitioner: PartitionerSpec | undefined;
+  inputIndex: number;
 }
 
 /** Builds the job graph reachable from `sinks`. */
@@ -72,12 +75,15 @@ export function buildJobGraph(sinks: Transformation[], options: PlanOptions): Jo
 
   const edges: LogicalEdge[] = [];
   for (const t of physical) {
-    if (t.type !== 'operator') continue;
-    for (const e of resolveInputs(t.input, undefined)) edges.push({ source: e.source, target: t, partitioner: e.partitioner });
+    if (t.type === 'operator') for (const e of resolveInputs(t.input, undefined)) edges.push({ source: e.source, target: t, partitioner: e.partitioner, inputIndex: 0 });
+    if (t.type === 'two-input') {
+      for (const e of resolveInputs(t.input1, undefined)) edges.push({ source: e.source, target: t, partitioner: e.partitioner, inputIndex: 0 });
+      for (const e of resolveInputs(t.input2, undefined)) edges.push({ source: e.source, target: t, partitioner: e.partitioner, inputIndex: 1 });
+    }
   }
   for (const e of edges) {
     const target = planned.get(e.target)!;
-    if (e.target.keyed && e.partitioner?.type !== 'hash')
+    if (e.target.keyed && e.inputIndex === 0 && e.partitioner?.type !== 'hash')
       throw new FloeError('INVALID_JOB', `Operator '${target.uid}' uses keyed state but its input is not keyed: call keyBy(...) right before it`);
   }
 
@@ -85,7 +91,7 @@ export function buildJobGraph(sinks: Transformation[], options: PlanOptions): Jo
   for (const e of edges) consumers.set(e.source, [...(consumers.get(e.source) ?? []), e]);
 
   // Chain: a single forward edge between equal parallelism, single consumer, single input.
-  const chainedToPrevious = new Set<OneInputTransformation>();
+  const chainedToPrevious = new Set<OperatorTransformation>();
   for (const e of edges) {
     const inputsOfTarget = edges.filter((x) => x.target === e.target);
     const src = planned.get(e.source)!;
@@ -103,7 +109,7 @@ export function buildJobGraph(sinks: Transformation[], options: PlanOptions): Jo
   const vertices: JobVertex[] = [];
   const vertexOf = new Map<PhysicalTransformation, JobVertex>();
   for (const t of physical) {
-    if (t.type === 'operator' && chainedToPrevious.has(t)) continue;
+    if (t.type !== 'source' && chainedToPrevious.has(t)) continue;
     const nodes: PlannedNode[] = [planned.get(t)!];
     for (let tail: PhysicalTransformation = t; ; ) {
       const next = consumers.get(tail);
@@ -131,7 +137,7 @@ export function buildJobGraph(sinks: Transformation[], options: PlanOptions): Jo
     const target = vertexOf.get(e.target)!;
     const partitioner: PartitionerSpec =
       e.partitioner ?? (source.parallelism === target.parallelism ? { type: 'forward' } : { type: 'rebalance' });
-    const edge: JobEdge = { source, target, partitioner };
+    const edge: JobEdge = { source, target, partitioner, inputIndex: e.inputIndex };
     source.outputs.push(edge);
     target.inputs.push(edge);
   }
@@ -163,8 +169,12 @@ function collectPhysical(sinks: Transformation[]): PhysicalTransformation[] {
     if (seen.has(t)) return;
     seen.add(t);
     if (t.type === 'operator' || t.type === 'partition') visit(t.input);
+    if (t.type === 'two-input') {
+      visit(t.input1);
+      visit(t.input2);
+    }
     if (t.type === 'union') for (const i of t.inputs) visit(i);
-    if (t.type === 'source' || t.type === 'operator') out.push(t);
+    if (t.type !== 'partition' && t.type !== 'union') out.push(t);
   };
   for (const s of sinks) visit(s);
   return out.sort((a, b) => a.id - b.id);
@@ -174,10 +184,11 @@ function collectPhysical(sinks: Transformation[]): PhysicalTransformation[] {
 function resolveInputs(
   t: Transformation,
   partitioner: PartitionerSpec | undefined,
-): Array<{ source: SourceTransformation | OneInputTransformation; partitioner: PartitionerSpec | undefined }> {
+): Array<{ source: PhysicalTransformation; partitioner: PartitionerSpec | undefined }> {
   switch (t.type) {
     case 'source':
     case 'operator':
+    case 'two-input':
       return [{ source: t, partitioner }];
     case 'partition':
       return resolveInputs(t.input, partitioner ?? t.partitioner);

@@ -35,6 +35,17 @@ export interface OneInputTransformation extends TransformationBase {
   readonly isSink: boolean;
 }
 
+/** An operator with two inputs (connect): input1 may be keyed, input2 is the broadcast side. */
+export interface TwoInputTransformation extends TransformationBase {
+  readonly type: 'two-input';
+  readonly input1: Transformation;
+  readonly input2: Transformation;
+  readonly createOperator: () => StreamOperator;
+  readonly keyed: boolean;
+  readonly kind: string;
+  readonly isSink: false;
+}
+
 /** keyBy / rebalance / forward / broadcast: sets the partitioner of the edges out of `input`. */
 export interface PartitionTransformation extends TransformationBase {
   readonly type: 'partition';
@@ -48,7 +59,10 @@ export interface UnionTransformation extends TransformationBase {
   readonly inputs: Transformation[];
 }
 
-export type Transformation = SourceTransformation | OneInputTransformation | PartitionTransformation | UnionTransformation;
+export type Transformation = SourceTransformation | OneInputTransformation | TwoInputTransformation | PartitionTransformation | UnionTransformation;
 
 /** The physical nodes (sources and operators) of a graph. */
-export type PhysicalTransformation = SourceTransformation | OneInputTransformation;
+export type PhysicalTransformation = SourceTransformation | OneInputTransformation | TwoInputTransformation;
+
+/** Operators (one or two inputs). */
+export type OperatorTransformation = OneInputTransformation | TwoInputTransformation;

@@ -151,3 +151,54 @@ export function isCheckpointedFunction(fn: unknown): fn is CheckpointedFunction 
 export function isCheckpointListener(fn: unknown): fn is CheckpointListener {
   return typeof fn === 'object' && fn !== null && typeof (fn as CheckpointListener).notifyCheckpointComplete === 'function';
 }
+
+/** Broadcast state as the non-broadcast side sees it: read only. */
+export interface ReadOnlyBroadcastState<K, V> {
+  get(key: K): V | undefined;
+  contains(key: K): boolean;
+  entries(): IterableIterator<[K, V]>;
+  keys(): IterableIterator<K>;
+  values(): IterableIterator<V>;
+  isEmpty(): boolean;
+}
+
+/** Context of `processElement` in broadcast process functions (read-only broadcast state). */
+export interface ReadOnlyBroadcastContext {
+  timestamp(): number | undefined;
+  currentProcessingTime(): number;
+  currentWatermark(): number;
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): ReadOnlyBroadcastState<K, V>;
+}
+
+/** Context of `processBroadcastElement`: broadcast state may be written. */
+export interface BroadcastContext {
+  timestamp(): number | undefined;
+  currentProcessingTime(): number;
+  currentWatermark(): number;
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V>;
+}
+
+/** Flink's BroadcastProcessFunction: a non-keyed stream connected with a broadcast stream. */
+export interface BroadcastProcessFunction<IN1, IN2, OUT> extends RichFunction {
+  processElement(value: IN1, ctx: ReadOnlyBroadcastContext, out: Collector<OUT>): void;
+  processBroadcastElement(value: IN2, ctx: BroadcastContext, out: Collector<OUT>): void;
+}
+
+/** Keyed side's context: the key and timers, and read-only broadcast state. */
+export interface KeyedReadOnlyBroadcastContext<K> extends ReadOnlyBroadcastContext {
+  getCurrentKey(): K;
+  timerService(): TimerService;
+}
+
+/** Broadcast side's context on a keyed connection: can visit the keyed state of every key. */
+export interface KeyedBroadcastContext extends BroadcastContext {
+  /** Runs `fn` for every key that has this state, with that key set (Flink's applyToKeyedState). */
+  applyToKeyedState<S>(descriptor: import('../state/descriptors.js').StateDescriptor & { kind: string }, fn: (key: unknown, state: S) => void): void;
+}
+
+/** Flink's KeyedBroadcastProcessFunction: a keyed stream connected with a broadcast stream. */
+export interface KeyedBroadcastProcessFunction<K, IN1, IN2, OUT> extends RichFunction {
+  processElement(value: IN1, ctx: KeyedReadOnlyBroadcastContext<K>, out: Collector<OUT>): void;
+  processBroadcastElement(value: IN2, ctx: KeyedBroadcastContext, out: Collector<OUT>): void;
+  onTimer?(timestamp: number, ctx: KeyedReadOnlyBroadcastContext<K> & { timeDomain(): TimeDomain }, out: Collector<OUT>): void;
+}

@@ -205,9 +205,11 @@ export class JobRunner {
     const { batchSize, channelCapacity } = this.options;
     // channels[edgeIndex][producer][consumer]
     const inputsOf = new Map<JobVertex, LocalChannel[][]>(); // per consumer subtask: its channels
+    const inputIndexOf = new Map<JobVertex, number[][]>(); // per consumer subtask: input of each channel
     const outputsOf = new Map<JobVertex, RecordWriter[][]>(); // per producer subtask: its writers
     for (const v of this.graph.vertices) {
       inputsOf.set(v, Array.from({ length: v.parallelism }, () => []));
+      inputIndexOf.set(v, Array.from({ length: v.parallelism }, () => []));
       outputsOf.set(v, Array.from({ length: v.parallelism }, () => []));
     }
     for (const v of this.graph.vertices) {
@@ -221,6 +223,7 @@ export class JobRunner {
             const channel = new LocalChannel(channelCapacity, `${v.name} (${p + 1}) -> ${target.name} (${c + 1})`);
             targets.push(channel);
             inputsOf.get(target)![c].push(channel);
+            inputIndexOf.get(target)![c].push(edge.inputIndex);
           }
           const selector = createChannelSelector(edge.partitioner, {
             numChannels: targets.length,
@@ -233,7 +236,7 @@ export class JobRunner {
       }
     }
     for (const v of this.graph.vertices) {
-      for (let i = 0; i < v.parallelism; i++) this.subtasks.push(this.deploySubtask(v, i, inputsOf.get(v)![i], outputsOf.get(v)![i]));
+      for (let i = 0; i < v.parallelism; i++) this.subtasks.push(this.deploySubtask(v, i, inputsOf.get(v)![i], outputsOf.get(v)![i], inputIndexOf.get(v)![i]));
     }
     const cp = this.options.checkpointing;
     if (cp !== undefined) {
@@ -325,7 +328,10 @@ export class JobRunner {
         if (parts.length === 0) continue;
         if (old.length !== s.vertex.parallelism && parts.some((p) => Object.values(p.states).some((st) => st.mode === 'split')))
           throw new FloeError('CHECKPOINT_INVALID', `Operator '${node.uid}' was checkpointed at parallelism ${old.length} and now runs at ${s.vertex.parallelism}: redistributing its list state comes with rescaling; restore at parallelism ${old.length}`);
-        const mine = own?.operators[node.uid] as OperatorStateSnapshot | undefined;
+        // A new subtask (scale-out) takes the broadcast state of old subtask i % oldP, as Flink.
+        const mine =
+          (own?.operators[node.uid] as OperatorStateSnapshot | undefined) ??
+          onlyBroadcast(old[s.index % old.length].file.operators[node.uid] as OperatorStateSnapshot | undefined);
         // Union state: every instance receives every element; other modes come from its own part.
         const unionParts = parts.filter((p) => p !== mine).map((p) => ({ states: Object.fromEntries(Object.entries(p.states).filter(([, st]) => st.mode === 'union')) }));
         operatorState[node.uid] = [...(mine === undefined ? [] : [mine]), ...unionParts];
@@ -336,7 +342,7 @@ export class JobRunner {
     }
   }
 
-  private deploySubtask(vertex: JobVertex, index: number, inputs: LocalChannel[], writers: RecordWriter[]): DeployedSubtask {
+  private deploySubtask(vertex: JobVertex, index: number, inputs: LocalChannel[], writers: RecordWriter[], channelInputs: number[]): DeployedSubtask {
     const jobName = this.graph.jobName;
     const gate = new InputGate(inputs);
     const processingTime = new SystemProcessingTimeService(this.options.clock);
@@ -351,7 +357,7 @@ export class JobRunner {
     for (let n = vertex.nodes.length - 1; n >= startIndex; n--) {
       const node = vertex.nodes[n];
       const t = node.transformation;
-      if (t.type !== 'operator') continue;
+      if (t.type === 'source') continue;
       const operator = t.createOperator();
       const ctx: OperatorContext = {
         jobName,
@@ -385,6 +391,7 @@ export class JobRunner {
     const task = new StreamTask({
       checkpointing: this.taskCheckpointing(key),
       restore: undefined,
+      channelInputs,
       jobName,
       taskName,
       subtaskIndex: index,
@@ -401,7 +408,7 @@ export class JobRunner {
 
   private createBackend(head: PlannedNode, index: number): KeyedStateBackend | undefined {
     const t = head.transformation;
-    if (t.type !== 'operator' || !t.keyed) return undefined;
+    if (t.type === 'source' || !t.keyed) return undefined;
     return this.options.stateBackend.createKeyedStateBackend({
       operator: head.uid,
       job: this.graph.jobName,
@@ -412,6 +419,11 @@ export class JobRunner {
       ttlClock: this.options.clock,
     });
   }
+}
+
+function onlyBroadcast(part: OperatorStateSnapshot | undefined): OperatorStateSnapshot | undefined {
+  if (part === undefined) return undefined;
+  return { states: Object.fromEntries(Object.entries(part.states).filter(([, st]) => st.mode === 'broadcast')) };
 }
 
 function operatorOutput(operator: StreamOperator): Output {

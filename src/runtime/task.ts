@@ -67,6 +67,8 @@ export interface StreamTaskOptions {
   headInput: Output;
   checkpointing: TaskCheckpointing | undefined;
   restore: TaskRestore | undefined;
+  /** For each input channel: 0 (first input) or 1 (the second input of a two-input operator). */
+  channelInputs: number[];
 }
 
 export class TaskCancelledError extends FloeError {
@@ -295,7 +297,8 @@ export class StreamTask {
         continue;
       }
       if (element.kind === 'records') {
-        this.processBatch(element);
+        if (this.options.channelInputs[gate.lastChannel] === 1) this.processSecondInput(element);
+        else this.processBatch(element);
         await this.afterBatch();
         await this.awaitWritable();
       } else if (element.kind === 'watermark') {
@@ -332,6 +335,14 @@ export class StreamTask {
     } else {
       for (let i = 0; i < n; i++) head.processElement(values[i], timestamps[i]);
     }
+  }
+
+  /** Records of a two-input operator's second (broadcast) input: no key is set. */
+  private processSecondInput(batch: RecordBatch): void {
+    const head = this.options.operators[0];
+    const { values, timestamps } = batch;
+    this.recordsIn += values.length;
+    for (let i = 0; i < values.length; i++) head.processElement2!(values[i], timestamps === undefined ? Number.NaN : timestamps[i]);
   }
 
   private advanceWatermark(timestamp: number): void {

@@ -44,6 +44,8 @@ export interface StreamOperator {
   setup(ctx: OperatorContext): void;
   open(): void | Promise<void>;
   processElement(value: unknown, timestamp: number): void;
+  /** Records of the second input (two-input operators only). */
+  processElement2?(value: unknown, timestamp: number): void;
   processWatermark(timestamp: number): void;
   onBatchEnd(): void | Promise<void>;
   endInput(): void | Promise<void>;
