@@ -11,6 +11,9 @@ import type { StreamEnvironment } from './stream-environment.js';
 
 /** A stream whose records go to every parallel instance, with the broadcast states it fills. */
 export class BroadcastStream<T> {
+  /** Carries the record type for connect(); never set at run time. */
+  declare readonly recordType?: T;
+
   /** @internal */
   constructor(
     readonly environment: StreamEnvironment,
