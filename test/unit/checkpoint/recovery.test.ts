@@ -119,13 +119,13 @@ describe('recovery from checkpoints', () => {
     expect(second.logs.join('\n')).toMatch(new RegExp(`restoring from checkpoint ${ids[0]}`));
   });
 
-  it('declines a checkpoint whose write fails, keeps running and keeps the previous checkpoint', async () => {
+  it.each(['ENOSPC', 'EACCES'])('declines a checkpoint whose write fails with %s, keeps running and keeps the previous checkpoint', async (code) => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-enospc-'));
-    const storage = new FailingStorage(join(dir, 'chk'), 3);
+    const storage = new FailingStorage(join(dir, 'chk'), 3, code);
     const { env, logs } = job(dir, { storage, tolerableFailures: 10 });
     const result = await env.execute('disk-full');
     expect(storage.failures).toBe(3);
-    expect(logs.filter((l) => /checkpoint failed .*ENOSPC/.test(l)).length).toBeGreaterThanOrEqual(1);
+    expect(logs.filter((l) => new RegExp(`checkpoint failed .*${code}`).test(l)).length).toBeGreaterThanOrEqual(1);
     expect(result.checkpoints!.length).toBeGreaterThan(0);
     expectExactlyOnce(await readCommittedJsonLines(join(dir, 'out')));
   });
@@ -140,12 +140,13 @@ describe('recovery from checkpoints', () => {
   });
 });
 
-/** A file storage whose data-file writes fail with ENOSPC `count` times. */
+/** A file storage whose data-file writes fail (disk full, permission denied) `remaining` times. */
 class FailingStorage extends FileCheckpointStorage {
   failures = 0;
   constructor(
     directory: string,
     private remaining: number,
+    private readonly code = 'ENOSPC',
   ) {
     super(directory);
   }
@@ -158,7 +159,8 @@ class FailingStorage extends FileCheckpointStorage {
         if (this.remaining > 0) {
           this.remaining--;
           this.failures++;
-          const error = Object.assign(new Error(`ENOSPC: no space left on device, write '${name}'`), { code: 'ENOSPC' });
+          const message = this.code === 'ENOSPC' ? 'no space left on device' : 'permission denied';
+          const error = Object.assign(new Error(`${this.code}: ${message}, write '${name}'`), { code: this.code });
           throw error;
         }
         return writer.writeFile(name, bytes);
