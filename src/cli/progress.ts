@@ -9,7 +9,8 @@ export function formatProgress(m: JobMetrics, recordsPerSec: number): string {
   const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
   return (
     `${n(m.sourceRecords)} records | ${n(recordsPerSec)} rec/s | ${n(m.distinctKeys)} keys | ` +
-    `${n(m.stateEntries)} state entries, ${n(m.timers)} timers | heap ${n(heapMb)} MB | ${(m.elapsedMs / 1000).toFixed(1)} s`
+    `${n(m.stateEntries)} state entries, ${n(m.timers)} timers | heap ${n(heapMb)} MB | ` +
+    `${m.lastCheckpointId === undefined ? '' : `checkpoint ${m.lastCheckpointId} | `}${(m.elapsedMs / 1000).toFixed(1)} s`
   );
 }
 
@@ -17,7 +18,8 @@ export function formatSummary(jobName: string, m: JobMetrics, status: string): s
   const secs = m.elapsedMs / 1000;
   const lines = [
     `Job '${jobName}' ${status} in ${secs.toFixed(2)} s: ${n(m.sourceRecords)} records read (${n(m.sourceRecords / Math.max(secs, 0.001))} rec/s), ${n(m.sinkRecords)} records into the final stage.`,
-    `Keyed state at the end: ${n(m.distinctKeys)} keys, ${n(m.stateEntries)} entries, ${n(m.timers)} timers.`,
+    `Keyed state at the end: ${n(m.distinctKeys)} keys, ${n(m.stateEntries)} entries, ${n(m.timers)} timers.` +
+      (m.lastCheckpointId === undefined ? '' : ` Last completed checkpoint: ${m.lastCheckpointId}.`),
     'Operators:',
   ];
   const width = Math.max(...m.operators.map((o) => o.name.length), 8);

@@ -53,6 +53,8 @@ export interface JobMetrics {
   stateEntries: number;
   /** Registered timers. */
   timers: number;
+  /** Newest completed checkpoint of this run (undefined when none yet or checkpointing is off). */
+  lastCheckpointId?: number;
   operators: OperatorMetrics[];
 }
 
@@ -184,6 +186,7 @@ export class JobRunner {
       distinctKeys,
       stateEntries,
       timers,
+      lastCheckpointId: this.coordinator?.latestCompletedId,
       operators: [...byNode.values()],
     };
   }
