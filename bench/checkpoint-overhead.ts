@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KeyedProcessFunction, type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../src/index.js';
-import { FileCheckpointStorage } from '../src/checkpoint/storage/file-checkpoint-storage.js';
+import { FileCheckpointStorage } from '../src/checkpoint/files/file-checkpoint-storage.js';
 
 function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);

@@ -33,7 +33,7 @@ export type {
   ReadOnlyBroadcastState,
 } from './runtime/functions.js';
 export { type CheckpointingOptions, type CheckpointingMode } from './checkpoint/coordinator/checkpoint-options.js';
-export { FileCheckpointStorage } from './checkpoint/storage/file-checkpoint-storage.js';
+export { FileCheckpointStorage } from './checkpoint/files/file-checkpoint-storage.js';
 export { type RestartStrategyOptions } from './runtime/restart-strategy.js';
 export { TwoPhaseCommitSink } from './connectors/two-phase-commit/two-phase-commit-sink.js';
 export { TransactionalJsonLinesSink, readCommittedJsonLines } from './connectors/file/transactional-json-lines-sink.js';

@@ -14,7 +14,7 @@ import type { StateBackend } from '../state/keyed-state-backend.js';
 import { DataStream } from './data-stream.js';
 import { createRestartStrategy, defaultRestartStrategy, type RestartStrategyOptions } from '../runtime/restart-strategy.js';
 import { resolveCheckpointingOptions, type CheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
-import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/storage/file-checkpoint-storage.js';
+import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/files/file-checkpoint-storage.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
 import './broadcast-stream.js'; // registers DataStream.broadcast/connect factories
 

@@ -14,7 +14,7 @@ import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskRestore, type TaskSnapshotFile } from './task.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
-import type { CheckpointMetadataEnvelope, CheckpointWriter, FileCheckpointStorage, StoredFile } from '../checkpoint/storage/file-checkpoint-storage.js';
+import type { CheckpointMetadataEnvelope, CheckpointWriter, FileCheckpointStorage, StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
 import { restoredFromBytes } from '../state/keyed-snapshot.js';
 import type { OperatorStateSnapshot } from '../state/operator/operator-state-store.js';
 

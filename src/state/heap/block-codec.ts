@@ -24,6 +24,8 @@ const REC_TIMER = 2;
 /** Appends entries and timers of one key group to a growable buffer. */
 export class BlockWriter {
   private buf = Buffer.allocUnsafe(4096);
+  // DataView writes of numbers are inlined by the JIT; Buffer's writeDoubleBE is not.
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
 
   private ensure(n: number): void {
@@ -31,6 +33,7 @@ export class BlockWriter {
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   private u8(v: number): void {
@@ -40,21 +43,20 @@ export class BlockWriter {
 
   private f64(v: number): void {
     this.ensure(8);
-    this.buf.writeDoubleBE(v, this.pos);
+    this.view.setFloat64(this.pos, v);
     this.pos += 8;
   }
 
   private str(s: string): void {
-    const max = s.length * 3;
-    this.ensure(4 + max);
+    this.ensure(4 + s.length * 3);
     const n = this.buf.write(s, this.pos + 4, 'utf8');
-    this.buf.writeUInt32BE(n, this.pos);
+    this.view.setUint32(this.pos, n);
     this.pos += 4 + n;
   }
 
   private bytes(b: Uint8Array): void {
     this.ensure(4 + b.length);
-    this.buf.writeUInt32BE(b.length, this.pos);
+    this.view.setUint32(this.pos, b.length);
     this.buf.set(b, this.pos + 4);
     this.pos += 4 + b.length;
   }
@@ -85,6 +87,23 @@ export class BlockWriter {
 
   /** One state entry; `value` is a number (PAYLOAD_NUMBER) or anything msgpack encodes. */
   entry(state: number, ns: Namespace, id: KeyId, value: unknown): void {
+    if (ns === '' && typeof id === 'number' && typeof value === 'number') {
+      // The common case (number key, number value, no namespace) in one bounds check.
+      this.ensure(21);
+      const buf = this.buf;
+      const view = this.view;
+      let pos = this.pos;
+      buf[pos++] = REC_ENTRY;
+      buf[pos++] = state;
+      buf[pos++] = NS_VOID;
+      buf[pos++] = ID_NUMBER;
+      view.setFloat64(pos, id);
+      pos += 8;
+      buf[pos++] = PAYLOAD_NUMBER;
+      view.setFloat64(pos, value);
+      this.pos = pos + 8;
+      return;
+    }
     this.u8(REC_ENTRY);
     this.u8(state);
     this.namespace(ns);

@@ -1,6 +1,6 @@
-// Snapshots of the heap backend: the synchronous part registers a copy-on-access log with every
-// state table, copies the key lists (not the values) and the timer queues; the asynchronous part
-// walks those keys, reading the logged original where an entry changed since, and encodes one block per key group,
+// Snapshots of the heap backend: the synchronous part copies each table's key and value
+// references and the timer queues, and registers a copy-on-access log (object values touched
+// later get private copies in the live table); the asynchronous part encodes one block per key group,
 // yielding to the event loop between chunks so records keep flowing. Also the decoding side.
 import { type KeyId, keyFromId, keyId } from '../../core/key-encoding.js';
 import { assignToKeyGroup } from '../../core/key-groups.js';
@@ -9,7 +9,7 @@ import type { KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, Snaps
 import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { TtlPolicy, TtlValue } from '../ttl/ttl-support.js';
-import { ABSENT, SnapshotLog, type StateTable } from './state-table.js';
+import { SnapshotLog, type StateTable } from './state-table.js';
 import { BlockWriter, readBlock } from './block-codec.js';
 
 /** Entries encoded between two yields to the event loop. */
@@ -24,10 +24,10 @@ export interface SnapshotSource {
 
 
 export class HeapSnapshotRunner implements KeyedSnapshotRunner {
-  private readonly logs: SnapshotLog<any>[];
+  private readonly logs: SnapshotLog[];
   private readonly timers: Array<[string, TimerEntry[]]>;
-  /** Per state, per namespace: the keys present when the snapshot was taken. */
-  private readonly keyLists: Array<Array<[Namespace, KeyId[]]>>;
+  /** Per state, per namespace: the keys and values (references) when the snapshot was taken. */
+  private readonly lists: Array<Array<[Namespace, KeyId[], unknown[]]>>;
   private released = false;
 
   constructor(
@@ -38,13 +38,16 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   ) {
     // Synchronous part: O(number of states + timers), no copy of keyed state.
     this.logs = sources.map((s) => {
-      const log = new SnapshotLog<any>();
+      const log = new SnapshotLog();
       s.table.snapshots.push(log);
       return log;
     });
     this.timers = timerQueues.map(([name, q]) => [name, q.entries()]);
-    // The key lists are the only O(entries) work here: one native copy of each map's keys, no values.
-    this.keyLists = sources.map((s) => [...s.table.namespaces].map(([ns, map]) => [ns, Array.from(map.keys())] as [Namespace, KeyId[]]));
+    // The only O(entries) work here: native copies of each map's key and value references (no
+    // value is copied; objects touched later are replaced by copies in the live table instead).
+    this.lists = sources.map((s) =>
+      [...s.table.namespaces].map(([ns, map]) => [ns, Array.from(map.keys()), Array.from(map.values())] as [Namespace, KeyId[], unknown[]]),
+    );
   }
 
   async write(): Promise<KeyedSnapshotResult> {
@@ -54,8 +57,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
     let sinceYield = 0;
     const maxParallelism = this.maxParallelism;
     for (let s = 0; s < this.sources.length; s++) {
-      const { descriptor, table, ttl } = this.sources[s];
-      const log = this.logs[s];
+      const { descriptor, ttl } = this.sources[s];
       const encode = payloadEncoder(descriptor, ttl);
       const dropExpired = ttl !== undefined && ttl.config.cleanupFullSnapshot;
       const emit = (namespace: Namespace, id: KeyId, stored: unknown): void => {
@@ -64,17 +66,9 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
         entries++;
       };
-      for (const [namespace, ids] of this.keyLists[s]) {
-        // Values come from the log when the entry changed since the snapshot was taken.
-        const map = table.namespaces.get(namespace);
+      for (const [namespace, ids, values] of this.lists[s]) {
         for (let i = 0; i < ids.length; i++) {
-          const id = ids[i];
-          const saved = log.saved.get(namespace);
-          const original = saved === undefined ? undefined : saved.get(id);
-          if (original === undefined) {
-            const live = map?.get(id);
-            if (live !== undefined) emit(namespace, id, live);
-          } else if (original !== ABSENT) emit(namespace, id, original);
+          emit(namespace, ids[i], values[i]);
           if (++sinceYield >= CHUNK) {
             sinceYield = 0;
             await yieldToEventLoop();

@@ -3,26 +3,24 @@
 import type { KeyId } from '../../core/key-encoding.js';
 import { VOID_NAMESPACE, type Namespace } from '../keyed-state-backend.js';
 
-/** Marks "this key had no value when the snapshot was taken". */
-export const ABSENT: unique symbol = Symbol('absent');
-
 /**
- * What a running snapshot saw of the entries touched since it started: the stored value at
- * snapshot time (or ABSENT). The snapshot reads these instead of the live, changed values.
+ * Which object-valued entries have been given a private copy since a snapshot was taken: the
+ * snapshot holds the original objects, the live table works on the copies.
  */
-export class SnapshotLog<S> {
-  readonly saved = new Map<Namespace, Map<KeyId, S | typeof ABSENT>>();
+export class SnapshotLog {
+  readonly cloned = new Map<Namespace, Set<KeyId>>();
 }
 
 /**
- * Namespace -> key id -> stored value (the raw value, or a TTL wrapper). While snapshots run,
- * every access first calls `copyOnAccess`, so the snapshot keeps the value as it was and the
- * live table works on a copy (Flink's copy-on-write state map, per entry).
+ * Namespace -> key id -> stored value (the raw value, or a TTL wrapper). A snapshot copies the
+ * key and value lists (references) when it is taken; while it is written, every access first
+ * calls `copyOnAccess`, which gives an object-valued entry a private deep copy, so the snapshot's
+ * objects never change (Flink's copy-on-write state map, per entry). Primitives need nothing.
  */
 export class StateTable<S> {
   readonly namespaces = new Map<Namespace, Map<KeyId, S>>();
   /** Logs of the snapshots in progress; empty almost always, so the check is one length test. */
-  readonly snapshots: SnapshotLog<S>[] = [];
+  readonly snapshots: SnapshotLog[] = [];
 
   constructor() {
     this.namespaces.set(VOID_NAMESPACE, new Map());
@@ -35,16 +33,17 @@ export class StateTable<S> {
     return map;
   }
 
-  /** Before the first access to an entry during a snapshot: save it for the snapshot and give the live table a deep copy. */
+  /** Before the first access to an object-valued entry during a snapshot: give the live table a deep copy. */
   copyOnAccess(namespace: Namespace, map: Map<KeyId, S>, id: KeyId): void {
+    const current = map.get(id);
+    if (current === undefined || typeof current !== 'object' || current === null) return;
     let copied = false;
     for (const log of this.snapshots) {
-      let saved = log.saved.get(namespace);
-      if (saved === undefined) log.saved.set(namespace, (saved = new Map()));
-      if (saved.has(id)) continue;
-      const current = map.get(id);
-      saved.set(id, current === undefined ? ABSENT : current);
-      if (!copied && current !== undefined && typeof current === 'object' && current !== null) {
+      let ids = log.cloned.get(namespace);
+      if (ids === undefined) log.cloned.set(namespace, (ids = new Set()));
+      if (ids.has(id)) continue;
+      ids.add(id);
+      if (!copied) {
         map.set(id, structuredClone(current));
         copied = true;
       }

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileCheckpointStorage } from '../../../src/checkpoint/storage/file-checkpoint-storage.js';
+import { FileCheckpointStorage } from '../../../src/checkpoint/files/file-checkpoint-storage.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
 import { type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../../../src/index.js';
 

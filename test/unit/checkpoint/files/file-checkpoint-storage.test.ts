@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FileCheckpointStorage } from '../../../../src/checkpoint/storage/file-checkpoint-storage.js';
+import { FileCheckpointStorage } from '../../../../src/checkpoint/files/file-checkpoint-storage.js';
 
 const fresh = () => new FileCheckpointStorage(mkdtempSync(join(tmpdir(), 'floe-storage-')));
 
