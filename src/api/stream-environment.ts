@@ -190,13 +190,17 @@ export class StreamEnvironment {
       for (let attempt = 0; ; attempt++) {
         // After a failure the job always resumes from its latest completed checkpoint.
         const restore = await this.findRestore(storage, attempt > 0 ? 'latest' : this.restore);
+        // New checkpoints continue after every id in the directory (also invalid or abandoned
+        // ones), so a restored-from-older run never reuses an existing chk-<id>.
+        const existing = storage === undefined ? [] : await storage.listCompleted();
+        const firstCheckpointId = Math.max(0, restore?.envelope.checkpointId ?? 0, ...existing) + 1;
         runner = new JobRunner(graph, {
           stateBackend: this.stateBackend,
           clock: this.clock,
           batchSize: this.batchSize,
           channelCapacity: this.channelCapacity,
           log: this.log,
-          checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage },
+          checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
           restore,
         });
         if (cancelled) runner.cancel();

@@ -11,12 +11,11 @@ import type { OperatorContext, Output, StreamOperator } from './operators/stream
 import { createChannelSelector } from './partitioner.js';
 import { SystemProcessingTimeService, type ProcessingTimeService } from './processing-time-service.js';
 import { RecordWriter } from './record-writer.js';
-import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskRestore, type TaskSnapshotFile } from './task.js';
+import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
+import { assignRestoredState } from '../checkpoint/restore-assignment.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import type { CheckpointMetadataEnvelope, CheckpointWriter, FileCheckpointStorage, StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
-import { restoredFromBytes } from '../state/keyed-snapshot.js';
-import type { OperatorStateSnapshot } from '../state/operator/operator-state-store.js';
 
 export interface JobRunnerOptions {
   stateBackend: StateBackend;
@@ -26,7 +25,7 @@ export interface JobRunnerOptions {
   /** Batches a channel holds before its producer waits. */
   channelCapacity: number;
   log: (message: string) => void;
-  checkpointing?: { options: ResolvedCheckpointingOptions; storage: FileCheckpointStorage };
+  checkpointing?: { options: ResolvedCheckpointingOptions; storage: FileCheckpointStorage; firstCheckpointId?: number };
   /** Restore every subtask from this completed checkpoint. */
   restore?: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage };
 }
@@ -248,7 +247,7 @@ export class JobRunner {
         options: cp.options,
         storage: cp.storage,
         clock: this.options.clock,
-        firstCheckpointId: lastRestored + 1,
+        firstCheckpointId: cp.firstCheckpointId ?? lastRestored + 1,
         schedule: (delay, callback) => {
           const handle = setTimeout(callback, delay);
           return () => clearTimeout(handle);
@@ -321,29 +320,17 @@ export class JobRunner {
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
     for (const s of this.subtasks) {
       const headUid = s.vertex.nodes[0].uid;
-      const old = [...files.entries()].filter(([k]) => k.startsWith(`${headUid}#`)).map(([k, f]) => ({ index: Number(k.slice(headUid.length + 1)), file: f }));
-      old.sort((a, b) => a.index - b.index);
-      if (old.length === 0) continue; // a new operator: starts empty
-      const own = old.find((o) => o.index === s.index)?.file;
-      const operatorState: Record<string, OperatorStateSnapshot[]> = {};
-      for (const node of s.vertex.nodes) {
-        const parts = old.map((o) => o.file.operators[node.uid] as OperatorStateSnapshot | undefined).filter((p): p is OperatorStateSnapshot => p !== undefined);
-        if (parts.length === 0) continue;
-        if (old.length !== s.vertex.parallelism && parts.some((p) => Object.values(p.states).some((st) => st.mode === 'split')))
-          throw new FloeError('CHECKPOINT_INVALID', `Operator '${node.uid}' was checkpointed at parallelism ${old.length} and now runs at ${s.vertex.parallelism}: redistributing its list state comes with rescaling; restore at parallelism ${old.length}`);
-        // A new subtask (scale-out) takes the broadcast state of old subtask i % oldP, as Flink.
-        const mine =
-          (own?.operators[node.uid] as OperatorStateSnapshot | undefined) ??
-          onlyBroadcast(old[s.index % old.length].file.operators[node.uid] as OperatorStateSnapshot | undefined);
-        // Union state: every instance receives every element; other modes come from its own part.
-        const unionParts = parts.filter((p) => p !== mine).map((p) => ({ states: Object.fromEntries(Object.entries(p.states).filter(([, st]) => st.mode === 'union')) }));
-        operatorState[node.uid] = [...(mine === undefined ? [] : [mine]), ...unionParts];
-      }
-      const keyed = old.flatMap((o) => (o.file.keyed === undefined ? [] : [restoredFromBytes(o.file.keyed.meta, o.file.keyed.data)]));
-      const taskRestore: TaskRestore = { checkpointId: envelope.checkpointId, file: own, operatorState, keyed };
-      s.task.options.restore = taskRestore;
+      const old = [...files.entries()].filter(([k]) => k.startsWith(`${headUid}#`)).map(([k, file]) => ({ index: Number(k.slice(headUid.length + 1)), file }));
+      s.task.options.restore = assignRestoredState({
+        checkpointId: envelope.checkpointId,
+        operatorUids: s.vertex.nodes.map((n) => n.uid),
+        subtaskIndex: s.index,
+        parallelism: s.vertex.parallelism,
+        old,
+      });
     }
   }
+
 
   private deploySubtask(vertex: JobVertex, index: number, inputs: LocalChannel[], writers: RecordWriter[], channelInputs: number[]): DeployedSubtask {
     const jobName = this.graph.jobName;
@@ -422,11 +409,6 @@ export class JobRunner {
       ttlClock: this.options.clock,
     });
   }
-}
-
-function onlyBroadcast(part: OperatorStateSnapshot | undefined): OperatorStateSnapshot | undefined {
-  if (part === undefined) return undefined;
-  return { states: Object.fromEntries(Object.entries(part.states).filter(([, st]) => st.mode === 'broadcast')) };
 }
 
 function operatorOutput(operator: StreamOperator): Output {

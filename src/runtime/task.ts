@@ -4,7 +4,9 @@
 import { FloeError } from '../core/errors.js';
 import { Packr } from 'msgpackr';
 import { MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from '../core/stream-elements.js';
-import type { KeyedSnapshotMeta } from '../state/keyed-snapshot.js';
+import type { TaskRestore, TaskSnapshotFile } from '../checkpoint/restore-assignment.js';
+
+export type { TaskRestore, TaskSnapshotFile };
 import type { KeyedStateBackend } from '../state/keyed-state-backend.js';
 import type { InputGate } from './input-gate.js';
 import type { StreamOperator, Output } from './operators/stream-operator.js';
@@ -15,14 +17,6 @@ import type { SourceOutput, SourceReader } from './source.js';
 const YIELD_EVERY_BATCHES = 32;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
-
-/** What a subtask stores per checkpoint (one data file). */
-export interface TaskSnapshotFile {
-  operators: Record<string, unknown>;
-  source?: unknown;
-  watermark: number;
-  keyed?: { meta: KeyedSnapshotMeta; data: Uint8Array };
-}
 
 /** The checkpointing side of a subtask, provided by the job runner. */
 export interface TaskCheckpointing {
@@ -35,16 +29,6 @@ export interface TaskCheckpointing {
   decline(checkpointId: number, error: unknown): void;
   /** Called by source tasks once their input is exhausted (the runner then triggers the final checkpoint). */
   sourceFinished(): void;
-}
-
-/** What a subtask restores from. */
-export interface TaskRestore {
-  checkpointId: number;
-  file: TaskSnapshotFile | undefined;
-  /** Operator-state parts per operator uid (own part plus union parts of the others). */
-  operatorState: Record<string, import('../state/operator/operator-state-store.js').OperatorStateSnapshot[]>;
-  /** Keyed state of every old subtask (rescale reads only the owned key groups). */
-  keyed: import('../state/keyed-snapshot.js').RestoredKeyedState[];
 }
 
 /** Decodes a subtask's checkpoint file. */

@@ -117,6 +117,11 @@ describe('recovery from checkpoints', () => {
     await second.env.execute('second');
     expect(second.logs.join('\n')).toMatch(new RegExp(`checkpoint ${ids[1]} is invalid .*${victim}.*checksum mismatch`));
     expect(second.logs.join('\n')).toMatch(new RegExp(`restoring from checkpoint ${ids[0]}`));
+    // The second run's checkpoints continue after the invalid one instead of reusing its id.
+    const after = readdirSync(chk).filter((n) => n.startsWith('chk-')).map((n) => Number(n.slice(4)));
+    const created = after.filter((id) => !ids.includes(id));
+    expect(created.length).toBeGreaterThan(0);
+    expect(created.every((id) => id > ids[1])).toBe(true);
   });
 
   it.each(['ENOSPC', 'EACCES'])('declines a checkpoint whose write fails with %s, keeps running and keeps the previous checkpoint', async (code) => {
