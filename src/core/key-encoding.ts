@@ -12,7 +12,7 @@
 //   '[' array    '[' + u32 BE count + each element (nested)
 //   '{' object   '{' + u32 BE count + per property, sorted by name in UTF-16 code-unit order:
 //                name as a nested string, then the value (nested)
-// The decoder accepts only canonical bytes, so encodeKey(decodeKey(b)) equals b whenever it returns.
+// The decoder (key-decoding.ts) accepts only canonical bytes, so encodeKey(decodeKey(b)) equals b.
 import { Buffer } from 'node:buffer';
 import { describeValue, FloeError } from './errors.js';
 import { murmur3String, murmur3x86_32, murmur3x86_32Range } from './murmur.js';
@@ -46,13 +46,13 @@ export type KeyId = string | number | bigint | boolean;
 /** Arrays, plain objects and [KEY_ENCODING] indirections nested deeper than this are rejected. */
 export const MAX_KEY_DEPTH = 64;
 
-const TAG_STRING = 0x73; // 's'
-const TAG_NUMBER = 0x64; // 'd'
-const TAG_BIGINT = 0x62; // 'b'
-const TAG_TRUE = 0x74; // 't'
-const TAG_FALSE = 0x66; // 'f'
-const TAG_ARRAY = 0x5b; // '['
-const TAG_OBJECT = 0x7b; // '{'
+export const TAG_STRING = 0x73; // 's'
+export const TAG_NUMBER = 0x64; // 'd'
+export const TAG_BIGINT = 0x62; // 'b'
+export const TAG_TRUE = 0x74; // 't'
+export const TAG_FALSE = 0x66; // 'f'
+export const TAG_ARRAY = 0x5b; // '['
+export const TAG_OBJECT = 0x7b; // '{'
 const ESCAPE = '\u0001';
 
 const HOW_TO_FIX =
@@ -114,7 +114,7 @@ function wellFormed(s: string): string {
   return w.isWellFormed() ? s : w.toWellFormed();
 }
 
-function compareCodeUnits(a: string, b: string): number {
+export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -363,182 +363,4 @@ export function keyId(key: unknown): KeyId {
   if (typeof c !== 'object') return primitiveId(c);
   writeTop(c);
   return ESCAPE + out.toString('latin1', 0, pos);
-}
-
-/**
- * The key named by an id from {@link keyId}: the primitive itself, or for a composite id the
- * decoded plain value (arrays and plain objects; a [KEY_ENCODING] object comes back as the key it
- * declared).
- *
- * @throws FloeError `INVALID_KEY` when `id` cannot have come from {@link keyId}.
- */
-export function keyFromId(id: KeyId): unknown {
-  switch (typeof id) {
-    case 'string':
-      if (id.charCodeAt(0) !== 1) return id;
-      if (id.charCodeAt(1) === 1) return id.slice(1);
-      return decodeCompositeId(id);
-    case 'number':
-      if (id !== id) break;
-      return id === 0 ? 0 : id;
-    case 'bigint':
-    case 'boolean':
-      return id;
-  }
-  throw new FloeError(
-    'INVALID_KEY',
-    `Invalid key id: ${typeof id} ${describeValue(id)}. Pass a value returned by keyId().`,
-  );
-}
-
-function decodeCompositeId(id: string): unknown {
-  const tag = id.charCodeAt(1);
-  let latin1 = true;
-  for (let i = 2; i < id.length && latin1; i++) latin1 = id.charCodeAt(i) <= 0xff;
-  if ((tag !== TAG_ARRAY && tag !== TAG_OBJECT) || !latin1) {
-    throw new FloeError(
-      'INVALID_KEY',
-      `Invalid key id ${describeValue(id)}: it starts with U+0001 but is neither an escaped string nor ` +
-        'an encoded array/object. Pass a value returned by keyId().',
-    );
-  }
-  return decodeKey(Buffer.from(id.slice(1), 'latin1'));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decoding
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/**
- * The plain value encoded in `bytes` by {@link encodeKey}: strings, numbers, bigints, booleans,
- * arrays and plain objects (`Object.prototype`-based). A [KEY_ENCODING] object decodes to the key
- * it declared.
- *
- * @throws FloeError `INVALID_KEY` when `bytes` are not a canonical key encoding (truncated,
- *   trailing bytes, unknown tag, invalid UTF-8, NaN or -0, a non-minimal bigint, unsorted or
- *   duplicate property names, or nesting deeper than {@link MAX_KEY_DEPTH}); the message names the
- *   problem and its byte offset.
- */
-export function decodeKey(bytes: Uint8Array): unknown {
-  return new KeyDecoder(bytes).decodeTop();
-}
-
-class KeyDecoder {
-  private at = 0;
-  private readonly view: DataView;
-
-  constructor(private readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  decodeTop(): unknown {
-    if (this.bytes.length === 0) throw this.corrupt('the input is empty');
-    const value = this.decode(false, 0);
-    if (this.at !== this.bytes.length) throw this.corrupt(`${this.bytes.length - this.at} trailing bytes`);
-    return value;
-  }
-
-  private corrupt(problem: string): FloeError {
-    return new FloeError(
-      'INVALID_KEY',
-      `Cannot decode key: ${problem} at byte ${this.at} of ${this.bytes.length}. The bytes are not a canonical ` +
-        'Floe key encoding (corrupt, truncated, or written by something else).',
-    );
-  }
-
-  private need(n: number, what: string): void {
-    if (this.at + n > this.bytes.length) throw this.corrupt(`${what} needs ${n} bytes but the input ends`);
-  }
-
-  private u32(what: string): number {
-    this.need(4, what);
-    const n = this.view.getUint32(this.at);
-    this.at += 4;
-    return n;
-  }
-
-  private text(length: number): string {
-    this.need(length, 'a string');
-    try {
-      return utf8.decode(this.bytes.subarray(this.at, this.at + length));
-    } catch {
-      throw this.corrupt('invalid UTF-8 in a string');
-    } finally {
-      this.at += length;
-    }
-  }
-
-  private decode(nested: boolean, depth: number): unknown {
-    this.need(1, 'a tag');
-    const tag = this.bytes[this.at++];
-    switch (tag) {
-      case TAG_STRING:
-        return this.text(nested ? this.u32('a string length') : this.bytes.length - this.at);
-      case TAG_NUMBER: {
-        this.need(8, 'a number');
-        const n = this.view.getFloat64(this.at);
-        if (n !== n || Object.is(n, -0)) throw this.corrupt(`non-canonical number ${n === n ? '-0' : 'NaN'}`);
-        this.at += 8;
-        return n;
-      }
-      case TAG_BIGINT:
-        return this.bigint();
-      case TAG_TRUE:
-        return true;
-      case TAG_FALSE:
-        return false;
-      case TAG_ARRAY:
-      case TAG_OBJECT:
-        return this.composite(tag === TAG_ARRAY, depth);
-    }
-    this.at--;
-    throw this.corrupt(`unknown tag 0x${tag.toString(16).padStart(2, '0')}`);
-  }
-
-  private bigint(): bigint {
-    this.need(1, 'a bigint sign');
-    const sign = this.bytes[this.at];
-    if (sign > 1) throw this.corrupt(`bigint sign byte ${sign}`);
-    this.at++;
-    const length = this.u32('a bigint length');
-    this.need(length, 'a bigint magnitude');
-    if (length === 0 && sign === 1) throw this.corrupt('negative zero bigint');
-    if (length > 0 && this.bytes[this.at] === 0) throw this.corrupt('bigint magnitude with a leading zero byte');
-    const hex = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.at, length).toString('hex');
-    this.at += length;
-    const magnitude = length === 0 ? 0n : BigInt(`0x${hex}`);
-    return sign === 1 ? -magnitude : magnitude;
-  }
-
-  private composite(isArray: boolean, depth: number): unknown {
-    if (depth >= MAX_KEY_DEPTH) throw this.corrupt(`nesting deeper than ${MAX_KEY_DEPTH}`);
-    const count = this.u32('an element count');
-    // Every element takes at least one byte, so a larger count is corrupt (and must not allocate).
-    if (count > this.bytes.length - this.at) throw this.corrupt(`count ${count} exceeds the remaining bytes`);
-    if (isArray) {
-      const items: unknown[] = new Array(count);
-      for (let i = 0; i < count; i++) items[i] = this.decode(true, depth + 1);
-      return items;
-    }
-    const obj: Record<string, unknown> = {};
-    let previous: string | undefined;
-    for (let i = 0; i < count; i++) {
-      this.need(1, 'a property name');
-      if (this.bytes[this.at] !== TAG_STRING) throw this.corrupt('a property name that is not a string');
-      this.at++;
-      const name = this.text(this.u32('a property name length'));
-      if (previous !== undefined && compareCodeUnits(previous, name) >= 0)
-        throw this.corrupt(`property ${JSON.stringify(name)} out of order or repeated`);
-      previous = name;
-      const value = this.decode(true, depth + 1);
-      // Assigning '__proto__' would set the prototype instead of creating the property.
-      if (name === '__proto__') {
-        Object.defineProperty(obj, name, { value, enumerable: true, writable: true, configurable: true });
-      } else {
-        obj[name] = value;
-      }
-    }
-    return obj;
-  }
 }

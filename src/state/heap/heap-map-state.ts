@@ -1,6 +1,7 @@
 // MapState on the heap: a Map per key whose entries are keyed by the user key's id (so
 // {a:1} and {a:1} are one user key); with TTL each entry expires alone. No I/O.
-import { type KeyId, keyFromId, keyId } from '../../core/key-encoding.js';
+import { keyFromId } from '../../core/key-decoding.js';
+import { type KeyId, keyId } from '../../core/key-encoding.js';
 import type { InternalKvState } from '../keyed-state-backend.js';
 import type { MapState } from '../state.js';
 import type { TtlValue } from '../ttl/ttl-support.js';

@@ -2,7 +2,8 @@
 // references and the timer queues, and registers a copy-on-access log (object values touched
 // later get private copies in the live table); the asynchronous part encodes one block per key group,
 // yielding to the event loop between chunks so records keep flowing. Also the decoding side.
-import { type KeyId, keyFromId, keyId } from '../../core/key-encoding.js';
+import { keyFromId } from '../../core/key-decoding.js';
+import { type KeyId, keyId } from '../../core/key-encoding.js';
 import { assignToKeyGroup } from '../../core/key-groups.js';
 import type { StateDescriptor, MapStateDescriptor } from '../descriptors.js';
 import type { KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, SnapshotStateMeta } from '../keyed-snapshot.js';

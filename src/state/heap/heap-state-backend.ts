@@ -1,7 +1,8 @@
 // The heap state backend: keyed state as JavaScript objects in Maps (fastest; bounded by
 // memory). One HeapKeyedStateBackend per keyed operator instance. No I/O.
 import { FloeError, describeContext, describeValue } from '../../core/errors.js';
-import { keyFromId, keyId } from '../../core/key-encoding.js';
+import { keyFromId } from '../../core/key-decoding.js';
+import { keyId } from '../../core/key-encoding.js';
 import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-groups.js';
 import type {
   AggregatingStateDescriptor,

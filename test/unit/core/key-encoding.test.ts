@@ -3,14 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FloeError } from '../../../src/core/errors.js';
 import {
-  decodeKey,
   encodeKey,
   hashKey,
   KEY_ENCODING,
-  keyFromId,
   keyId,
   MAX_KEY_DEPTH,
 } from '../../../src/core/key-encoding.js';
+import { decodeKey, keyFromId } from '../../../src/core/key-decoding.js';
 import { murmur3x86_32 } from '../../../src/core/murmur.js';
 
 /** A class that declares its key, as user code would. */
