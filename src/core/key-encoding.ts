@@ -15,7 +15,7 @@
 // The decoder (key-decoding.ts) accepts only canonical bytes, so encodeKey(decodeKey(b)) equals b.
 import { Buffer } from 'node:buffer';
 import { describeValue, FloeError } from './errors.js';
-import { murmur3String, murmur3x86_32, murmur3x86_32Range } from './murmur.js';
+import { murmur3String, murmur3x86_32, murmur3x86_32Of9, murmur3x86_32Range } from './murmur.js';
 
 /**
  * A method under this symbol declares an object's key: it returns an allowed key (string, number,
@@ -275,7 +275,7 @@ const TWO_POW_64 = 1n << 64n;
 
 function hashNumber(n: number): number {
   numberView.setFloat64(1, n === 0 ? 0 : n);
-  return murmur3x86_32(numberScratch);
+  return murmur3x86_32Of9(numberView.getInt32(0, true), numberView.getInt32(4, true), numberScratch[8]);
 }
 
 function hashBigint(n: bigint): number {

@@ -58,6 +58,17 @@ export function murmur3x86_32Range(bytes: Uint8Array, start: number, end: number
 }
 
 /**
+ * MurmurHash3_x86_32 of exactly 9 bytes given as two little-endian 32-bit blocks and a tail
+ * byte: the canonical encoding of a number key ('d' + float64), hashed without a byte loop.
+ */
+export function murmur3x86_32Of9(block0: number, block1: number, tail: number): number {
+  let h = mixBlock(0, block0);
+  h = mixBlock(h, block1);
+  h = mixTail(h, tail);
+  return fmix32(h ^ 9) >>> 0;
+}
+
+/**
  * MurmurHash3_x86_32 of `bytes` (blocks read little-endian, as in the reference implementation).
  *
  * @returns an unsigned 32-bit integer.

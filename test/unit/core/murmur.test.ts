@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { flinkMurmurHash, murmur3String, murmur3x86_32, murmur3x86_32Range } from '../../../src/core/murmur.js';
+import { flinkMurmurHash, murmur3String, murmur3x86_32, murmur3x86_32Of9, murmur3x86_32Range } from '../../../src/core/murmur.js';
 
 // An independent MurmurHash3_x86_32 written from the algorithm description with BigInt
 // arithmetic (no Math.imul, no shared helpers), to check both the implementation and the vectors.
@@ -142,5 +142,16 @@ describe('flinkMurmurHash', () => {
       const h = flinkMurmurHash(code);
       expect(Number.isInteger(h) && h >= 0 && h <= 2147483647).toBe(true);
     }
+  });
+});
+
+describe('murmur3x86_32Of9', () => {
+  it('equals the byte-wise hash of the same 9 bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 9, maxLength: 9 }), (bytes) => {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, 9);
+        expect(murmur3x86_32Of9(view.getInt32(0, true), view.getInt32(4, true), bytes[8])).toBe(murmur3x86_32(bytes));
+      }),
+    );
   });
 });
