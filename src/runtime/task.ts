@@ -5,6 +5,7 @@ import { FloeError } from '../core/errors.js';
 import { Packr } from 'msgpackr';
 import { MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from '../core/stream-elements.js';
 import type { TaskRestore, TaskSnapshotFile } from '../checkpoint/restore-assignment.js';
+import type { KeyedSnapshotMeta } from '../state/keyed-snapshot.js';
 
 export type { TaskRestore, TaskSnapshotFile };
 import type { KeyedStateBackend } from '../state/keyed-state-backend.js';
@@ -24,16 +25,32 @@ export interface TaskCheckpointing {
   /** "uid#index", the key of this subtask's acknowledgement. */
   taskKey: string;
   /** Writes this subtask's file into checkpoint `id`; resolves with the handle to acknowledge. */
-  write(checkpointId: number, name: string, bytes: Uint8Array): Promise<{ name: string; size: number; sha256: string }>;
+  write(checkpointId: number, name: string, bytes: Uint8Array[]): Promise<{ name: string; size: number; sha256: string }>;
   acknowledge(checkpointId: number, ack: { state: unknown; files: Array<{ name: string; size: number; sha256: string }>; syncMs: number; asyncMs: number }): void;
   decline(checkpointId: number, error: unknown): void;
   /** Called by source tasks once their input is exhausted (the runner then triggers the final checkpoint). */
   sourceFinished(): void;
 }
 
-/** Decodes a subtask's checkpoint file. */
+/**
+ * A subtask's checkpoint file: u32 length of a msgpack header (operator state, source position,
+ * watermark, keyed metadata), the header, then the keyed-state blocks as written (not copied).
+ */
+export function encodeTaskSnapshot(file: Omit<TaskSnapshotFile, 'keyed'>, keyed: { meta: KeyedSnapshotMeta; data: Uint8Array[] } | undefined): Uint8Array[] {
+  const header = packr.pack({ ...file, keyedMeta: keyed?.meta });
+  const length = Buffer.allocUnsafe(4);
+  length.writeUInt32BE(header.length, 0);
+  return [length, header, ...(keyed?.data ?? [])];
+}
+
+/** Decodes a subtask's checkpoint file; the keyed data is a view into `bytes`, not a copy. */
 export function decodeTaskSnapshot(bytes: Uint8Array): TaskSnapshotFile {
-  return packr.unpack(bytes) as TaskSnapshotFile;
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = buf.readUInt32BE(0);
+  const { keyedMeta, ...header } = packr.unpack(buf.subarray(4, 4 + headerLength)) as TaskSnapshotFile & { keyedMeta?: KeyedSnapshotMeta };
+  const file = header as TaskSnapshotFile;
+  if (keyedMeta !== undefined) file.keyed = { meta: keyedMeta, data: buf.subarray(4 + headerLength) };
+  return file;
 }
 
 export interface StreamTaskOptions {
@@ -207,11 +224,9 @@ export class StreamTask {
     const write = (async () => {
       const asyncStarted = performance.now();
       try {
-        if (runner !== undefined) {
-          const keyed = await runner.write();
-          file.keyed = { meta: keyed.meta, data: Buffer.concat(keyed.data) };
-        }
-        const stored = await checkpointing.write(id, `${checkpointing.taskKey.replace(/[^A-Za-z0-9_.-]/g, '_')}.state`, packr.pack(file));
+        const keyed = runner === undefined ? undefined : await runner.write();
+        const chunks = encodeTaskSnapshot(file, keyed === undefined ? undefined : { meta: keyed.meta, data: keyed.data });
+        const stored = await checkpointing.write(id, `${checkpointing.taskKey.replace(/[^A-Za-z0-9_.-]/g, '_')}.state`, chunks);
         checkpointing.acknowledge(id, { state: { file: stored }, files: [stored], syncMs, asyncMs: performance.now() - asyncStarted });
       } catch (error) {
         runner?.release();

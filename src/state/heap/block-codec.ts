@@ -23,10 +23,15 @@ const REC_TIMER = 2;
 
 /** Appends entries and timers of one key group to a growable buffer. */
 export class BlockWriter {
-  private buf = Buffer.allocUnsafe(4096);
+  private buf: Buffer;
   // DataView writes of numbers are inlined by the JIT; Buffer's writeDoubleBE is not.
-  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  private view: DataView;
   private pos = 0;
+
+  constructor(initialBytes = 4096) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;

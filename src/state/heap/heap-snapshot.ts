@@ -53,7 +53,11 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
 
   async write(): Promise<KeyedSnapshotResult> {
     const blocks: Array<BlockWriter | undefined> = [];
-    const blockOf = (keyGroup: number): BlockWriter => blocks[keyGroup] ?? (blocks[keyGroup] = new BlockWriter());
+    // Size each block for its share of the entries up front, so blocks rarely grow by copying.
+    let total = 0;
+    for (const lists of this.lists) for (const [, ids] of lists) total += ids.length;
+    const initialBlockBytes = Math.min(1 << 20, Math.max(4096, Math.ceil((total / Math.min(this.maxParallelism, Math.max(1, total))) * 24)));
+    const blockOf = (keyGroup: number): BlockWriter => blocks[keyGroup] ?? (blocks[keyGroup] = new BlockWriter(initialBlockBytes));
     let entries = 0;
     let sinceYield = 0;
     const maxParallelism = this.maxParallelism;
