@@ -1,20 +1,34 @@
 // Writes records as JSON lines to a file (does I/O). At parallelism > 1 each subtask writes its
-// own part file: `out.jsonl` becomes `out-0.jsonl`, `out-1.jsonl`, ...
+// own part file: `out.jsonl` becomes `out-0.jsonl`, `out-1.jsonl`, ... With checkpoints it is
+// at-least-once: each checkpoint flushes and fsyncs, a restored run appends (records after the
+// checkpoint may appear twice). TransactionalJsonLinesSink is the exactly-once variant.
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { FloeError } from '../../core/errors.js';
-import type { RuntimeContext, SinkFunction } from '../../runtime/functions.js';
+import type { CheckpointedFunction, FunctionInitializationContext, RuntimeContext, SinkFunction } from '../../runtime/functions.js';
 
 /** Bytes buffered before a write is issued. */
 const FLUSH_BYTES = 1 << 16;
 
-export class JsonLinesFileSink<T = unknown> implements SinkFunction<T> {
+export class JsonLinesFileSink<T = unknown> implements SinkFunction<T>, CheckpointedFunction {
   private handle: FileHandle | undefined;
+  private append = false;
   private buffer: string[] = [];
   private bufferedChars = 0;
   private file = '';
 
   constructor(readonly path: string) {}
+
+  /** A restored run appends to what the failed run wrote instead of truncating it. */
+  initializeState(ctx: FunctionInitializationContext): void {
+    this.append = ctx.isRestored();
+  }
+
+  /** Everything before the checkpoint is on disk when the checkpoint completes. */
+  async snapshotState(): Promise<void> {
+    await this.write();
+    await this.handle?.sync();
+  }
 
   async open(ctx: RuntimeContext): Promise<void> {
     const parallel = ctx.getNumberOfParallelSubtasks() > 1;
@@ -22,7 +36,7 @@ export class JsonLinesFileSink<T = unknown> implements SinkFunction<T> {
     this.file = parallel ? `${this.path.slice(0, this.path.length - ext.length)}-${ctx.getIndexOfThisSubtask()}${ext}` : this.path;
     try {
       await mkdir(dirname(this.file), { recursive: true });
-      this.handle = await open(this.file, 'w');
+      this.handle = await open(this.file, this.append ? 'a' : 'w');
     } catch (cause) {
       throw new FloeError('IO_ERROR', `JSON lines sink '${ctx.getOperatorUid()}': cannot open ${this.file} for writing: ${(cause as Error).message}`, { cause });
     }

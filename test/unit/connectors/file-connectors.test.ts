@@ -83,3 +83,32 @@ describe('generator and collection sources', () => {
     expect(await env.fromCollection(gen()).map((x) => x + 1).executeAndCollect()).toEqual([1, 2, 3, 4, 5]);
   });
 });
+
+describe('JSON lines file sink with checkpoints', () => {
+  it('keeps what was written before a failure and appends after the restore (at-least-once)', async () => {
+    const dir = tmp();
+    let failed = false;
+    const env = StreamEnvironment.create({
+      checkpointing: { directory: join(dir, 'chk'), intervalMs: 20 },
+      restartStrategy: { type: 'fixed-delay', attempts: 2, delayMs: 1 },
+      log: () => {},
+    });
+    env
+      .fromGenerator((i) => i, { count: 3000, eventsPerSecond: 6000 })
+      .uid('numbers')
+      .map((i: number) => {
+        if (i === 2000 && !failed) {
+          failed = true;
+          throw new Error('injected');
+        }
+        return i;
+      })
+      .uid('flaky')
+      .writeAsJsonLines(join(dir, 'out.jsonl'))
+      .uid('sink');
+    const result = await env.execute();
+    expect(result.restarts).toBe(1);
+    const lines = readFileSync(join(dir, 'out.jsonl'), 'utf8').trim().split('\n').map(Number);
+    expect(new Set(lines).size).toBe(3000);
+  });
+});
