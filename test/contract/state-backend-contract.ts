@@ -68,6 +68,38 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         v[0] = 99;
         expect(s.value()).toEqual([0, 0]);
       });
+
+      it('returns a primitive default value as it is, and never stores it', () => {
+        const { backend } = make();
+        const s = backend.getState(new ValueStateDescriptor<number>('n', { defaultValue: 0 }));
+        backend.setCurrentKey('a');
+        expect(s.value()).toBe(0);
+        expect(backend.numKeys('n')).toBe(0);
+        s.update(3);
+        s.update(null as unknown as number);
+        expect(s.value()).toBe(0);
+      });
+
+      it('keeps the value of each namespace of a key apart', () => {
+        const { backend } = make();
+        const s = backend.getState(new ValueStateDescriptor<string>('v'));
+        backend.setCurrentKey('a');
+        s.update('void');
+        s.setCurrentNamespace(1);
+        expect(s.value()).toBeUndefined();
+        s.update('one');
+        s.setCurrentNamespace('1');
+        expect(s.value()).toBeUndefined();
+        s.update('string one');
+        s.setCurrentNamespace(1);
+        s.clear();
+        s.setCurrentNamespace('');
+        expect(s.value()).toBe('void');
+        s.setCurrentNamespace('1');
+        expect(s.value()).toBe('string one');
+        expect(backend.numKeys('v')).toBe(1);
+        expect(backend.totalEntries()).toBe(2);
+      });
     });
 
     describe('ListState', () => {
@@ -97,6 +129,44 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         const s = backend.getListState(new ListStateDescriptor<number | null>('nums'));
         backend.setCurrentKey('a');
         expect(() => s.add(null)).toThrow(/contract-op.*'nums'/);
+      });
+
+      it('rejects a null element in addAll or update with INVALID_ARGUMENT and changes nothing', () => {
+        const { backend } = make();
+        const s = backend.getListState(new ListStateDescriptor<number | undefined>('nums'));
+        backend.setCurrentKey('a');
+        s.add(1);
+        for (const f of [() => s.addAll([2, undefined]), () => s.update([3, undefined])]) {
+          let error: any;
+          try {
+            f();
+          } catch (e) {
+            error = e;
+          }
+          expect(error?.code).toBe('INVALID_ARGUMENT');
+          expect(error.message).toContain('contract-op');
+          expect(error.message).toContain("'nums'");
+        }
+        expect(s.get()).toEqual([1]);
+      });
+
+      it('keeps each namespace a separate list, and an emptied window leaves no entry', () => {
+        const { backend } = make();
+        const s = backend.getListState(new ListStateDescriptor<string>('window-contents'));
+        backend.setCurrentKey('a');
+        for (let w = 0; w < 50; w++) {
+          s.setCurrentNamespace(w);
+          s.add(`a${w}`);
+          s.addAll([`b${w}`]);
+        }
+        s.setCurrentNamespace(7);
+        expect(s.get()).toEqual(['a7', 'b7']);
+        for (let w = 0; w < 50; w++) {
+          s.setCurrentNamespace(w);
+          s.clear();
+        }
+        expect(backend.entries('window-contents')).toEqual([]);
+        expect(backend.totalEntries()).toBe(0);
       });
     });
 
@@ -151,6 +221,62 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         s.remove('x');
         expect(backend.numKeys('m')).toBe(0);
       });
+
+      it('returns composite user keys from keys() and entries() equal to the ones put', () => {
+        const { backend } = make();
+        const s = backend.getMapState(new MapStateDescriptor<unknown, number>('m'));
+        backend.setCurrentKey('k');
+        const userKeys = [[1, 'x'], { b: [2n, true], a: 'y' }, 1, '1', 1n];
+        userKeys.forEach((k, i) => s.put(k, i));
+        expect([...s.keys()]).toEqual(userKeys);
+        expect([...s.values()]).toEqual([0, 1, 2, 3, 4]);
+        expect(s.get({ a: 'y', b: [2n, true] })).toBe(1);
+        expect(s.contains([1, 'x'])).toBe(true);
+        expect(s.contains([1, 'y'])).toBe(false);
+        s.remove({ a: 'y', b: [2n, true] });
+        expect(s.get({ a: 'y', b: [2n, true] })).toBeUndefined();
+        expect(backend.entries('m')[0].value).toEqual(new Map<unknown, number>([[[1, 'x'], 0], [1, 2], ['1', 3], [1n, 4]]));
+      });
+
+      it('rejects an unusable user key with INVALID_KEY naming the operator and the state', () => {
+        const { backend } = make();
+        const s = backend.getMapState(new MapStateDescriptor<unknown, number>('lookup'));
+        backend.setCurrentKey('k');
+        for (const bad of [undefined, null, Number.NaN, () => 1, new Date(0)]) {
+          let error: any;
+          try {
+            s.put(bad, 1);
+          } catch (e) {
+            error = e;
+          }
+          expect(error?.code).toBe('INVALID_KEY');
+          expect(error.message).toContain('contract-op');
+          expect(error.message).toContain("'lookup'");
+        }
+        expect(s.isEmpty()).toBe(true);
+      });
+
+      it('may be changed while its entries are iterated', () => {
+        const { backend } = make();
+        const s = backend.getMapState(new MapStateDescriptor<string, number>('m'));
+        backend.setCurrentKey('k');
+        s.putAll(new Map([['a', 1], ['b', 2], ['c', 3]]));
+        for (const [k, v] of s.entries()) {
+          if (v % 2 === 1) s.remove(k);
+          else s.put(`${k}2`, v * 10);
+        }
+        expect(new Map(s.entries())).toEqual(new Map([['b', 2], ['b2', 20]]));
+      });
+
+      it('ignores remove of a missing user key and putAll of nothing', () => {
+        const { backend } = make();
+        const s = backend.getMapState(new MapStateDescriptor<string, number>('m'));
+        backend.setCurrentKey('k');
+        s.remove('missing');
+        s.putAll([]);
+        expect(s.isEmpty()).toBe(true);
+        expect(backend.numKeys('m')).toBe(0);
+      });
     });
 
     describe('ReducingState and AggregatingState', () => {
@@ -186,6 +312,16 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         avg.add(4);
         expect(avg.get()).toBe(3);
         expect(backend.entries('avg')[0].value).toEqual({ n: 2, sum: 6 });
+        avg.setCurrentNamespace('w');
+        expect(avg.get()).toBeUndefined();
+        avg.add(10);
+        expect(avg.get()).toBe(10);
+        avg.clear();
+        avg.setCurrentNamespace('');
+        expect(avg.get()).toBe(3);
+        avg.clear();
+        expect(avg.get()).toBeUndefined();
+        expect(backend.numKeys('avg')).toBe(0);
       });
     });
 
@@ -286,6 +422,41 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         expectMismatch(() => backend.getState(new ValueStateDescriptor<number>('s', { ttl: StateTtlConfig.newBuilder(10).build() })), /no TTL/);
       });
 
+      it('names both sides of a mismatch and says how to fix it', () => {
+        const { backend } = make();
+        backend.getMapState(new MapStateDescriptor<string, number>('m', { ttl: StateTtlConfig.newBuilder(1000).build() }));
+        const mismatch = (f: () => unknown): any => {
+          try {
+            f();
+          } catch (e) {
+            return e;
+          }
+          return undefined;
+        };
+        const summing = { createAccumulator: () => 0, add: (v: number, a: number) => a + v, getResult: (a: number) => a };
+        const kinds = mismatch(() => backend.getAggregatingState(new AggregatingStateDescriptor('m', { aggregate: summing })));
+        expect(kinds?.code).toBe('STATE_TYPE_MISMATCH');
+        expect(kinds.message).toMatch(/map state.*aggregating state/);
+        expect(kinds.message).toMatch(/another state name|same descriptor/);
+        const longerTtl = StateTtlConfig.newBuilder(2000).build();
+        const ttl = mismatch(() => backend.getMapState(new MapStateDescriptor<string, number>('m', { ttl: longerTtl })));
+        expect(ttl?.code).toBe('STATE_TYPE_MISMATCH');
+        expect(ttl.message).toMatch(/1000.*2000/);
+        const sameTtl = StateTtlConfig.newBuilder(1000).build();
+        const keys = mismatch(() => backend.getMapState(new MapStateDescriptor<string, number>('m', { ttl: sameTtl, keySerializer: new JsonSerializer() })));
+        expect(keys?.code).toBe('STATE_TYPE_MISMATCH');
+        expect(mismatch(() => backend.getMapState(new MapStateDescriptor<string, number>('m', { ttl: sameTtl })))).toBeUndefined();
+      });
+
+      it('dispatches getPartitionedState on the descriptor kind to the same handles', () => {
+        const { backend } = make();
+        const d = new ListStateDescriptor<number>('l');
+        const l = backend.getListState(d);
+        expect(backend.getPartitionedState(d)).toBe(l);
+        const r = backend.getPartitionedState(new ReducingStateDescriptor<number>('r', { reduce: (a, b) => a + b }));
+        expect(backend.getReducingState(new ReducingStateDescriptor<number>('r', { reduce: (a, b) => a * b }))).toBe(r);
+      });
+
       it('lists registered states with kind, serializer and TTL', () => {
         const { backend } = make();
         backend.getState(new ValueStateDescriptor<number>('v'));
@@ -361,6 +532,92 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         for (let kg = 0; kg < 16; kg++)
           expect(q.entriesOfKeyGroup(kg).map((t) => t.key).sort()).toEqual(keys.filter((k) => assignToKeyGroup(k, 16) === kg).sort());
       });
+
+      it('keeps set semantics, order and removal for a key with many timers', () => {
+        const { backend } = make();
+        const q = backend.getTimerQueue('processing-timers');
+        backend.setCurrentKey({ user: 7 });
+        const stamps = Array.from({ length: 40 }, (_, i) => (i * 37) % 40);
+        for (const t of stamps) expect(q.add(t, '')).toBe(true);
+        for (const t of stamps) expect(q.add(t, '')).toBe(false);
+        expect(q.add(5, 'w')).toBe(true);
+        for (let t = 0; t < 40; t += 2) expect(q.remove(t, '')).toBe(true);
+        expect(q.remove(0, '')).toBe(false);
+        expect(q.remove(5, 'other')).toBe(false);
+        expect(q.size).toBe(21);
+        expect(q.peek()).toEqual({ timestamp: 1, key: { user: 7 }, namespace: '' });
+        const fired = [];
+        for (let t = q.poll(); t !== undefined; t = q.poll()) fired.push(`${t.timestamp}${t.namespace}`);
+        expect(fired).toEqual(['1', '3', '5', '5w', ...Array.from({ length: 17 }, (_, i) => `${7 + 2 * i}`)]);
+        expect(q.size).toBe(0);
+        expect(q.entriesOfKeyGroup(assignToKeyGroup({ user: 7 }, 128))).toEqual([]);
+      });
+
+      it('fires timers with equal timestamps in registration order and keeps namespaces 1 and "1" apart', () => {
+        const { backend } = make();
+        const q = backend.getTimerQueue('event-timers');
+        for (const k of ['z', 'a', 'm']) {
+          backend.setCurrentKey(k);
+          q.add(100, 1);
+          q.add(100, '1');
+        }
+        expect(q.size).toBe(6);
+        expect(q.entries().map((t) => [t.key, t.namespace])).toEqual([
+          ['z', 1],
+          ['z', '1'],
+          ['a', 1],
+          ['a', '1'],
+          ['m', 1],
+          ['m', '1'],
+        ]);
+        backend.setCurrentKey('a');
+        expect(q.remove(100, '1')).toBe(true);
+        expect(q.peek()).toEqual({ timestamp: 100, key: 'z', namespace: 1 });
+        expect(q.poll()).toEqual({ timestamp: 100, key: 'z', namespace: 1 });
+        expect(q.size).toBe(4);
+        expect(() => q.add(Number.NaN, '')).toThrow(/timestamp/);
+      });
+
+      it('matches a sorted reference list over random adds, removes and polls', () => {
+        fc.assert(
+          fc.property(
+            fc.array(
+              fc.record({
+                op: fc.constantFrom('add', 'add', 'remove', 'poll'),
+                key: fc.constantFrom('a', 'b', 1),
+                t: fc.integer({ min: 0, max: 12 }),
+                ns: fc.constantFrom('', 'w'),
+              }),
+              { maxLength: 80 },
+            ),
+            (ops) => {
+              const { backend } = make();
+              const q = backend.getTimerQueue('t');
+              let model: Array<{ timestamp: number; key: unknown; namespace: string; seq: number }> = [];
+              let seq = 0;
+              for (const o of ops) {
+                backend.setCurrentKey(o.key);
+                const at = model.findIndex((m) => m.timestamp === o.t && m.key === o.key && m.namespace === o.ns);
+                if (o.op === 'add') {
+                  expect(q.add(o.t, o.ns)).toBe(at < 0);
+                  if (at < 0) model.push({ timestamp: o.t, key: o.key, namespace: o.ns, seq: seq++ });
+                } else if (o.op === 'remove') {
+                  expect(q.remove(o.t, o.ns)).toBe(at >= 0);
+                  if (at >= 0) model.splice(at, 1);
+                } else {
+                  model.sort((x, y) => x.timestamp - y.timestamp || x.seq - y.seq);
+                  const head = model.shift();
+                  expect(q.poll()).toEqual(head === undefined ? undefined : { timestamp: head.timestamp, key: head.key, namespace: head.namespace });
+                }
+                expect(q.size).toBe(model.length);
+              }
+              model = model.sort((x, y) => x.timestamp - y.timestamp || x.seq - y.seq);
+              expect(q.entries()).toEqual(model.map(({ timestamp, key, namespace }) => ({ timestamp, key, namespace })));
+            },
+          ),
+          { numRuns: 150 },
+        );
+      });
     });
 
     describe('inspection', () => {
@@ -384,6 +641,36 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         expect(backend.numKeys('v')).toBe(2);
         expect(backend.totalEntries()).toBe(4);
         expect(backend.entries('missing')).toEqual([]);
+      });
+
+      it('counts a key once over its namespaces and shows map state as a Map', () => {
+        const { backend } = make();
+        const m = backend.getMapState(new MapStateDescriptor<string, number>('m'));
+        backend.setCurrentKey('a');
+        m.put('x', 1);
+        m.setCurrentNamespace('w1');
+        m.put('y', 2);
+        backend.setCurrentKey('b');
+        m.put('z', 3);
+        expect(backend.numKeys('m')).toBe(2);
+        expect(backend.totalEntries()).toBe(3);
+        expect(backend.entries('m')).toEqual(
+          expect.arrayContaining([
+            { key: 'a', namespace: '', value: new Map([['x', 1]]) },
+            { key: 'a', namespace: 'w1', value: new Map([['y', 2]]) },
+            { key: 'b', namespace: 'w1', value: new Map([['z', 3]]) },
+          ]),
+        );
+        expect(backend.numKeys('missing')).toBe(0);
+      });
+
+      it('recomputes the key group after every key change', () => {
+        const { backend } = make({ maxParallelism: 64 });
+        const keys = Array.from({ length: 30 }, (_, i) => ({ id: i }));
+        for (const k of keys) {
+          backend.setCurrentKey(k);
+          expect(backend.getCurrentKeyGroup()).toBe(assignToKeyGroup(k, 64));
+        }
       });
     });
 

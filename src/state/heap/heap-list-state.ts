@@ -1,73 +1,62 @@
-// ListState on the heap: the list is an array per key; add appends without copying. With TTL
-// each element carries its own timestamp and expires alone. No I/O.
+// ListState on the heap without TTL: an array per key; add appends without copying the list.
+// The TTL variant is ttl/ttl-list-state.ts. No I/O.
 import { FloeError } from '../../core/errors.js';
 import type { InternalKvState } from '../keyed-state-backend.js';
 import type { ListState } from '../state.js';
-import type { TtlValue } from '../ttl/ttl-support.js';
-import { HeapStateHandle } from './heap-state-handle.js';
+import { HeapStateHandle, type InspectedValue } from './heap-state-handle.js';
 
-type Stored<T> = T[] | TtlValue<T>[];
+/** Throws INVALID_ARGUMENT for a null or undefined list element (Flink forbids null elements). */
+export function checkListElement(value: unknown, place: string): void {
+  if (value === undefined || value === null)
+    throw new FloeError('INVALID_ARGUMENT', `${place}: list state elements may not be ${value}; leave them out instead`);
+}
 
-export class HeapListState<T> extends HeapStateHandle<Stored<T>> implements ListState<T>, InternalKvState {
-  /** Names the operator and state in errors. */
-  describe = '';
+/** The elements of an iterable, each checked, before anything is changed (so a bad element changes nothing). */
+export function checkedListElements<T>(values: Iterable<T>, place: string): T[] {
+  if (values === undefined || values === null || typeof (values as Iterable<T>)[Symbol.iterator] !== 'function')
+    throw new FloeError('INVALID_ARGUMENT', `${place}: addAll/update need an iterable of elements, got ${values}`);
+  const items = Array.from(values);
+  for (let i = 0; i < items.length; i++) checkListElement(items[i], place);
+  return items;
+}
 
+/** A {@link ListState} storing one array per key. `get()` returns a copy of the array. */
+export class HeapListState<T> extends HeapStateHandle<T[]> implements ListState<T>, InternalKvState {
   get(): T[] {
-    this.touch();
+    this.access();
     const list = this.map.get(this.ctx.id);
-    if (list === undefined) return [];
-    const ttl = this.ttl;
-    if (ttl === undefined) return (list as T[]).slice();
-    const now = ttl.now();
-    const items = list as TtlValue<T>[];
-    const live = items.filter((e) => !ttl.isExpired(e, now));
-    const visible = ttl.returnExpired ? items.map((e) => e.v) : live.map((e) => e.v);
-    if (live.length !== items.length) {
-      if (live.length === 0) this.removeCurrent();
-      else this.map.set(this.ctx.id, live);
-    }
-    if (ttl.refreshOnRead) for (const e of live) e.t = now;
-    return visible;
+    return list === undefined ? [] : list.slice();
   }
 
   add(value: T): void {
-    this.touch();
-    this.check(value);
+    checkListElement(value, this.place);
+    this.access();
     const list = this.map.get(this.ctx.id);
-    const item = this.ttl === undefined ? value : this.ttl.wrap(value);
-    if (list === undefined) this.map.set(this.ctx.id, [item] as Stored<T>);
-    else (list as unknown[]).push(item);
+    if (list === undefined) this.writable().set(this.ctx.id, [value]);
+    else list.push(value);
   }
 
   addAll(values: Iterable<T>): void {
-    for (const v of values) this.add(v);
+    const items = checkedListElements(values, this.place);
+    if (items.length === 0) return;
+    this.access();
+    const list = this.map.get(this.ctx.id);
+    if (list === undefined) this.writable().set(this.ctx.id, items);
+    else for (let i = 0; i < items.length; i++) list.push(items[i]);
   }
 
+  /** Replaces the list; an empty iterable clears it. */
   update(values: Iterable<T>): void {
-    this.touch();
-    const items = [...values];
-    for (const v of items) this.check(v);
-    if (items.length === 0) {
-      this.removeCurrent();
-      return;
-    }
-    const ttl = this.ttl;
-    if (ttl === undefined) this.map.set(this.ctx.id, items);
-    else {
-      const now = ttl.now();
-      this.map.set(
-        this.ctx.id,
-        items.map((v) => ttl.wrap(v, now)),
-      );
-    }
+    const items = checkedListElements(values, this.place);
+    if (items.length === 0) this.removeCurrent();
+    else this.writable().set(this.ctx.id, items);
   }
 
   clear(): void {
     this.removeCurrent();
   }
 
-  private check(value: T): void {
-    if (value === undefined || value === null)
-      throw new FloeError('INVALID_ARGUMENT', `${this.describe}: list state elements may not be ${value}; leave them out instead`);
+  inspect(stored: T[]): InspectedValue {
+    return { value: stored.slice() };
   }
 }

@@ -1,120 +1,106 @@
-// MapState on the heap: a Map per key whose entries are keyed by the user key's id (so
-// {a:1} and {a:1} are one user key); with TTL each entry expires alone. No I/O.
+// MapState on the heap without TTL: a Map per key whose entries are keyed by the user key's id,
+// so {a:1} and {a:1} are one user key. The TTL variant is ttl/ttl-map-state.ts. No I/O.
+import { FloeError, describeValue } from '../../core/errors.js';
 import { keyFromId } from '../../core/key-decoding.js';
 import { type KeyId, keyId } from '../../core/key-encoding.js';
 import type { InternalKvState } from '../keyed-state-backend.js';
 import type { MapState } from '../state.js';
-import type { TtlValue } from '../ttl/ttl-support.js';
-import { HeapStateHandle } from './heap-state-handle.js';
+import { HeapStateHandle, type InspectedValue } from './heap-state-handle.js';
 
-type UserMap = Map<KeyId, unknown>;
-
-export class HeapMapState<UK, UV> extends HeapStateHandle<UserMap> implements MapState<UK, UV>, InternalKvState {
-  /** The live user map of the current key, expired entries dropped (undefined when absent). */
-  private current(create: boolean): UserMap | undefined {
-    this.touch();
-    let m = this.map.get(this.ctx.id);
-    if (m === undefined) {
-      if (!create) return undefined;
-      this.map.set(this.ctx.id, (m = new Map()));
-    }
-    return m;
+/** The id of a map state's user key; INVALID_KEY naming the operator and state when it is not a usable key. */
+export function userKeyId(key: unknown, place: string): KeyId {
+  try {
+    return keyId(key);
+  } catch (cause) {
+    throw new FloeError('INVALID_KEY', `${place}: unusable map key ${describeValue(key)}. ${(cause as Error).message}`, { cause });
   }
+}
 
-  /** Reads one entry honouring TTL; `undefined` when absent or expired (and removes expired). */
-  private read(m: UserMap, id: KeyId): UV | undefined {
-    const stored = m.get(id);
-    if (stored === undefined) return undefined;
-    const ttl = this.ttl;
-    if (ttl === undefined) return stored as UV;
-    const e = stored as TtlValue<UV>;
-    const now = ttl.now();
-    if (ttl.isExpired(e, now)) {
-      this.removeEntry(m, id);
-      return ttl.returnExpired ? e.v : undefined;
-    }
-    if (ttl.refreshOnRead) e.t = now;
-    return e.v;
-  }
+/** The entries of a putAll argument with their ids, all checked before anything is changed. */
+export function userEntries<UK, UV>(entries: Iterable<readonly [UK, UV]> | ReadonlyMap<UK, UV>, place: string): Array<[KeyId, UV]> {
+  const out: Array<[KeyId, UV]> = [];
+  for (const [k, v] of entries as Iterable<readonly [UK, UV]>) out.push([userKeyId(k, place), v]);
+  return out;
+}
 
-  private removeEntry(m: UserMap, id: KeyId): void {
-    m.delete(id);
-    if (m.size === 0) this.removeCurrent();
-  }
-
+/**
+ * A {@link MapState} storing one `Map<user key id, value>` per key. A key whose map becomes empty
+ * has no state (its map is removed). Iteration works on a copy of the entries, so the state may
+ * be changed while iterating; user keys come back decoded (`keyFromId`), equal to the originals.
+ */
+export class HeapMapState<UK, UV> extends HeapStateHandle<Map<KeyId, UV>> implements MapState<UK, UV>, InternalKvState {
   get(key: UK): UV | undefined {
-    const m = this.current(false);
-    return m === undefined ? undefined : this.read(m, keyId(key));
+    const uid = userKeyId(key, this.place);
+    this.access();
+    return this.map.get(this.ctx.id)?.get(uid);
   }
 
   put(key: UK, value: UV): void {
-    const id = keyId(key);
-    const m = this.current(true)!;
-    m.set(id, this.ttl === undefined ? value : this.ttl.wrap(value));
+    const uid = userKeyId(key, this.place);
+    this.access();
+    let m = this.map.get(this.ctx.id);
+    if (m === undefined) this.writable().set(this.ctx.id, (m = new Map()));
+    m.set(uid, value);
   }
 
   putAll(entries: Iterable<readonly [UK, UV]> | ReadonlyMap<UK, UV>): void {
-    for (const [k, v] of entries as Iterable<readonly [UK, UV]>) this.put(k, v);
+    const items = userEntries(entries, this.place);
+    if (items.length === 0) return;
+    this.access();
+    let m = this.map.get(this.ctx.id);
+    if (m === undefined) this.writable().set(this.ctx.id, (m = new Map()));
+    for (let i = 0; i < items.length; i++) m.set(items[i][0], items[i][1]);
   }
 
   remove(key: UK): void {
-    const m = this.current(false);
-    if (m !== undefined) this.removeEntry(m, keyId(key as UK));
+    const uid = userKeyId(key, this.place);
+    this.access();
+    const m = this.map.get(this.ctx.id);
+    if (m === undefined || !m.delete(uid)) return;
+    if (m.size === 0) this.removeCurrent();
   }
 
   contains(key: UK): boolean {
-    const m = this.current(false);
-    if (m === undefined) return false;
-    const id = keyId(key);
-    if (!m.has(id)) return false;
-    if (this.ttl === undefined) return true;
-    return this.read(m, id) !== undefined || this.ttl.returnExpired;
+    const uid = userKeyId(key, this.place);
+    return this.map.get(this.ctx.id)?.has(uid) ?? false;
   }
 
-  *entries(): IterableIterator<[UK, UV]> {
-    for (const [id, value] of this.liveEntries()) yield [keyFromId(id) as UK, value];
+  entries(): IterableIterator<[UK, UV]> {
+    const m = this.current();
+    const out: Array<[UK, UV]> = [];
+    if (m !== undefined) for (const [id, v] of m) out.push([keyFromId(id) as UK, v]);
+    return out.values();
   }
 
-  *keys(): IterableIterator<UK> {
-    for (const [id] of this.liveEntries()) yield keyFromId(id) as UK;
+  keys(): IterableIterator<UK> {
+    const m = this.current();
+    const out: UK[] = [];
+    if (m !== undefined) for (const id of m.keys()) out.push(keyFromId(id) as UK);
+    return out.values();
   }
 
-  *values(): IterableIterator<UV> {
-    for (const [, value] of this.liveEntries()) yield value;
+  values(): IterableIterator<UV> {
+    const m = this.current();
+    return (m === undefined ? [] : Array.from(m.values())).values();
   }
 
   isEmpty(): boolean {
-    const m = this.current(false);
-    if (m === undefined) return true;
-    if (this.ttl === undefined) return m.size === 0;
-    return this.liveEntries().length === 0;
+    // Empty maps are removed, so a stored map has entries.
+    return this.map.get(this.ctx.id) === undefined;
   }
 
   clear(): void {
     this.removeCurrent();
   }
 
-  /** Entries visible now (a snapshot array, so callers may change the map while iterating). */
-  private liveEntries(): Array<[KeyId, UV]> {
-    const m = this.current(false);
-    if (m === undefined) return [];
-    const out: Array<[KeyId, UV]> = [];
-    const ttl = this.ttl;
-    if (ttl === undefined) {
-      for (const [id, v] of m) out.push([id, v as UV]);
-      return out;
-    }
-    const now = ttl.now();
-    for (const [id, stored] of [...m]) {
-      const e = stored as TtlValue<UV>;
-      if (ttl.isExpired(e, now)) {
-        this.removeEntry(m, id);
-        if (ttl.returnExpired) out.push([id, e.v]);
-        continue;
-      }
-      if (ttl.refreshOnRead) e.t = now;
-      out.push([id, e.v]);
-    }
-    return out;
+  inspect(stored: Map<KeyId, UV>): InspectedValue {
+    const value = new Map<unknown, UV>();
+    for (const [id, v] of stored) value.set(keyFromId(id), v);
+    return { value };
+  }
+
+  private current(): Map<KeyId, UV> | undefined {
+    this.access();
+    return this.map.get(this.ctx.id);
   }
 }

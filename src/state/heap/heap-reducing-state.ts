@@ -1,71 +1,67 @@
-// ReducingState and AggregatingState on the heap: one accumulator per key (with TTL, one
-// timestamp for the whole accumulator). No I/O.
+// ReducingState and AggregatingState on the heap without TTL: one accumulator per key. The TTL
+// variants are ttl/ttl-reducing-state.ts. No I/O.
 import type { InternalKvState } from '../keyed-state-backend.js';
 import type { AggregateFunction, AggregatingState, ReduceFunction, ReducingState } from '../state.js';
-import type { TtlValue } from '../ttl/ttl-support.js';
-import { HeapStateHandle } from './heap-state-handle.js';
+import { HeapStateHandle, type InspectedValue, type KeyContext } from './heap-state-handle.js';
+import type { StateTable } from './state-table.js';
 
-/** Reads and writes the accumulator of the current key, honouring TTL. */
-class AccumulatorHandle<ACC> extends HeapStateHandle<ACC | TtlValue<ACC>> {
-  protected readAccumulator(): ACC | undefined {
-    this.touch();
-    const stored = this.map.get(this.ctx.id);
-    if (stored === undefined) return undefined;
-    const ttl = this.ttl;
-    if (ttl === undefined) return stored as ACC;
-    const e = stored as TtlValue<ACC>;
-    const now = ttl.now();
-    if (ttl.isExpired(e, now)) {
-      this.removeCurrent();
-      return ttl.returnExpired ? e.v : undefined;
-    }
-    if (ttl.refreshOnRead) e.t = now;
-    return e.v;
+/** A {@link ReducingState}: the first added value is stored as is, later ones are folded with `reduce(acc, v)`. */
+export class HeapReducingState<T> extends HeapStateHandle<T> implements ReducingState<T>, InternalKvState {
+  constructor(
+    ctx: KeyContext,
+    table: StateTable<T>,
+    private readonly reduce: ReduceFunction<T>,
+  ) {
+    super(ctx, table);
   }
 
-  /** The accumulator for an add: expired values never feed a new aggregate. */
-  protected readForAdd(): ACC | undefined {
-    this.touch();
-    const stored = this.map.get(this.ctx.id);
-    if (stored === undefined) return undefined;
-    const ttl = this.ttl;
-    if (ttl === undefined) return stored as ACC;
-    const e = stored as TtlValue<ACC>;
-    return ttl.isExpired(e, ttl.now()) ? undefined : e.v;
+  get(): T | undefined {
+    this.access();
+    return this.map.get(this.ctx.id);
   }
 
-  protected writeAccumulator(acc: ACC): void {
-    this.map.set(this.ctx.id, this.ttl === undefined ? acc : this.ttl.wrap(acc));
+  add(value: T): void {
+    this.access();
+    const acc = this.map.get(this.ctx.id);
+    this.writable().set(this.ctx.id, acc === undefined ? value : this.reduce(acc, value));
   }
 
   clear(): void {
     this.removeCurrent();
   }
-}
 
-export class HeapReducingState<T> extends AccumulatorHandle<T> implements ReducingState<T>, InternalKvState {
-  reduce!: ReduceFunction<T>;
-
-  get(): T | undefined {
-    return this.readAccumulator();
-  }
-
-  add(value: T): void {
-    const acc = this.readForAdd();
-    this.writeAccumulator(acc === undefined ? value : this.reduce(acc, value));
+  inspect(stored: T): InspectedValue {
+    return { value: stored };
   }
 }
 
-export class HeapAggregatingState<IN, ACC, OUT> extends AccumulatorHandle<ACC> implements AggregatingState<IN, OUT>, InternalKvState {
-  aggregate!: AggregateFunction<IN, ACC, OUT>;
+/** An {@link AggregatingState}: stores the accumulator; `get()` is `getResult(acc)`, undefined when nothing was added. */
+export class HeapAggregatingState<IN, ACC, OUT> extends HeapStateHandle<ACC> implements AggregatingState<IN, OUT>, InternalKvState {
+  constructor(
+    ctx: KeyContext,
+    table: StateTable<ACC>,
+    private readonly aggregate: AggregateFunction<IN, ACC, OUT>,
+  ) {
+    super(ctx, table);
+  }
 
   get(): OUT | undefined {
-    const acc = this.readAccumulator();
+    this.access();
+    const acc = this.map.get(this.ctx.id);
     return acc === undefined ? undefined : this.aggregate.getResult(acc);
   }
 
   add(value: IN): void {
-    const acc = this.readForAdd() ?? this.aggregate.createAccumulator();
-    this.writeAccumulator(this.aggregate.add(value, acc));
+    this.access();
+    const acc = this.map.get(this.ctx.id);
+    this.writable().set(this.ctx.id, this.aggregate.add(value, acc === undefined ? this.aggregate.createAccumulator() : acc));
+  }
+
+  clear(): void {
+    this.removeCurrent();
+  }
+
+  inspect(stored: ACC): InspectedValue {
+    return { value: stored };
   }
 }

@@ -1,5 +1,6 @@
 // The heap state backend: keyed state as JavaScript objects in Maps (fastest; bounded by
-// memory). One HeapKeyedStateBackend per keyed operator instance. No I/O.
+// memory). One HeapKeyedStateBackend per keyed operator instance: key context, state registry,
+// timer queues, inspection, snapshots. No I/O.
 import { FloeError, describeContext, describeValue } from '../../core/errors.js';
 import { keyFromId } from '../../core/key-decoding.js';
 import { keyId } from '../../core/key-encoding.js';
@@ -13,31 +14,47 @@ import type {
   StateDescriptor,
   ValueStateDescriptor,
 } from '../descriptors.js';
+import type { KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type {
-  Namespace,
   InternalKvState,
+  KeyedSnapshotOptions,
   KeyedStateBackend,
   KeyedStateBackendOptions,
   KeyGroupedTimerQueue,
+  Namespace,
   StateBackend,
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
 import { serializerIdentity } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
-import { IncrementalCleanup, TtlPolicy, type TtlValue } from '../ttl/ttl-support.js';
+import { TtlHeapListState } from '../ttl/ttl-list-state.js';
+import { TtlHeapMapState } from '../ttl/ttl-map-state.js';
+import { TtlHeapAggregatingState, TtlHeapReducingState } from '../ttl/ttl-reducing-state.js';
+import { TtlStateHandle } from '../ttl/ttl-state-handle.js';
+import { type IncrementalCleanup, TtlPolicy, type TtlValue } from '../ttl/ttl-support.js';
+import { TtlHeapValueState } from '../ttl/ttl-value-state.js';
 import { HeapListState } from './heap-list-state.js';
 import { HeapMapState } from './heap-map-state.js';
 import { HeapAggregatingState, HeapReducingState } from './heap-reducing-state.js';
+import { HeapSnapshotRunner, decodeBlock, payloadDecoder } from './heap-snapshot.js';
 import type { HeapStateHandle, KeyContext } from './heap-state-handle.js';
 import { HeapTimerQueue } from './heap-timer-queue.js';
-import { HeapValueState, TtlHeapValueState, defaultValueFactory } from './heap-value-state.js';
-import { HeapSnapshotRunner, decodeBlock, payloadDecoder } from './heap-snapshot.js';
-import type { KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
-import type { KeyedSnapshotOptions } from '../keyed-state-backend.js';
+import { HeapValueState } from './heap-value-state.js';
 import { StateTable } from './state-table.js';
 
-/** Creates heap keyed backends. Configuration only. */
+/**
+ * Creates heap keyed backends (configuration only; holds no state itself).
+ *
+ * @example
+ * const backend = new HeapStateBackend().createKeyedStateBackend({
+ *   operator: 'counter', subtask: 0, parallelism: 1, maxParallelism: 128,
+ *   keyGroupRange: KeyGroupRange.of(0, 127), ttlClock: systemClock,
+ * });
+ * const count = backend.getState(new ValueStateDescriptor<number>('count'));
+ * backend.setCurrentKey('user-1');
+ * count.update((count.value() ?? 0) + 1);
+ */
 export class HeapStateBackend implements StateBackend {
   readonly name = 'heap';
 
@@ -52,9 +69,17 @@ interface RegisteredState {
   ttl: TtlPolicy | undefined;
 }
 
+/**
+ * The working keyed state of one operator instance, as objects in memory. Every state is a
+ * {@link StateTable} (namespace -> key id -> stored value); handles read the current key from one
+ * shared key context, so a value read is one `Map.get`. Single-threaded, no I/O. Handles are
+ * valid until {@link dispose}; values they return are the stored objects, not copies (as Flink's
+ * heap backend): change them only through the state.
+ */
 export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
+  /** The current key, shared by every handle: `id` is its Map identity, `keyGroup` computed on demand. */
   private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1 };
   private readonly states = new Map<string, RegisteredState>();
   private readonly timers = new Map<string, HeapTimerQueue>();
@@ -70,15 +95,16 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   setCurrentKey(key: unknown): void {
     const ctx = this.ctx;
+    // The runtime often sets the same key again (timers, chained operators): skip re-encoding it.
+    // Keys must not be changed after they are set (as in Flink), so identity is enough here.
     if (key === ctx.key && key !== undefined) return;
     try {
       ctx.id = keyId(key);
     } catch (cause) {
-      throw new FloeError(
-        'INVALID_KEY',
-        `${this.place()}: unusable key ${describeValue(key)}. ${(cause as Error).message}`,
-        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask }, cause },
-      );
+      throw new FloeError('INVALID_KEY', `${this.place()}: unusable key ${describeValue(key)}. ${(cause as Error).message}`, {
+        context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask },
+        cause,
+      });
     }
     ctx.key = key;
     ctx.keyGroup = -1;
@@ -95,40 +121,39 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
-    return this.register(descriptor, (ttl) => {
-      if (ttl !== undefined) return new TtlHeapValueState<T>(this.ctx, new StateTable(), ttl);
-      const handle = new HeapValueState<T>(this.ctx, new StateTable(), undefined);
-      handle.defaultValue = defaultValueFactory(descriptor.defaultValue);
-      return handle;
-    }) as unknown as ValueState<T> & InternalKvState;
+    return this.register(descriptor, (ttl) =>
+      ttl === undefined
+        ? new HeapValueState<T>(this.ctx, new StateTable(), descriptor.defaultValue)
+        : new TtlHeapValueState<T>(this.ctx, new StateTable(), ttl),
+    ) as unknown as ValueState<T> & InternalKvState;
   }
 
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> & InternalKvState {
-    return this.register(descriptor, (ttl) => {
-      const handle = new HeapListState<T>(this.ctx, new StateTable(), ttl);
-      handle.describe = this.place(descriptor.name);
-      return handle;
-    }) as unknown as ListState<T> & InternalKvState;
+    return this.register(descriptor, (ttl) =>
+      ttl === undefined ? new HeapListState<T>(this.ctx, new StateTable()) : new TtlHeapListState<T>(this.ctx, new StateTable(), ttl),
+    ) as unknown as ListState<T> & InternalKvState;
   }
 
   getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV> & InternalKvState {
-    return this.register(descriptor, (ttl) => new HeapMapState<UK, UV>(this.ctx, new StateTable(), ttl)) as unknown as MapState<UK, UV> & InternalKvState;
+    return this.register(descriptor, (ttl) =>
+      ttl === undefined ? new HeapMapState<UK, UV>(this.ctx, new StateTable()) : new TtlHeapMapState<UK, UV>(this.ctx, new StateTable(), ttl),
+    ) as unknown as MapState<UK, UV> & InternalKvState;
   }
 
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> & InternalKvState {
-    return this.register(descriptor, (ttl) => {
-      const handle = new HeapReducingState<T>(this.ctx, new StateTable(), ttl);
-      handle.reduce = descriptor.reduce;
-      return handle;
-    }) as unknown as ReducingState<T> & InternalKvState;
+    return this.register(descriptor, (ttl) =>
+      ttl === undefined
+        ? new HeapReducingState<T>(this.ctx, new StateTable(), descriptor.reduce)
+        : new TtlHeapReducingState<T>(this.ctx, new StateTable(), ttl, descriptor.reduce),
+    ) as unknown as ReducingState<T> & InternalKvState;
   }
 
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> & InternalKvState {
-    return this.register(descriptor, (ttl) => {
-      const handle = new HeapAggregatingState<IN, ACC, OUT>(this.ctx, new StateTable(), ttl);
-      handle.aggregate = descriptor.aggregate;
-      return handle;
-    }) as unknown as AggregatingState<IN, OUT> & InternalKvState;
+    return this.register(descriptor, (ttl) =>
+      ttl === undefined
+        ? new HeapAggregatingState<IN, ACC, OUT>(this.ctx, new StateTable(), descriptor.aggregate)
+        : new TtlHeapAggregatingState<IN, ACC, OUT>(this.ctx, new StateTable(), ttl, descriptor.aggregate),
+    ) as unknown as AggregatingState<IN, OUT> & InternalKvState;
   }
 
   getPartitionedState(descriptor: AnyStateDescriptor): InternalKvState {
@@ -169,28 +194,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   entries(stateName: string): StateEntry[] {
     const state = this.states.get(stateName);
     if (state === undefined) return [];
-    const withTtl = state.ttl !== undefined;
     const out: StateEntry[] = [];
     for (const [namespace, , id, stored] of state.handle.table.entries()) {
-      const entry: StateEntry = { key: keyFromId(id), namespace, value: undefined };
-      const kind = state.descriptor.kind;
-      if (kind === 'list') {
-        const items = stored as unknown[];
-        entry.value = withTtl ? (items as TtlValue<unknown>[]).map((e) => e.v) : items.slice();
-        if (withTtl) entry.lastAccessTime = Math.max(...(items as TtlValue<unknown>[]).map((e) => e.t));
-      } else if (kind === 'map') {
-        const m = new Map<unknown, unknown>();
-        let latest = Number.NEGATIVE_INFINITY;
-        for (const [uid, v] of stored as Map<any, unknown>) {
-          m.set(keyFromId(uid), withTtl ? (v as TtlValue<unknown>).v : v);
-          if (withTtl) latest = Math.max(latest, (v as TtlValue<unknown>).t);
-        }
-        entry.value = m;
-        if (withTtl) entry.lastAccessTime = latest;
-      } else if (withTtl) {
-        entry.value = (stored as TtlValue<unknown>).v;
-        entry.lastAccessTime = (stored as TtlValue<unknown>).t;
-      } else entry.value = stored;
+      const { value, lastAccessTime } = state.handle.inspect(stored);
+      const entry: StateEntry = { key: keyFromId(id), namespace, value };
+      if (lastAccessTime !== undefined) entry.lastAccessTime = lastAccessTime;
       out.push(entry);
     }
     return out;
@@ -200,6 +208,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return this.states.get(stateName)?.handle.table.numKeys() ?? 0;
   }
 
+  /** Sums the sizes of the namespace maps: O(states + namespaces), no walk over entries. */
   totalEntries(): number {
     let n = 0;
     for (const s of this.states.values()) n += s.handle.table.size;
@@ -266,11 +275,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     // TTL switched on or off since the checkpoint: wrap or unwrap timestamps instead of failing as Flink does.
     const adapt = adaptTtl(d.kind, meta.ttl, state.ttl !== undefined, now);
     for (const [namespace, key, payload] of pending.entries) table.mapOf(namespace).set(keyId(key), adapt(decode(payload)));
+    state.handle.refetch();
   }
 
   dispose(): void {
     this.states.clear();
     this.timers.clear();
+    this.pendingRestore.clear();
     this.perRecordCleanups = [];
   }
 
@@ -282,12 +293,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     }
     const ttl = descriptor.ttl === undefined ? undefined : new TtlPolicy(descriptor.ttl, this.options.ttlClock);
     const handle = create(ttl);
-    const cleanupConfig = descriptor.ttl?.incrementalCleanup;
-    if (ttl !== undefined && cleanupConfig) {
-      const cleanup = new IncrementalCleanup<any>(handle.table, cleanupConfig.cleanupSize, pruneFor(descriptor.kind, ttl), this.options.ttlClock);
-      handle.cleanup = cleanup;
-      if (cleanupConfig.runCleanupForEveryRecord) this.perRecordCleanups.push(cleanup);
-    }
+    handle.place = this.place(descriptor.name);
+    if (handle instanceof TtlStateHandle && handle.cleanup !== undefined && handle.cleanupForEveryRecord)
+      this.perRecordCleanups.push(handle.cleanup);
     const registered = { descriptor, handle, ttl };
     this.states.set(descriptor.name, registered);
     this.materialize(descriptor.name, registered);
@@ -300,7 +308,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const a = serializerIdentity(registered.serializer);
     const b = serializerIdentity(requested.serializer);
     if (a !== b) problems.push(`its serializer is ${a}, requested with ${b}`);
-    const ttlOf = (d: StateDescriptor) => (d.ttl === undefined ? 'no TTL' : `TTL ${d.ttl.timeToLiveMs} ms ${d.ttl.updateType} ${d.ttl.stateVisibility}`);
+    if (registered.kind === 'map' && requested.kind === 'map') {
+      const ka = serializerIdentity((registered as MapStateDescriptor<unknown, unknown>).keySerializer);
+      const kb = serializerIdentity((requested as MapStateDescriptor<unknown, unknown>).keySerializer);
+      if (ka !== kb) problems.push(`its key serializer is ${ka}, requested with ${kb}`);
+    }
+    const ttlOf = (d: StateDescriptor) =>
+      d.ttl === undefined ? 'no TTL' : `TTL ${d.ttl.timeToLiveMs} ms ${d.ttl.updateType} ${d.ttl.stateVisibility}`;
     if (ttlOf(registered) !== ttlOf(requested)) problems.push(`it has ${ttlOf(registered)}, requested with ${ttlOf(requested)}`);
     if (problems.length > 0)
       throw new FloeError(
@@ -323,19 +337,4 @@ function adaptTtl(kind: StateDescriptor['kind'], from: boolean, to: boolean, now
   if (kind === 'list') return (stored: any[]) => stored.map(wrap as (x: any) => unknown);
   if (kind === 'map') return (stored: Map<unknown, any>) => new Map([...stored].map(([k, v]) => [k, (wrap as (x: any) => unknown)(v)]));
   return wrap as (x: any) => unknown;
-}
-
-/** What incremental cleanup keeps of one stored value: drops expired values, elements, entries. */
-function pruneFor(kind: StateDescriptor['kind'], ttl: TtlPolicy): (stored: any, now: number) => any {
-  if (kind === 'list')
-    return (stored: TtlValue<unknown>[], now) => {
-      const live = stored.filter((e) => !ttl.isExpired(e, now));
-      return live.length === 0 ? undefined : live.length === stored.length ? stored : live;
-    };
-  if (kind === 'map')
-    return (stored: Map<unknown, TtlValue<unknown>>, now) => {
-      for (const [k, e] of stored) if (ttl.isExpired(e, now)) stored.delete(k);
-      return stored.size === 0 ? undefined : stored;
-    };
-  return (stored: TtlValue<unknown>, now) => (ttl.isExpired(stored, now) ? undefined : stored);
 }

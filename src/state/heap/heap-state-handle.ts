@@ -1,8 +1,7 @@
 // What every heap state handle shares: the current key (read from the backend's key context),
-// the current namespace's map, and TTL cleanup on access. No I/O.
+// the cached map of the current namespace, and removal that does not leak namespaces. No I/O.
 import type { KeyId } from '../../core/key-encoding.js';
 import { VOID_NAMESPACE, type InternalKvState, type Namespace } from '../keyed-state-backend.js';
-import type { IncrementalCleanup, TtlPolicy } from '../ttl/ttl-support.js';
 import type { StateTable } from './state-table.js';
 
 /** The backend's current key, shared by every handle (single-threaded, so a plain object). */
@@ -13,47 +12,81 @@ export interface KeyContext {
   keyGroup: number;
 }
 
-export class HeapStateHandle<S> implements InternalKvState {
+/** How inspection shows one stored value: the user-facing value and, with TTL, the last access time. */
+export interface InspectedValue {
+  value: unknown;
+  lastAccessTime?: number;
+}
+
+/**
+ * Stands in for the map of a namespace that has no entries: reads find nothing, and the first
+ * write swaps in a real map registered with the table. Never written to.
+ */
+const ABSENT: Map<KeyId, never> = new Map<KeyId, never>();
+
+/**
+ * The base of every heap state handle. `map` is the inner map of the current namespace, so an
+ * access is one `Map` operation on `ctx.id`. A non-void namespace map is dropped from the table
+ * as soon as it becomes empty, so windows do not leave one empty map each behind.
+ */
+export abstract class HeapStateHandle<S> implements InternalKvState {
   protected namespace: Namespace = VOID_NAMESPACE;
   protected map: Map<KeyId, S>;
-  /** Set by the backend when the state has TTL with incremental cleanup. */
-  cleanup: IncrementalCleanup<S> | undefined;
+  /** `table.epoch` when `map` was fetched. */
+  protected epoch: number;
+  /** "job 'j', operator 'o', subtask 0/1, state 's'": the prefix of this state's error messages. */
+  place = '';
 
   constructor(
     protected readonly ctx: KeyContext,
+    /** The stored entries (read by snapshots and inspection). */
     readonly table: StateTable<S>,
-    protected readonly ttl: TtlPolicy | undefined,
   ) {
     this.map = table.mapOf(VOID_NAMESPACE);
+    this.epoch = table.epoch;
   }
 
   setCurrentNamespace(namespace: Namespace): void {
     if (namespace === this.namespace) return;
     this.namespace = namespace;
-    this.map = this.table.mapOf(namespace);
+    this.refetch();
   }
 
-  /** Called first by every operation: keeps running snapshots consistent (copy on first access). */
+  /** Re-reads the current namespace's map after the table changed behind this handle (restore, cleanup). */
+  refetch(): void {
+    this.map = this.table.namespaces.get(this.namespace) ?? ABSENT;
+    this.epoch = this.table.epoch;
+  }
+
+  /** The user-facing form of one stored value, for `entries()`. */
+  abstract inspect(stored: S): InspectedValue;
+
+  /** Called first by every read or in-place change: keeps running snapshots consistent (copy on first access). */
   protected access(): void {
     if (this.table.snapshots.length !== 0) this.table.copyOnAccess(this.namespace, this.map, this.ctx.id);
   }
 
-  /** Removes the current key's entry (and an emptied non-void namespace map). */
-  protected removeCurrent(): void {
-    this.access();
-    this.map.delete(this.ctx.id);
-    if (this.map.size === 0 && this.namespace !== VOID_NAMESPACE) {
-      this.table.releaseIfEmpty(this.namespace, this.map);
-      this.map = this.table.mapOf(this.namespace);
+  /** The current namespace's map for a write, registered with the table on first use. */
+  protected writable(): Map<KeyId, S> {
+    let map = this.map;
+    if (map === ABSENT) {
+      map = this.map = this.table.mapOf(this.namespace);
+      this.epoch = this.table.epoch;
     }
+    return map;
   }
 
-  /** Re-fetches the namespace map when cleanup released it meanwhile. */
-  protected touch(): void {
-    this.access();
-    if (this.cleanup !== undefined) {
-      this.cleanup.run();
-      if (this.table.namespaces.get(this.namespace) !== this.map) this.map = this.table.mapOf(this.namespace);
+  /**
+   * Removes the current key's entry, and the namespace's map when that leaves it empty. Needs no
+   * snapshot copy: a running snapshot holds its own list of the entries.
+   */
+  protected removeCurrent(): void {
+    const map = this.map;
+    map.delete(this.ctx.id);
+    if (map.size === 0 && this.namespace !== VOID_NAMESPACE && map !== ABSENT) {
+      this.table.releaseIfEmpty(this.namespace, map);
+      this.map = ABSENT;
+      this.epoch = this.table.epoch;
     }
   }
 }

@@ -1,7 +1,8 @@
 // Timers of one kind (event or processing time) for one operator instance: stored per key
 // group and key with set semantics per (key, namespace, timestamp), ordered for firing by an indexed
 // binary heap on (timestamp, registration order): each timer knows its heap slot, so removal is
-// O(log n) with no tombstones (Flink's HeapPriorityQueue does the same). No I/O.
+// O(log n) and leaves no tombstones behind (Flink's HeapPriorityQueue does the same). No I/O.
+import { FloeError, describeValue } from '../../core/errors.js';
 import type { KeyId } from '../../core/key-encoding.js';
 import type { KeyGroupedTimerQueue, Namespace, TimerEntry } from '../keyed-state-backend.js';
 import type { KeyContext } from './heap-state-handle.js';
@@ -14,9 +15,23 @@ interface StoredTimer extends TimerEntry {
   index: number;
 }
 
+/** Past this many timers, a key's timers are indexed by timestamp instead of scanned. */
+const SMALL = 8;
+
+/**
+ * One key's timers: usually one or two, so a short array scanned linearly beats building a
+ * composite dedup key per call; a key with many timers (one per record) gets an index by timestamp.
+ */
+type KeyTimers = StoredTimer[] | Map<number, StoredTimer[]>;
+
+/**
+ * A {@link KeyGroupedTimerQueue} in memory. Timers are kept per key group (for snapshots and
+ * rescaling) and in one binary min-heap on (timestamp, registration order) for firing. `add` and
+ * `remove` act on the backend's current key and key group. Costs: add/remove/poll O(log n), peek O(1).
+ */
 export class HeapTimerQueue implements KeyGroupedTimerQueue {
-  /** key group -> key id -> that key's timers (usually one or two, so a scan beats a composite key). */
-  private readonly byKeyGroup = new Map<number, Map<KeyId, StoredTimer[]>>();
+  /** key group -> key id -> that key's timers. */
+  private readonly byKeyGroup = new Map<number, Map<KeyId, KeyTimers>>();
   private readonly heap: StoredTimer[] = [];
   private seq = 0;
 
@@ -30,15 +45,19 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
   }
 
   add(timestamp: number, namespace: Namespace): boolean {
+    // NaN compares false both ways and would silently break the heap order.
+    if (typeof timestamp !== 'number' || Number.isNaN(timestamp))
+      throw new FloeError('INVALID_ARGUMENT', `A timer needs a numeric timestamp (epoch ms), got ${describeValue(timestamp)}`);
     const keyGroup = this.currentKeyGroup();
     const id = this.ctx.id;
     let group = this.byKeyGroup.get(keyGroup);
     if (group === undefined) this.byKeyGroup.set(keyGroup, (group = new Map()));
-    let timers = group.get(id);
-    if (timers === undefined) group.set(id, (timers = []));
-    else if (find(timers, timestamp, namespace) >= 0) return false;
+    const timers = group.get(id);
+    if (timers !== undefined && find(timers, timestamp, namespace) !== undefined) return false;
     const timer: StoredTimer = { timestamp, key: this.ctx.key, namespace, keyGroup, keyId: id, seq: this.seq++, index: this.heap.length };
-    timers.push(timer);
+    if (timers === undefined) group.set(id, [timer]);
+    else if (Array.isArray(timers) && timers.length >= SMALL) group.set(id, indexByTimestamp(timers, timer));
+    else insert(timers, timer);
     this.heap.push(timer);
     this.siftUp(timer.index);
     return true;
@@ -46,10 +65,8 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
 
   remove(timestamp: number, namespace: Namespace): boolean {
     const timers = this.byKeyGroup.get(this.currentKeyGroup())?.get(this.ctx.id);
-    if (timers === undefined) return false;
-    const at = find(timers, timestamp, namespace);
-    if (at < 0) return false;
-    const timer = timers[at];
+    const timer = timers === undefined ? undefined : find(timers, timestamp, namespace);
+    if (timer === undefined) return false;
     this.forget(timer);
     this.removeAt(timer.index);
     return true;
@@ -70,20 +87,27 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
 
   entriesOfKeyGroup(keyGroup: number): TimerEntry[] {
     const group = this.byKeyGroup.get(keyGroup);
-    return group === undefined ? [] : [...group.values()].flat().sort(compare).map(publicTimer);
+    if (group === undefined) return [];
+    const out: StoredTimer[] = [];
+    for (const timers of group.values()) {
+      if (Array.isArray(timers)) out.push(...timers);
+      else for (const list of timers.values()) out.push(...list);
+    }
+    return out.sort(compare).map(publicTimer);
   }
 
   entries(): TimerEntry[] {
     return [...this.heap].sort(compare).map(publicTimer);
   }
 
+  /** Removes a timer from its key's timers (not from the heap). */
   private forget(timer: StoredTimer): void {
     const group = this.byKeyGroup.get(timer.keyGroup)!;
     const timers = group.get(timer.keyId)!;
-    if (timers.length === 1) {
+    if (Array.isArray(timers) ? removeFrom(timers, timer) : removeFromIndex(timers, timer)) {
       group.delete(timer.keyId);
       if (group.size === 0) this.byKeyGroup.delete(timer.keyGroup);
-    } else timers.splice(timers.indexOf(timer), 1);
+    }
   }
 
   private removeAt(index: number): void {
@@ -131,10 +155,43 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
   }
 }
 
-/** Position of the timer with this timestamp and namespace in one key's list, or -1. */
-function find(timers: StoredTimer[], timestamp: number, namespace: Namespace): number {
-  for (let i = 0; i < timers.length; i++) if (timers[i].timestamp === timestamp && timers[i].namespace === namespace) return i;
-  return -1;
+/** The timer with this timestamp and namespace among one key's timers. */
+function find(timers: KeyTimers, timestamp: number, namespace: Namespace): StoredTimer | undefined {
+  const list = Array.isArray(timers) ? timers : timers.get(timestamp);
+  if (list === undefined) return undefined;
+  // === keeps namespace 1 and '1' apart, as key ids keep key 1 and '1' apart.
+  for (let i = 0; i < list.length; i++) if (list[i].timestamp === timestamp && list[i].namespace === namespace) return list[i];
+  return undefined;
+}
+
+function insert(timers: KeyTimers, timer: StoredTimer): void {
+  if (Array.isArray(timers)) timers.push(timer);
+  else {
+    const list = timers.get(timer.timestamp);
+    if (list === undefined) timers.set(timer.timestamp, [timer]);
+    else list.push(timer);
+  }
+}
+
+function indexByTimestamp(timers: StoredTimer[], timer: StoredTimer): Map<number, StoredTimer[]> {
+  const index = new Map<number, StoredTimer[]>();
+  for (const t of timers) insert(index, t);
+  insert(index, timer);
+  return index;
+}
+
+/** Removes `timer` from a key's list; true when the list is then empty. */
+function removeFrom(list: StoredTimer[], timer: StoredTimer): boolean {
+  if (list.length === 1) return true;
+  list.splice(list.indexOf(timer), 1);
+  return false;
+}
+
+/** Removes `timer` from a key's timestamp index; true when the index is then empty. */
+function removeFromIndex(index: Map<number, StoredTimer[]>, timer: StoredTimer): boolean {
+  const list = index.get(timer.timestamp)!;
+  if (removeFrom(list, timer)) index.delete(timer.timestamp);
+  return index.size === 0;
 }
 
 function compare(a: StoredTimer, b: StoredTimer): number {

@@ -1,57 +1,44 @@
-// ValueState on the heap: one Map.get / Map.set per access; a TTL variant stores {v, t}. No I/O.
+// ValueState on the heap without TTL: the raw value per key, one Map.get / Map.set per access,
+// no allocation. The TTL variant is ttl/ttl-value-state.ts. No I/O.
 import type { InternalKvState } from '../keyed-state-backend.js';
 import type { ValueState } from '../state.js';
-import type { TtlValue } from '../ttl/ttl-support.js';
-import { HeapStateHandle } from './heap-state-handle.js';
+import { HeapStateHandle, type InspectedValue, type KeyContext } from './heap-state-handle.js';
+import type { StateTable } from './state-table.js';
 
-/** Copies an object default so that user code changing it never changes the descriptor's. */
-export function defaultValueFactory<T>(defaultValue: T | undefined): () => T | undefined {
-  if (defaultValue === undefined || defaultValue === null || typeof defaultValue !== 'object') return () => defaultValue;
-  return () => structuredClone(defaultValue);
-}
-
+/**
+ * A {@link ValueState} storing the raw value. `value()` returns the stored object itself (not a
+ * copy, as Flink's heap backend); the descriptor's default is returned when absent, as a
+ * `structuredClone` for objects so user code cannot change the default.
+ */
 export class HeapValueState<T> extends HeapStateHandle<T> implements ValueState<T>, InternalKvState {
-  defaultValue: () => T | undefined = () => undefined;
+  private readonly defaultValue: T | undefined;
+  private readonly copyDefault: boolean;
+
+  constructor(ctx: KeyContext, table: StateTable<T>, defaultValue: T | undefined) {
+    super(ctx, table);
+    this.defaultValue = defaultValue;
+    this.copyDefault = typeof defaultValue === 'object' && defaultValue !== null;
+  }
 
   value(): T | undefined {
     this.access();
     const v = this.map.get(this.ctx.id);
-    return v === undefined ? this.defaultValue() : v;
+    if (v !== undefined) return v;
+    return this.copyDefault ? structuredClone(this.defaultValue) : this.defaultValue;
   }
 
+  /** Stores `value`; `undefined` or `null` clears, as Flink's `update(null)`. */
   update(value: T): void {
-    this.access();
     if (value === undefined || value === null) this.removeCurrent();
-    else this.map.set(this.ctx.id, value);
+    // No snapshot copy needed: replacing the reference leaves a running snapshot's object alone.
+    else this.writable().set(this.ctx.id, value);
   }
 
   clear(): void {
     this.removeCurrent();
   }
-}
 
-export class TtlHeapValueState<T> extends HeapStateHandle<TtlValue<T>> implements ValueState<T>, InternalKvState {
-  value(): T | undefined {
-    this.touch();
-    const ttl = this.ttl!;
-    const stored = this.map.get(this.ctx.id);
-    if (stored === undefined) return undefined;
-    const now = ttl.now();
-    if (ttl.isExpired(stored, now)) {
-      this.removeCurrent();
-      return ttl.returnExpired ? stored.v : undefined;
-    }
-    if (ttl.refreshOnRead) stored.t = now;
-    return stored.v;
-  }
-
-  update(value: T): void {
-    this.touch();
-    if (value === undefined || value === null) this.removeCurrent();
-    else this.map.set(this.ctx.id, this.ttl!.wrap(value));
-  }
-
-  clear(): void {
-    this.removeCurrent();
+  inspect(stored: T): InspectedValue {
+    return { value: stored };
   }
 }

@@ -21,6 +21,11 @@ export class StateTable<S> {
   readonly namespaces = new Map<Namespace, Map<KeyId, S>>();
   /** Logs of the snapshots in progress; empty almost always, so the check is one length test. */
   readonly snapshots: SnapshotLog[] = [];
+  /**
+   * Bumped whenever a namespace map is dropped or created behind a handle's back (cleanup,
+   * restore), so a handle can tell with one number compare that its cached map is stale.
+   */
+  epoch = 0;
 
   constructor() {
     this.namespaces.set(VOID_NAMESPACE, new Map());
@@ -29,7 +34,10 @@ export class StateTable<S> {
   /** The map of a namespace, created when missing. */
   mapOf(namespace: Namespace): Map<KeyId, S> {
     let map = this.namespaces.get(namespace);
-    if (map === undefined) this.namespaces.set(namespace, (map = new Map()));
+    if (map === undefined) {
+      this.namespaces.set(namespace, (map = new Map()));
+      this.epoch++;
+    }
     return map;
   }
 
@@ -52,7 +60,10 @@ export class StateTable<S> {
 
   /** Drops a namespace's map once it is empty (windows would otherwise leak one map each). */
   releaseIfEmpty(namespace: Namespace, map: Map<KeyId, S>): void {
-    if (map.size === 0 && namespace !== VOID_NAMESPACE && this.namespaces.get(namespace) === map) this.namespaces.delete(namespace);
+    if (map.size === 0 && namespace !== VOID_NAMESPACE && this.namespaces.get(namespace) === map) {
+      this.namespaces.delete(namespace);
+      this.epoch++;
+    }
   }
 
   /** Number of stored (key, namespace) entries. */
