@@ -67,7 +67,7 @@ export async function checkpointOverheadBenchmark(args: string[]): Promise<Recor
   const records = option(args, '--records', 20_000_000);
   const dir = mkdtempSync(join(tmpdir(), 'floe-bench-chk-'));
   try {
-    const rounds = option(args, '--rounds', 2);
+    const rounds = option(args, '--rounds', 3);
     await run(Math.min(records, 500_000), Math.min(keys, 100_000), undefined); // JIT warm-up
     await run(Math.min(records, 500_000), Math.min(keys, 100_000), join(dir, 'warm-up'));
     // Alternate the two cases so that machine noise and JIT state hit both alike.

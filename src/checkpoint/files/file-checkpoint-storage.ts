@@ -1,7 +1,7 @@
 // Checkpoints in a directory (does I/O): `chk-<id>/_metadata` plus data files. Every file is
 // written to a temporary name, fsynced and renamed; a checkpoint exists only once its _metadata
-// is complete. Files carry a format header; the metadata records each file's size and sha256,
-// and restore verifies both. `shared/` and `taskowned/` are reserved for incremental checkpoints.
+// is complete. Data files carry a format header and end with the sha256 of their content; the
+// metadata records each file's size and sha256 too, and restore verifies all of them. `shared/` and `taskowned/` are reserved for incremental checkpoints.
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { FloeError } from '../../core/errors.js';
 /** Format version of data files and metadata written by this Floe. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
 const MAGIC = Buffer.from('FLOE');
+/** Every data file ends with the sha256 of everything before it. */
+const TRAILER_BYTES = 32;
 const METADATA = '_metadata';
 
 /** One data file of a checkpoint, as recorded in its metadata. */
@@ -61,10 +63,12 @@ export class FileCheckpointStorage {
         MAGIC.copy(header);
         header.writeUInt16BE(CHECKPOINT_FORMAT_VERSION, MAGIC.length);
         const chunks = [header, ...(Array.isArray(bytes) ? bytes : [bytes])];
-        const size = chunks.reduce((n, c) => n + c.length, 0);
-        // Large files are hashed in the thread pool (WebCrypto), not on the task's thread.
-        const [sha256] = await Promise.all([sha256Hex(chunks, size), atomicWrite(join(dir, name), chunks)]);
-        return { name, size, sha256 };
+        const contentSize = chunks.reduce((n, c) => n + c.length, 0);
+        // Large files are hashed in the thread pool (WebCrypto), not on the task's thread. The
+        // checksum is both the file's trailer (self-checking) and recorded in _metadata.
+        const sha256 = await sha256Hex(chunks, contentSize);
+        await atomicWrite(join(dir, name), [...chunks, Buffer.from(sha256, 'hex')]);
+        return { name, size: contentSize + TRAILER_BYTES, sha256 };
       },
       complete: async (metadata, files) => {
         const envelope: CheckpointMetadataEnvelope = { format: CHECKPOINT_FORMAT_VERSION, checkpointId: id, createdAt: new Date().toISOString(), files, metadata };
@@ -125,11 +129,14 @@ export class FileCheckpointStorage {
       throw invalid(id, path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
     }
     if (bytes.length !== file.size) throw invalid(id, path, `truncated: expected ${file.size} bytes, found ${bytes.length}`);
-    if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
-    if (!bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
-    const version = bytes.readUInt16BE(MAGIC.length);
+    const content = bytes.subarray(0, bytes.length - TRAILER_BYTES);
+    const trailer = bytes.subarray(bytes.length - TRAILER_BYTES).toString('hex');
+    const actual = createHash('sha256').update(content).digest('hex');
+    if (actual !== file.sha256 || trailer !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
+    if (!content.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
+    const version = content.readUInt16BE(MAGIC.length);
     if (version > CHECKPOINT_FORMAT_VERSION) throw invalid(id, path, `format version ${version} was written by a newer Floe`);
-    return bytes.subarray(MAGIC.length + 2);
+    return content.subarray(MAGIC.length + 2);
   }
 
   /** Checks a checkpoint completely; returns the problems (empty when it can be restored). */
@@ -157,7 +164,7 @@ export class FileCheckpointStorage {
   }
 }
 
-/** sha256 of the concatenated chunks; above 1 MiB off the main thread. */
+/** sha256 of the concatenated chunks; above 1 MiB off the main thread (WebCrypto's thread pool). */
 async function sha256Hex(chunks: Uint8Array[], size: number): Promise<string> {
   if (size < 1 << 20) {
     const hash = createHash('sha256');

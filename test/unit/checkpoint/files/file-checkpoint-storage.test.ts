@@ -30,6 +30,15 @@ describe('FileCheckpointStorage', () => {
     );
   });
 
+  it('ends every data file with the sha256 of its content, as recorded in _metadata', async () => {
+    const storage = fresh();
+    const [stored] = await writeCheckpoint(storage, 1, { 'a.state': Buffer.alloc(3_000_000, 1) });
+    const bytes = readFileSync(join(storage.directory, 'chk-1', 'a.state'));
+    expect(bytes.length).toBe(stored.size);
+    expect(bytes.subarray(bytes.length - 32).toString('hex')).toBe(stored.sha256);
+    expect((await storage.readMetadata(1)).files[0].sha256).toBe(stored.sha256);
+  });
+
   it('lists only checkpoints whose _metadata is complete, in order', async () => {
     const storage = fresh();
     await writeCheckpoint(storage, 3, { 'a.state': Buffer.from('x') });
