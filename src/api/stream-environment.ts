@@ -9,6 +9,7 @@ import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
 import type { Source } from '../runtime/source.js';
+import { DiskStateBackend, type DiskStateBackendOptions } from '../state/disk/disk-state-backend.js';
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
 import type { StateBackend } from '../state/keyed-state-backend.js';
 import { DataStream } from './data-stream.js';
@@ -27,8 +28,12 @@ export interface StreamEnvironmentOptions {
    * Flink's formula per operator, roundUpToPowerOfTwo(p + p/2) within [128, 32768].
    */
   maxParallelism?: number;
-  /** 'heap' (default) or a StateBackend instance. */
-  stateBackend?: 'heap' | StateBackend;
+  /**
+   * Where keyed state lives: 'heap' (default; objects in memory, fastest), 'disk' (an embedded
+   * LMDB store in a local directory: state larger than memory, incremental checkpoints),
+   * `{ kind: 'disk', dir, incremental, ... }` for the disk backend's options, or a StateBackend.
+   */
+  stateBackend?: 'heap' | 'disk' | ({ kind: 'disk' } & DiskStateBackendOptions) | StateBackend;
   /** Processing time for timers, TTL and sources' rates (tests inject a ManualClock). */
   clock?: Clock;
   /** Records per batch on channels (default 512). */
@@ -295,8 +300,13 @@ export class StreamEnvironment {
 
 function resolveBackend(backend: StreamEnvironmentOptions['stateBackend']): StateBackend {
   if (backend === undefined || backend === 'heap') return new HeapStateBackend();
-  if (typeof backend === 'object' && typeof backend.createKeyedStateBackend === 'function') return backend;
-  throw new FloeError('INVALID_ARGUMENT', `Unknown state backend ${JSON.stringify(backend)}: use 'heap' or a StateBackend instance`);
+  if (backend === 'disk') return new DiskStateBackend();
+  if (typeof backend === 'object' && 'createKeyedStateBackend' in backend && typeof backend.createKeyedStateBackend === 'function') return backend;
+  if (typeof backend === 'object' && (backend as { kind?: unknown }).kind === 'disk') {
+    const { kind: _kind, ...options } = backend as { kind: 'disk' } & DiskStateBackendOptions;
+    return new DiskStateBackend(options);
+  }
+  throw new FloeError('INVALID_ARGUMENT', `Unknown state backend ${JSON.stringify(backend)}: use 'heap', 'disk', { kind: 'disk', dir } or a StateBackend instance`);
 }
 
 function positiveInt(value: number, name: string): number {

@@ -33,6 +33,8 @@ export interface RestoreTarget {
   parallelism: number;
   /** The old subtasks' files of the same chain, by old subtask index. */
   old: Array<{ index: number; file: TaskSnapshotFile }>;
+  /** Path of a file named in keyed-state metadata (shared files of incremental backends). */
+  resolveFile?: (name: string) => string;
 }
 
 /** Decides what one subtask restores; undefined when the checkpoint has nothing for its chain. */
@@ -57,7 +59,12 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     const unionParts = parts.filter((p) => p !== mine).map((p) => onlyMode(p, 'union')!);
     operatorState[uid] = [...(mine === undefined ? [] : [mine]), ...unionParts];
   }
-  const keyed = old.flatMap((o) => (o.file.keyed === undefined ? [] : [restoredFromBytes(o.file.keyed.meta, o.file.keyed.data)]));
+  const keyed = old.flatMap((o) => {
+    if (o.file.keyed === undefined) return [];
+    const restored = restoredFromBytes(o.file.keyed.meta, o.file.keyed.data);
+    if (target.resolveFile !== undefined) restored.resolveFile = target.resolveFile;
+    return [restored];
+  });
   return { checkpointId: target.checkpointId, file: own, operatorState, keyed };
 }
 

@@ -11,6 +11,8 @@ export interface RunCommand {
   checkpointDir: string | undefined;
   checkpointIntervalMs: number | undefined;
   fromCheckpoint: string | undefined;
+  stateBackend: 'heap' | 'disk' | undefined;
+  stateDir: string | undefined;
   /** Arguments after the job path that `floe` does not know: passed to the job. */
   jobArgs: string[];
 }
@@ -29,6 +31,10 @@ Options:
   --checkpoint-dir DIR      checkpoint into DIR; resume from its latest valid checkpoint
   --checkpoint-interval MS  time between checkpoints (default 1000 with --checkpoint-dir)
   --from-checkpoint PATH    restore the checkpoint PATH (a .../chk-N directory)
+  --state-backend B         heap (default: state in memory) or disk (state in an
+                            embedded store on local disk, incremental checkpoints)
+  --state-dir DIR           working directory of the disk backend (default: a
+                            directory per job under the system's temp directory)
   -q, --quiet               no live progress line
   -h, --help                this text
   -v, --version             the version of floe
@@ -39,7 +45,7 @@ export function parseArgs(argv: string[]): CliCommand {
   if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };
   if (argv[0] === '-v' || argv[0] === '--version') return { command: 'version' };
   if (argv[0] !== 'run') throw new FloeError('INVALID_ARGUMENT', `Unknown command '${argv[0]}'.\n\n${USAGE}`);
-  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, checkpointDir: undefined, checkpointIntervalMs: undefined, fromCheckpoint: undefined, jobArgs: [] };
+  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, checkpointDir: undefined, checkpointIntervalMs: undefined, fromCheckpoint: undefined, stateBackend: undefined, stateDir: undefined, jobArgs: [] };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -53,10 +59,15 @@ export function parseArgs(argv: string[]): CliCommand {
     else if (flag === '--max-parallelism') run.maxParallelism = value();
     else if (flag === '-q' || flag === '--quiet') run.quiet = true;
     else if (flag === '--checkpoint-interval') run.checkpointIntervalMs = value();
-    else if (flag === '--checkpoint-dir' || flag === '--from-checkpoint') {
+    else if (flag === '--state-backend') {
+      const text = inline ?? argv[++i];
+      if (text !== 'heap' && text !== 'disk') throw new FloeError('INVALID_ARGUMENT', `--state-backend takes heap or disk, got ${text ?? 'nothing'}`);
+      run.stateBackend = text;
+    } else if (flag === '--checkpoint-dir' || flag === '--from-checkpoint' || flag === '--state-dir') {
       const text = inline ?? argv[++i];
       if (text === undefined || text.startsWith('-')) throw new FloeError('INVALID_ARGUMENT', `${flag} needs a path`);
       if (flag === '--checkpoint-dir') run.checkpointDir = text;
+      else if (flag === '--state-dir') run.stateDir = text;
       else run.fromCheckpoint = text;
     }
     else if (run.jobPath === '' && !arg.startsWith('-')) run.jobPath = arg;

@@ -43,6 +43,9 @@ async function runJob(command: RunCommand): Promise<number> {
     parallelism: command.parallelism,
     maxParallelism: command.maxParallelism,
     jobName: command.jobPath,
+    ...(command.stateBackend === 'disk' || (command.stateBackend === undefined && command.stateDir !== undefined)
+      ? { stateBackend: { kind: 'disk' as const, ...(command.stateDir === undefined ? {} : { dir: resolve(command.stateDir) }) } }
+      : {}),
     checkpointing,
     restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
   });

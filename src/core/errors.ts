@@ -15,7 +15,8 @@ export type FloeErrorCode =
   | 'CHECKPOINT_FAILED'
   | 'CHECKPOINT_WRITE_FAILED'
   | 'CHECKPOINT_INVALID'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  | 'STATE_DIR_IN_USE';
 
 /** Where an error happened, so a message can name the job, the operator and the subtask. */
 export interface ErrorContext {

@@ -131,7 +131,7 @@ export class JobRunner {
     await this.coordinator?.drain();
     this.finishedAt = Date.now();
     this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
-    this.dispose();
+    await this.dispose();
     if (this.failure !== undefined) throw this.wrapFailure(this.failure);
     if (this.cancelled) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
     return {
@@ -171,7 +171,7 @@ export class JobRunner {
       byNode.set(key, m);
       if (s.backend !== undefined) {
         let most = 0;
-        for (const info of s.backend.stateInfos()) most = Math.max(most, s.backend.numKeys(info.name));
+        for (const info of s.backend.stateInfos()) most = Math.max(most, s.backend.estimatedNumKeys?.(info.name) ?? s.backend.numKeys(info.name));
         distinctKeys += most;
         stateEntries += s.backend.totalEntries();
         timers += s.backend.getTimerQueue('event-timers').size + s.backend.getTimerQueue('processing-timers').size;
@@ -196,11 +196,13 @@ export class JobRunner {
     return new FloeError('JOB_FAILED', `Job '${this.graph.jobName}' failed: ${message}`, { context: { job: this.graph.jobName }, cause: error });
   }
 
-  private dispose(): void {
+  private async dispose(): Promise<void> {
+    const closing: Array<void | Promise<void>> = [];
     for (const s of this.subtasks) {
       s.processingTime.shutdown();
-      s.backend?.dispose();
+      closing.push(s.backend?.dispose());
     }
+    await Promise.all(closing);
   }
 
   private deploy(): void {
@@ -298,6 +300,7 @@ export class JobRunner {
     return {
       mode: cp.options.mode,
       taskKey: key,
+      shared: { put: (localPath, file) => cp.storage.putShared(localPath, file) },
       write: async (id, name, bytes) => {
         const writer = this.writers.get(id);
         if (writer === undefined) throw new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} is no longer pending`);
@@ -327,6 +330,7 @@ export class JobRunner {
         subtaskIndex: s.index,
         parallelism: s.vertex.parallelism,
         old,
+        resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
       });
     }
   }

@@ -24,6 +24,8 @@ export interface TaskCheckpointing {
   mode: 'exactly-once' | 'at-least-once';
   /** "uid#index", the key of this subtask's acknowledgement. */
   taskKey: string;
+  /** Shared files of incremental keyed state (the storage's `shared/`). */
+  shared?: import('../state/keyed-state-backend.js').SharedStateStore;
   /** Writes this subtask's file into checkpoint `id`; resolves with the handle to acknowledge. */
   write(checkpointId: number, name: string, bytes: Uint8Array[]): Promise<{ name: string; size: number; sha256: string }>;
   acknowledge(checkpointId: number, ack: { state: unknown; files: Array<{ name: string; size: number; sha256: string }>; syncMs: number; asyncMs: number }): void;
@@ -108,7 +110,7 @@ export class StreamTask {
   async run(): Promise<void> {
     const { operators, restore } = this.options;
     if (restore !== undefined) {
-      if (restore.keyed.length > 0) this.options.keyedBackend?.restore(restore.keyed);
+      if (restore.keyed.length > 0) await this.options.keyedBackend?.restore(restore.keyed);
       if (restore.file?.watermark !== undefined && restore.file.watermark !== null) this.watermark = restore.file.watermark;
       if (restore.file?.source !== undefined) this.options.source?.restorePosition?.(restore.file.source);
     }
@@ -214,7 +216,7 @@ export class StreamTask {
       file = { operators, watermark: this.watermark };
       const position = this.options.source?.snapshotPosition?.();
       if (position !== undefined) file.source = position;
-      runner = this.options.keyedBackend?.snapshot({ checkpointId: id });
+      runner = this.options.keyedBackend?.snapshot({ checkpointId: id, shared: checkpointing.shared });
     } catch (error) {
       checkpointing.decline(id, error);
       throw error; // a failing synchronous part fails the task, as in Flink
@@ -227,7 +229,8 @@ export class StreamTask {
         const keyed = runner === undefined ? undefined : await runner.write();
         const chunks = encodeTaskSnapshot(file, keyed === undefined ? undefined : { meta: keyed.meta, data: keyed.data });
         const stored = await checkpointing.write(id, `${checkpointing.taskKey.replace(/[^A-Za-z0-9_.-]/g, '_')}.state`, chunks);
-        checkpointing.acknowledge(id, { state: { file: stored }, files: [stored], syncMs, asyncMs: performance.now() - asyncStarted });
+        const files = [stored, ...(keyed?.sharedFiles ?? [])];
+        checkpointing.acknowledge(id, { state: { file: stored }, files, syncMs, asyncMs: performance.now() - asyncStarted });
       } catch (error) {
         runner?.release();
         checkpointing.decline(id, error);

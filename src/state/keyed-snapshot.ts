@@ -24,6 +24,21 @@ export interface KeyedSnapshotMeta {
   /** [keyGroup, offset, length] into the data file, ascending by key group. */
   keyGroups: Array<[number, number, number]>;
   entries: number;
+  /** The disk backend: its state lives in shared files (a materialization and change-log segments), the task's data file holds its timers. */
+  disk?: DiskSnapshotMeta;
+}
+
+/** Where a disk-backend snapshot's state is: apply `chain` in order (first a materialization, then change-log segments). */
+export interface DiskSnapshotMeta {
+  chain: Array<{ name: string; size: number; sha256: string; kind: 'materialization' | 'changelog' }>;
+  /** The key groups the snapshotting subtask owned. */
+  keyGroupRange: [number, number];
+  /** Next list-element sequence number. */
+  nextSequence: number;
+  /** Bytes of the timers blob at the start of the data file. */
+  timerBytes: number;
+  /** The chain's files follow the timers inside the data file (snapshots taken without checkpoint storage). */
+  inline?: boolean;
 }
 
 /** What the asynchronous part of a keyed snapshot produces. */
@@ -32,6 +47,10 @@ export interface KeyedSnapshotResult {
   /** The data file: the key-group blocks, concatenated in `meta.keyGroups` order. */
   data: Uint8Array[];
   bytes: number;
+  /** Shared files this snapshot needs (incremental backends); they go into the checkpoint's file list. */
+  sharedFiles?: Array<{ name: string; size: number; sha256: string }>;
+  /** Bytes written for this checkpoint only (incremental backends: new shared files + the data). */
+  incrementalBytes?: number;
 }
 
 /** A running snapshot: taken (synchronously) already; `write` encodes it while records keep flowing. */
@@ -46,6 +65,10 @@ export interface RestoredKeyedState {
   meta: KeyedSnapshotMeta;
   /** The block of one key group (undefined when that group had no state). */
   block(keyGroup: number): Uint8Array | undefined;
+  /** The whole data file (backends that do not write key-group blocks). */
+  data?: Uint8Array;
+  /** The path of a file named in the metadata, relative to the checkpoint storage's root. */
+  resolveFile?(name: string): string;
 }
 
 /** A RestoredKeyedState over a snapshot's data file read back as one buffer. */
@@ -54,6 +77,7 @@ export function restoredFromBytes(meta: KeyedSnapshotMeta, bytes: Uint8Array): R
   for (const [keyGroup, offset, length] of meta.keyGroups) index.set(keyGroup, [offset, length]);
   return {
     meta,
+    data: bytes,
     block(keyGroup) {
       const at = index.get(keyGroup);
       return at === undefined ? undefined : bytes.subarray(at[0], at[0] + at[1]);

@@ -114,21 +114,42 @@ export interface KeyedStateBackend extends SnapshottableKeyedStateBackend {
   entries(stateName: string): StateEntry[];
   /** Number of keys that have a value in this state (any namespace). */
   numKeys(stateName: string): number;
+  /** A cheap estimate of numKeys for progress lines (the disk backend's exact count is a scan). */
+  estimatedNumKeys?(stateName: string): number;
   /** Number of stored (state, key, namespace) entries over all states; cheap, for progress lines. */
   totalEntries(): number;
-  dispose(): void;
+  /** Releases the state (closes files; the disk backend deletes its working directory). */
+  dispose(): void | Promise<void>;
 }
 
 /** Creates the keyed backend of one operator instance. */
 export interface StateBackend {
   /** `'heap'`, `'disk'`. */
   readonly name: string;
+  /** Called once when a job that uses this backend ends (releases locks and directories). */
+  close?(): Promise<void>;
   createKeyedStateBackend(options: KeyedStateBackendOptions): KeyedStateBackend;
+}
+
+/** A file in the checkpoint storage, as a snapshot refers to it. */
+export interface StoredFileHandle {
+  /** Relative to the checkpoint storage's root, e.g. `shared/op-0-....kv`. */
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** Where incremental snapshots put files that later checkpoints share (the storage's `shared/`). */
+export interface SharedStateStore {
+  /** Puts a finished, immutable, checksummed local file into shared storage as `file.name` (hard link, else copy). */
+  put(localPath: string, file: StoredFileHandle): Promise<StoredFileHandle>;
 }
 
 /** Options of one snapshot. */
 export interface KeyedSnapshotOptions {
   checkpointId: number;
+  /** Needed by incremental backends (disk); the heap backend writes everything into the task's file. */
+  shared?: SharedStateStore;
 }
 
 /** Snapshot and restore, implemented by every keyed backend (see keyed-snapshot.ts). */
@@ -143,5 +164,5 @@ export interface SnapshottableKeyedStateBackend {
    * range are read. State is materialised when the user registers its descriptor (so the
    * descriptor's serializer can be checked); timers at once.
    */
-  restore(snapshots: import('./keyed-snapshot.js').RestoredKeyedState[]): void;
+  restore(snapshots: import('./keyed-snapshot.js').RestoredKeyedState[]): void | Promise<void>;
 }

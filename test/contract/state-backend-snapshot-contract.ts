@@ -42,7 +42,7 @@ async function roundTrip(source: KeyedStateBackend, targets: KeyedStateBackend[]
   const result = await source.snapshot({ checkpointId: 1 }).write();
   const restored = restoredFromBytes(result.meta, concatChunks(result.data));
   for (const t of targets) {
-    t.restore([restored]);
+    await t.restore([restored]);
     register(t);
   }
   return result;
@@ -107,7 +107,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       s.v.update({ n: 5, tags: [] });
       const result = await runner.write();
       const target = make();
-      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
       register(target);
       expect(dump(target)).toEqual(before);
       source.setCurrentKey('a');
@@ -140,7 +140,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       const result = await writing;
       expect(result.meta.entries).toBe(keys.length);
       const target = make();
-      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
       target.getState(new ValueStateDescriptor<{ n: number }>('big'));
       const after = target.entries('big').map((e) => [e.key, (e.value as { n: number }).n]);
       expect(after.sort()).toEqual(before.sort());
@@ -173,7 +173,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       const result = await source.snapshot({ checkpointId: 1 }).write();
       expect(result.meta.states.find((st) => st.name === 'v')).toEqual({ name: 'v', kind: 'value', serializer: 'msgpack@1', ttl: false });
       const target = make();
-      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
       expect(() => target.getListState(new ListStateDescriptor<number>('v'))).toThrow(/checkpoint holds value state/);
     });
 
@@ -190,7 +190,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       clock.set(120);
       const result = await source.snapshot({ checkpointId: 1 }).write();
       const target = make(32, KeyGroupRange.of(0, 31), clock);
-      target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+      await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
       target.getState(new ValueStateDescriptor<number>('t', { ttl }));
       expect(target.entries('t').map((e) => e.key)).toEqual(['young']);
       expect(target.entries('t')[0].lastAccessTime).toBe(60);

@@ -1,9 +1,11 @@
 // Checkpoints in a directory (does I/O): `chk-<id>/_metadata` plus data files. Every file is
 // written to a temporary name, fsynced and renamed; a checkpoint exists only once its _metadata
 // is complete. Data files carry a format header and end with the sha256 of their content; the
-// metadata records each file's size and sha256 too, and restore verifies all of them. `shared/` and `taskowned/` are reserved for incremental checkpoints.
+// metadata records each file's size and sha256 too, and restore verifies all of them. `shared/`
+// holds the files of incremental checkpoints: a checkpoint lists the shared files it needs, and a
+// shared file is deleted only when no remaining checkpoint lists it.
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
 
@@ -13,6 +15,7 @@ const MAGIC = Buffer.from('FLOE');
 /** Every data file ends with the sha256 of everything before it. */
 const TRAILER_BYTES = 32;
 const METADATA = '_metadata';
+const SHARED = 'shared/';
 
 /** One data file of a checkpoint, as recorded in its metadata. */
 export interface StoredFile {
@@ -43,6 +46,38 @@ export class FileCheckpointStorage {
 
   private dirOf(id: number): string {
     return join(this.directory, `chk-${id}`);
+  }
+
+  /** Where a file of checkpoint `id` lives: `shared/...` names are relative to the storage's root. */
+  pathOf(id: number, name: string): string {
+    return name.startsWith(SHARED) ? join(this.directory, name) : join(this.dirOf(id), name);
+  }
+
+  /**
+   * Puts a finished, immutable local file (already framed and checksummed by its writer) into
+   * `shared/` under `file.name` (which starts with `shared/`): a hard link when both are on one
+   * file system, else a copy; then fsyncs the directory. The caller may delete its local path.
+   */
+  async putShared(localPath: string, file: StoredFile): Promise<StoredFile> {
+    if (!file.name.startsWith(SHARED) || file.name.includes('..')) throw new FloeError('INVALID_ARGUMENT', `A shared checkpoint file must be named shared/<name>, got ${file.name}`);
+    const target = join(this.directory, file.name);
+    const tmp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      await mkdir(join(this.directory, 'shared'), { recursive: true });
+      try {
+        await link(localPath, tmp);
+      } catch {
+        await copyFile(localPath, tmp);
+        const handle = await open(tmp, 'r+');
+        await handle.sync().finally(() => handle.close());
+      }
+      await rename(tmp, target);
+      await fsyncDir(join(this.directory, 'shared'));
+    } catch (cause) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw writeFailed(`cannot write ${target}`, cause);
+    }
+    return { name: file.name, size: file.size, sha256: file.sha256 };
   }
 
   async beginCheckpoint(id: number): Promise<CheckpointWriter> {
@@ -121,7 +156,7 @@ export class FileCheckpointStorage {
 
   /** Reads a data file and verifies its size, checksum and header; returns the payload. */
   async readFile(id: number, file: StoredFile): Promise<Buffer> {
-    const path = join(this.dirOf(id), file.name);
+    const path = this.pathOf(id, file.name);
     let bytes: Buffer;
     try {
       bytes = await readFile(path);
@@ -146,7 +181,7 @@ export class FileCheckpointStorage {
       const problems: string[] = [];
       for (const f of envelope.files) {
         try {
-          await this.readFile(id, f);
+          await this.verifyFile(id, f);
         } catch (e) {
           problems.push((e as Error).message);
         }
@@ -157,10 +192,64 @@ export class FileCheckpointStorage {
     }
   }
 
+  /** Checks a file's size, checksum and header by streaming it (files may be larger than memory). */
+  async verifyFile(id: number, file: StoredFile): Promise<void> {
+    const path = this.pathOf(id, file.name);
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (cause) {
+      throw invalid(id, path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size !== file.size) throw invalid(id, path, `truncated: expected ${file.size} bytes, found ${size}`);
+      const hash = createHash('sha256');
+      const chunk = Buffer.allocUnsafe(4 << 20);
+      const contentSize = size - TRAILER_BYTES;
+      const head = Buffer.alloc(MAGIC.length + 2);
+      for (let at = 0; at < contentSize; ) {
+        const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, contentSize - at), at);
+        if (bytesRead === 0) throw invalid(id, path, 'truncated while reading');
+        if (at === 0) chunk.copy(head, 0, 0, Math.min(head.length, bytesRead));
+        hash.update(chunk.subarray(0, bytesRead));
+        at += bytesRead;
+      }
+      const trailer = Buffer.alloc(TRAILER_BYTES);
+      await handle.read(trailer, 0, TRAILER_BYTES, contentSize);
+      const actual = hash.digest('hex');
+      if (actual !== file.sha256 || trailer.toString('hex') !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
+      if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
+      if (head.readUInt16BE(MAGIC.length) > CHECKPOINT_FORMAT_VERSION) throw invalid(id, path, `format version ${head.readUInt16BE(MAGIC.length)} was written by a newer Floe`);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Deletes checkpoint `id`, then the shared files it listed that no other completed checkpoint
+   * lists (checkpoints share the files of incremental state; a retained one keeps what it needs).
+   */
   async discard(id: number): Promise<void> {
+    let shared: string[] = [];
+    try {
+      shared = (await this.readMetadata(id)).files.map((f) => f.name).filter((n) => n.startsWith(SHARED));
+    } catch {
+      // unreadable metadata: its shared files (if any) stay; they are never needed by another checkpoint's list
+    }
     // _metadata first: a half-deleted checkpoint must never look complete.
     await rm(join(this.dirOf(id), METADATA), { force: true });
     await rm(this.dirOf(id), { recursive: true, force: true });
+    if (shared.length === 0) return;
+    const stillListed = new Set<string>();
+    for (const other of await this.listCompleted()) {
+      try {
+        for (const f of (await this.readMetadata(other)).files) stillListed.add(f.name);
+      } catch {
+        // an unreadable checkpoint cannot be restored; it protects nothing
+      }
+    }
+    for (const name of shared) if (!stillListed.has(name)) await rm(join(this.directory, name), { force: true });
   }
 }
 

@@ -224,6 +224,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const previousKey = this.ctx.key;
     for (const snapshot of snapshots) {
       const { meta } = snapshot;
+      if (meta.backend !== 'heap')
+        throw new FloeError(
+          'CHECKPOINT_INVALID',
+          `${this.place()}: the checkpoint was taken with the ${meta.backend} state backend and this job runs the heap backend; restore it with the ${meta.backend} backend (--state-backend ${meta.backend}); moving state between backends comes with savepoints`,
+        );
       const restoredTimers: Array<[number, number, Namespace, unknown, number]> = [];
       for (const keyGroup of this.keyGroupRange) {
         const bytes = snapshot.block(keyGroup);

@@ -1,0 +1,163 @@
+// The embedded store under the disk backend (does I/O): one LMDB environment per operator
+// instance, one LMDB database per state. Access is synchronous; writes go into one long write
+// transaction that is committed every `commitEvery` writes and before every snapshot.
+import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
+import { FloeError } from '../../core/errors.js';
+
+export interface LmdbStoreOptions {
+  path: string;
+  /** Writes per transaction; larger batches amortise LMDB's copy-on-write of pages (measured: 16k -> 106k, 128k -> 172k get+put/s on 1M keys). */
+  commitEvery: number;
+  /** Names the operator instance in errors. */
+  place: string;
+}
+
+/** A key and value as read from the store (copies, safe to keep). */
+export interface StoreEntry {
+  key: Buffer;
+  value: Buffer;
+}
+
+/**
+ * Synchronous key-value access over LMDB. Local durability is not needed (a failed job restores
+ * from its checkpoint, never from this directory), so commits do not fsync.
+ *
+ * Why one long write transaction: LMDB commits cost ~1-2 ms (every touched page is copied), so a
+ * transaction per write or per batch would dominate. lmdb-js keeps a `transactionSync` open while
+ * its callback's result is pending; the callback returns a thenable whose continuation this
+ * class calls itself, which ends the transaction synchronously at a point it chooses. Reads see
+ * the open transaction's writes. Range reads are copied out in bounded chunks, so no cursor is
+ * open when a commit happens.
+ */
+export class LmdbStore {
+  readonly env: RootDatabase;
+  private readonly dbs = new Map<string, Database<Buffer, Buffer>>();
+  private finish: ((value: unknown) => unknown) | undefined;
+  private writes = 0;
+
+  constructor(private readonly options: LmdbStoreOptions) {
+    try {
+      this.env = open({
+        path: options.path,
+        noSync: true,
+        noMetaSync: true,
+        maxDbs: 4096,
+        compression: false,
+        cache: false,
+        keyEncoding: 'binary',
+        encoding: 'binary',
+        mapSize: 1 << 30,
+      }) as RootDatabase;
+    } catch (cause) {
+      throw new FloeError('IO_ERROR', `${options.place}: cannot open the disk state store at ${options.path}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /** The database of one state, created on first use. */
+  db(name: string): Database<Buffer, Buffer> {
+    let db = this.dbs.get(name);
+    if (db === undefined) {
+      // Opening a database is itself a write in LMDB: do it outside the long transaction.
+      this.commit();
+      db = this.env.openDB({ name, keyEncoding: 'binary', encoding: 'binary', cache: false }) as unknown as Database<Buffer, Buffer>;
+      this.dbs.set(name, db);
+    }
+    return db;
+  }
+
+  /** The value under `key`, copied (undefined when absent). */
+  get(db: Database<Buffer, Buffer>, key: Uint8Array): Buffer | undefined {
+    return db.getBinary(key as Buffer) ?? undefined;
+  }
+
+  /**
+   * The value under `key` as a view that the next read overwrites (no copy; decode it at once).
+   */
+  getUnsafe(db: Database<Buffer, Buffer>, key: Uint8Array): Buffer | undefined {
+    const v = db.getBinaryFast(key as Buffer);
+    // lmdb-js returns a Buffer with a patched length over its shared read buffer; Buffer.from and
+    // copy() reject it, so hand out a plain view of the same bytes.
+    return v === undefined || v === null ? undefined : Buffer.from(v.buffer, v.byteOffset, v.length);
+  }
+
+  put(db: Database<Buffer, Buffer>, key: Uint8Array, value: Uint8Array): void {
+    this.begin();
+    try {
+      db.putSync(key as Buffer, value as Buffer);
+    } catch (cause) {
+      throw this.writeError(cause);
+    }
+    if (++this.writes >= this.options.commitEvery) this.commit();
+  }
+
+  remove(db: Database<Buffer, Buffer>, key: Uint8Array): void {
+    this.begin();
+    try {
+      db.removeSync(key as Buffer);
+    } catch (cause) {
+      throw this.writeError(cause);
+    }
+    if (++this.writes >= this.options.commitEvery) this.commit();
+  }
+
+  /**
+   * Up to `limit` entries with `start <= key < end` (or `start < key` when `exclusive`), copied, in
+   * key order. Chunked scans call this repeatedly from the last key seen.
+   */
+  range(db: Database<Buffer, Buffer>, start: Uint8Array, end: Uint8Array | undefined, limit: number, exclusive = false, transaction?: Transaction): StoreEntry[] {
+    const out: StoreEntry[] = [];
+    const options: Record<string, unknown> = { start, limit: exclusive ? limit + 1 : limit };
+    if (end !== undefined) options.end = end;
+    if (transaction !== undefined) options.transaction = transaction;
+    for (const { key, value } of db.getRange(options as never) as Iterable<{ key: Buffer; value: Buffer }>) {
+      if (exclusive && out.length === 0 && Buffer.compare(key, start) === 0) continue;
+      if (out.length === limit) break;
+      out.push({ key: Buffer.from(key), value: Buffer.from(value) });
+    }
+    return out;
+  }
+
+  /** Commits the open write transaction, if any. */
+  commit(): void {
+    const finish = this.finish;
+    if (finish === undefined) return;
+    this.finish = undefined;
+    this.writes = 0;
+    try {
+      finish(undefined);
+    } catch (cause) {
+      throw this.writeError(cause);
+    }
+  }
+
+  /** A consistent read view of everything committed so far (commits first). Call `done()` on it. */
+  snapshot(): Transaction {
+    this.commit();
+    return this.env.useReadTransaction();
+  }
+
+  /** Commits and closes the environment. */
+  async close(): Promise<void> {
+    this.commit();
+    await this.env.close();
+  }
+
+  private begin(): void {
+    if (this.finish !== undefined) return;
+    void this.env.transactionSync(() => ({
+      then: (onCommit: (value: unknown) => unknown) => {
+        this.finish = onCommit;
+      },
+    }));
+  }
+
+  private writeError(cause: unknown): FloeError {
+    const message = (cause as Error)?.message ?? String(cause);
+    const full = /ENOSPC|No space left|MDB_MAP_FULL/i.test(message);
+    return new FloeError(
+      'IO_ERROR',
+      `${this.options.place}: the disk state store at ${this.options.path} cannot write: ${message}.${full ? ' The disk is full: free space or move the state directory (--state-dir).' : ''}`,
+      { cause },
+    );
+  }
+}
