@@ -14,8 +14,9 @@ const job = join(root, 'test/e2e/jobs/exactly-once-count.ts');
 const EVENTS = 30_000;
 const RATE = 10_000;
 
-function start(dir: string): { child: ChildProcess; done: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(root, 'bin/floe.mjs'), 'run', job, '--checkpoint-dir', join(dir, 'chk'), '--checkpoint-interval', '100', '-q', join(dir, 'out'), String(EVENTS), String(RATE)], {
+function start(dir: string, backend: 'heap' | 'disk'): { child: ChildProcess; done: Promise<number | null> } {
+  const state = backend === 'disk' ? ['--state-backend', 'disk', '--state-dir', join(dir, 'state')] : [];
+  const child = spawn(process.execPath, [join(root, 'bin/floe.mjs'), 'run', job, ...state, '--checkpoint-dir', join(dir, 'chk'), '--checkpoint-interval', '100', '-q', join(dir, 'out'), String(EVENTS), String(RATE)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const done = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -45,12 +46,12 @@ function expected() {
 }
 
 describe('exactly-once after kill -9', () => {
-  it('commits every record exactly once across 5 SIGKILLs and restarts', async () => {
+  it.each(['heap', 'disk'] as const)('commits every record exactly once across 5 SIGKILLs and restarts (%s state backend)', async (backend) => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-kill-'));
     let kills = 0;
     let killedDuringCheckpoint = false;
     for (let round = 0; round < 5; round++) {
-      const run = start(dir);
+      const run = start(dir, backend);
       if (round === 0) {
         killedDuringCheckpoint = await checkpointInProgress(dir, 5000);
       } else await sleep(300 + Math.floor(Math.random() * 700));
@@ -58,7 +59,7 @@ describe('exactly-once after kill -9', () => {
       const code = await run.done;
       if (code === null) kills++;
     }
-    const final = start(dir);
+    const final = start(dir, backend);
     expect(await final.done).toBe(0);
     expect(kills).toBeGreaterThanOrEqual(5);
     expect(killedDuringCheckpoint).toBe(true);
