@@ -175,6 +175,6 @@ export class KeyedOperatorTestHarness<IN, OUT> {
     await this.operator.endInput();
     await this.operator.close();
     this.processingTime.shutdown();
-    this.backend.dispose();
+    await this.backend.dispose();
   }
 }

@@ -9,6 +9,7 @@ import { DiskStateBackend } from '../../src/state/disk/disk-state-backend.js';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import { describeSnapshotContract } from './state-backend-snapshot-contract.js';
 import { describeStateBackendContract } from './state-backend-contract.js';
+import { describeTtlContract } from './state-backend-ttl-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'floe-disk-contract-'));
 let n = 0;
@@ -35,3 +36,4 @@ function createDisk({ clock, maxParallelism = 128, keyGroupRange }: { clock: Man
 
 describeStateBackendContract('disk', createDisk);
 describeSnapshotContract('disk', createDisk);
+describeTtlContract('disk', createDisk);

@@ -73,6 +73,13 @@ function groupByPrefix(table: DiskStateTable, visit: (entries: Array<{ key: Buff
   return out;
 }
 
+/** The latest access time of a group (a loop: spreading 100k+ elements into Math.max overflows the stack). */
+function latestTimestamp(table: DiskStateTable, group: Array<{ value: Buffer }>): number {
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const e of group) latest = Math.max(latest, table.timestampOf(e.value));
+  return latest;
+}
+
 function entryOf(key: Buffer, value: unknown, lastAccessTime: number | undefined): StateEntry {
   const parsed = parseKey(key);
   const entry: StateEntry = { key: decodeStoredKey(key, parsed), namespace: decodeStoredNamespace(key, parsed), value };
@@ -261,7 +268,7 @@ export class DiskListState<T> extends DiskStateHandle implements ListState<T> {
   inspect(): StateEntry[] {
     const t = this.table;
     return groupByPrefix(t, (group) => {
-      const latest = t.ttl === undefined ? undefined : Math.max(...group.map((e) => t.timestampOf(e.value)));
+      const latest = t.ttl === undefined ? undefined : latestTimestamp(t, group);
       return entryOf(group[0].key, group.map((e) => t.decode(e.value)), latest);
     });
   }
@@ -336,7 +343,7 @@ export class DiskMapState<UK, UV> extends DiskStateHandle implements MapState<UK
   inspect(): StateEntry[] {
     const t = this.table;
     return groupByPrefix(t, (group) => {
-      const latest = t.ttl === undefined ? undefined : Math.max(...group.map((e) => t.timestampOf(e.value)));
+      const latest = t.ttl === undefined ? undefined : latestTimestamp(t, group);
       return entryOf(group[0].key, new Map(group.map((e) => [decodeUserKey(e.key), t.decode(e.value)])), latest);
     });
   }
