@@ -14,6 +14,7 @@ import { encodeKey } from '../../core/key-encoding.js';
 import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, RestoredKeyedState } from '../keyed-snapshot.js';
 import type { KeyedSnapshotOptions, Namespace, SharedStateStore } from '../keyed-state-backend.js';
 import type { DiskKeyedStateBackend } from './disk-state-backend.js';
+import type { ChangeSink } from './disk-state-table.js';
 import { type KvRecord, readRecordBytes, readRecordFile, RecordFileWriter, syncFile, type SealedRecordFile } from './record-file.js';
 
 type ChainFile = DiskSnapshotMeta['chain'][number];
@@ -29,10 +30,20 @@ interface Chain {
   deltaBytes: number;
 }
 
+/** Change-log bytes kept before any materialization exists (beyond that the next checkpoint materializes anyway). */
+const LOG_LIMIT_WITHOUT_BASE = 256 << 20;
+
 /** Owns the change log, the chain of uploaded files and the snapshot runners of one backend. */
-export class DiskSnapshotter {
+export class DiskSnapshotter implements ChangeSink {
   /** The open change-log segment (incremental mode), written by every state write. */
-  changes: RecordFileWriter | undefined;
+  private changes: RecordFileWriter | undefined;
+  /**
+   * Set when the change log since the last materialization grew past what a delta chain may hold
+   * (or nothing checkpoints): the log is dropped and the next checkpoint materializes. Keeps the
+   * local disk bounded when checkpointing is off.
+   */
+  private mustMaterialize = false;
+  private pendingBytes = 0;
   private segmentSeq = 0;
   /** Sealed segments not yet in the chain, with the checkpoint that sealed them. */
   private pending: Array<{ sealed: SealedRecordFile; checkpointId: number }> = [];
@@ -49,6 +60,37 @@ export class DiskSnapshotter {
     if (backend.config.incremental) this.changes = this.openSegment();
   }
 
+  put(stateIndex: number, key: Uint8Array, value: Uint8Array): void {
+    const log = this.changes;
+    if (log === undefined) return;
+    log.put(stateIndex, key, value);
+    if (log.size > this.logLimit) this.dropLog();
+  }
+
+  delete(stateIndex: number, key: Uint8Array): void {
+    const log = this.changes;
+    if (log === undefined) return;
+    log.delete(stateIndex, key);
+    if (log.size > this.logLimit) this.dropLog();
+  }
+
+  /** Bytes the open segment may reach before replaying the log would cost more than a materialization. */
+  private get logLimit(): number {
+    const base = this.chain.base;
+    const allowed = base === undefined ? LOG_LIMIT_WITHOUT_BASE : base.size * this.backend.config.materializeAfterRatio;
+    return Math.max(1 << 20, allowed - this.chain.deltaBytes - this.pendingBytes);
+  }
+
+  private dropLog(): void {
+    this.changes?.discard();
+    if (this.changes !== undefined) rmSync(this.changes.path, { force: true });
+    this.changes = undefined;
+    for (const p of this.pending) rmSync(p.sealed.path, { force: true });
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.mustMaterialize = true;
+  }
+
   snapshot(options: KeyedSnapshotOptions): KeyedSnapshotRunner {
     const backend = this.backend;
     const { checkpointId, shared } = options;
@@ -58,16 +100,20 @@ export class DiskSnapshotter {
     // Without shared storage (tests, harnesses) the whole state goes inline into the task's file.
     const materialize =
       shared === undefined ||
+      this.mustMaterialize ||
       !config.incremental ||
       chain.base === undefined ||
       chain.deltas.length >= config.materializeEvery ||
       chain.deltaBytes > chain.base.size * config.materializeAfterRatio;
     if (this.changes !== undefined) {
       const sealed = this.changes.seal();
-      if (sealed.records > 0) this.pending.push({ sealed, checkpointId });
-      else rmSync(sealed.path, { force: true });
-      this.changes = this.openSegment();
+      if (sealed.records > 0) {
+        this.pending.push({ sealed, checkpointId });
+        this.pendingBytes += sealed.bytes;
+      } else rmSync(sealed.path, { force: true });
     }
+    if (config.incremental) this.changes = this.openSegment();
+    this.mustMaterialize = false;
     const view = materialize ? backend.store.snapshot() : undefined;
     const frozen: Frozen = {
       checkpointId,
@@ -159,6 +205,7 @@ export class DiskSnapshotter {
     if (shared === undefined) {
       const bytes = readFileSync(sealed.path);
       rmSync(sealed.path, { force: true });
+      this.dropPendingUpTo(frozen.checkpointId);
       const file: ChainFile = { name: '', size: bytes.length, sha256: sealed.sha256, kind: 'materialization' };
       return this.result(frozen, [file], timers, [timers, bytes], bytes.length + timers.length, true, sealed.records);
     }
@@ -167,21 +214,29 @@ export class DiskSnapshotter {
     rmSync(sealed.path, { force: true });
     const base: ChainFile = { ...stored, kind: 'materialization' };
     this.chain = { base, deltas: [], deltaBytes: 0 };
-    // Everything sealed up to this checkpoint is inside the materialization.
-    for (const p of this.pending.filter((p) => p.checkpointId <= frozen.checkpointId)) rmSync(p.sealed.path, { force: true });
-    this.pending = this.pending.filter((p) => p.checkpointId > frozen.checkpointId);
+    this.dropPendingUpTo(frozen.checkpointId);
     return this.result(frozen, [base], timers, [timers], stored.size + timers.length, false, sealed.records);
+  }
+
+  /** Everything sealed up to a materialized checkpoint is inside the materialization. */
+  private dropPendingUpTo(checkpointId: number): void {
+    for (const p of this.pending) if (p.checkpointId <= checkpointId) rmSync(p.sealed.path, { force: true });
+    this.pending = this.pending.filter((p) => p.checkpointId > checkpointId);
+    this.pendingBytes = this.pending.reduce((n, p) => n + p.sealed.bytes, 0);
   }
 
   private async writeDelta(frozen: Frozen, shared: SharedStateStore): Promise<KeyedSnapshotResult> {
     let uploaded = 0;
     let n = 0;
     while (this.pending.length > 0 && this.pending[0].checkpointId <= frozen.checkpointId) {
-      const { sealed } = this.pending[0];
+      const item = this.pending[0];
+      const { sealed } = item;
       syncFile(sealed.path);
       const stored = await shared.put(sealed.path, { name: this.sharedName('changelog', frozen.checkpointId, n++), size: sealed.bytes, sha256: sealed.sha256 });
       rmSync(sealed.path, { force: true });
-      this.pending.shift();
+      if (!this.pending.includes(item)) throw new FloeError('CHECKPOINT_DECLINED', `${this.backend.place()}: the change log was dropped while checkpoint ${frozen.checkpointId} was written; the next checkpoint materializes`);
+      this.pending = this.pending.filter((p) => p !== item);
+      this.pendingBytes -= sealed.bytes;
       this.chain.deltas.push({ ...stored, kind: 'changelog' });
       this.chain.deltaBytes += stored.size;
       uploaded += stored.size;

@@ -386,7 +386,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       this.indexOf(descriptor.name),
       this.store,
       this.ctx,
-      () => this.snapshotter.changes,
+      this.snapshotter,
       descriptor.serializer as TypeSerializer<unknown>,
       ttl,
     );

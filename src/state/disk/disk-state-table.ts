@@ -39,7 +39,8 @@ export class DiskStateTable {
     readonly index: number,
     readonly store: LmdbStore,
     readonly ctx: DiskKeyContext,
-    private readonly changes: () => ChangeSink | undefined,
+    /** Records every write for the next incremental checkpoint. */
+    private readonly changes: ChangeSink,
     readonly serializer: TypeSerializer<unknown>,
     readonly ttl: TtlPolicy | undefined,
   ) {
@@ -52,12 +53,12 @@ export class DiskStateTable {
 
   put(key: Uint8Array, value: Uint8Array): void {
     this.store.put(this.db, key, value);
-    this.changes()?.put(this.index, key, value);
+    this.changes.put(this.index, key, value);
   }
 
   remove(key: Uint8Array): void {
     this.store.remove(this.db, key);
-    this.changes()?.delete(this.index, key);
+    this.changes.delete(this.index, key);
   }
 
   /** Every entry whose key starts with `prefix`, in key order (read in chunks). */

@@ -1,7 +1,7 @@
 // Incremental checkpoints of the disk backend against a real checkpoint storage: a checkpoint
 // uploads only the change-log since the previous one, chains restore exactly, shared files are
 // deleted only when no retained checkpoint lists them, and a corrupt file is named.
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,28 @@ describe('disk backend incremental checkpoints', () => {
     await checkpoint(fullStorage, f, 1);
     write(f, 10, (i) => i + 1);
     expect((await checkpoint(fullStorage, f, 2)).meta.disk!.chain.map((x) => x.kind)).toEqual(['materialization']);
+  });
+
+  it('drops a change log that outgrew its materialization and materializes next (bounded local disk without checkpoints)', async () => {
+    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
+    const b = backend();
+    write(b, 100, (i) => i);
+    await checkpoint(storage, b, 1);
+    const v = b.getState(new ValueStateDescriptor<string>('blob'));
+    for (let i = 0; i < 3000; i++) {
+      b.setCurrentKey(`key-${i % 50}`);
+      v.update('x'.repeat(1000)); // ~3 MB of changes to 50 keys
+    }
+    const dir = (b as unknown as { config: { dir: string } }).config.dir;
+    const logBytes = readdirSync(dir).filter((f) => f.startsWith('changelog-')).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    expect(logBytes).toBeLessThan(2 << 20);
+    const next = await checkpoint(storage, b, 2);
+    expect(next.meta.disk!.chain.map((f) => f.kind)).toEqual(['materialization']);
+    const target = backend();
+    await restoreFrom(storage, 2, target);
+    target.getState(new ValueStateDescriptor<string>('blob'));
+    expect(target.entries('blob')).toHaveLength(50);
+    expect(dump(target)).toEqual(dump(b));
   });
 
   it('deletes a shared file only when no remaining checkpoint lists it', async () => {
