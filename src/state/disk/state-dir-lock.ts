@@ -1,7 +1,6 @@
 // One running job per state directory (does I/O): a LOCK file naming the holder's pid and job,
 // created atomically. A lock whose process is gone (kill -9) is taken over; a live one is refused
 // before anything in the directory is touched.
-import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,16 +31,10 @@ export function lockStateDir(dir: string, owner: { job: string }): StateDirLock 
   const abs = resolve(dir);
   mkdirSync(abs, { recursive: true });
   const path = join(abs, 'LOCK');
-  const mine: StateDirHolder = { pid: process.pid, job: owner.job, startedAt: new Date().toISOString(), host: hostname(), token: randomBytes(8).toString('hex') };
+  const mine: StateDirHolder = { pid: process.pid, job: owner.job, startedAt: new Date().toISOString(), host: hostname(), token: crypto.randomUUID() };
   const content = JSON.stringify(mine);
   try {
-    const fd = openSync(path, 'wx');
-    try {
-      writeSync(fd, content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeDurably(path, content, 'wx');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const holder = readStateDirLock(abs);
@@ -52,14 +45,14 @@ export function lockStateDir(dir: string, owner: { job: string }): StateDirLock 
       );
     // The holder is gone (or the file is unreadable): take over atomically.
     const tmp = `${path}.${mine.token}`;
-    const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      writeDurably(tmp, content, 'w');
+      renameSync(tmp, path);
+    } catch (takeOverError) {
+      rmSync(tmp, { force: true });
+      throw takeOverError;
     }
-    renameSync(tmp, path);
+    fsyncDir(abs);
   }
   held.add(abs);
   let released = false;
@@ -75,13 +68,56 @@ export function lockStateDir(dir: string, owner: { job: string }): StateDirLock 
   };
 }
 
-/** The holder named by `dir`'s LOCK file, or undefined when there is none (or it is unreadable). */
+/**
+ * The holder named by `dir`'s LOCK file, or undefined when there is none or it is not a lock this
+ * module wrote (unreadable, truncated, hand-edited): such a file is taken over, never obeyed.
+ */
 export function readStateDirLock(dir: string): StateDirHolder | undefined {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(readFileSync(join(resolve(dir), 'LOCK'), 'utf8')) as StateDirHolder;
-    return Number.isInteger(parsed.pid) ? parsed : undefined;
+    parsed = JSON.parse(readFileSync(join(resolve(dir), 'LOCK'), 'utf8'));
   } catch {
     return undefined;
+  }
+  return isHolder(parsed) ? parsed : undefined;
+}
+
+// pid 0 and negative pids must be rejected: process.kill(0 or -n, 0) signals a process group and
+// succeeds, so such a file would look held forever.
+function isHolder(value: unknown): value is StateDirHolder {
+  if (typeof value !== 'object' || value === null) return false;
+  const h = value as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(h.pid) &&
+    (h.pid as number) > 0 &&
+    typeof h.host === 'string' &&
+    h.host !== '' &&
+    typeof h.job === 'string' &&
+    typeof h.startedAt === 'string' &&
+    typeof h.token === 'string'
+  );
+}
+
+function writeDurably(path: string, content: string, flags: 'w' | 'wx'): void {
+  const fd = openSync(path, flags);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes a rename in `dir` survive a crash (a no-op where directories cannot be opened, e.g. Windows). */
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // best effort: the lock itself is already in place
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

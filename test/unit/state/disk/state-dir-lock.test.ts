@@ -57,9 +57,11 @@ describe('state directory lock', () => {
     expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(content);
   });
 
-  it('takes over an unreadable lock file', () => {
+  it('takes over an unreadable lock file, and one naming pid 0 (kill(0) would signal a whole process group)', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'LOCK'), 'garbage');
+    lockStateDir(dir, { job: 'a' }).release();
+    fakeLock(dir, 0);
     lockStateDir(dir, { job: 'a' }).release();
   });
 
