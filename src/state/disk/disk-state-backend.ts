@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FloeError, describeContext, describeValue } from '../../core/errors.js';
-import { encodeKey, keyId } from '../../core/key-encoding.js';
+import { encodeKey, type KeyId, keyId } from '../../core/key-encoding.js';
 import { keyGroupForHash, type KeyGroupRange } from '../../core/key-groups.js';
 import { murmur3x86_32 } from '../../core/murmur.js';
 import type {
@@ -136,6 +136,28 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
+/** The heap timer queues' view of the current key; its Map id is computed only when a timer needs it. */
+class TimerKeyContext implements KeyContext {
+  key: unknown = undefined;
+  keyGroup = -1;
+  private cachedId: KeyId | undefined;
+
+  set(key: unknown, keyGroup: number): void {
+    this.key = key;
+    this.keyGroup = keyGroup;
+    this.cachedId = undefined;
+  }
+
+  get id(): KeyId {
+    if (this.cachedId === undefined) this.cachedId = keyId(this.key);
+    return this.cachedId;
+  }
+
+  set id(value: KeyId) {
+    this.cachedId = value;
+  }
+}
+
 /** Per-instance settings decided by {@link DiskStateBackend}. */
 export interface DiskInstanceConfig {
   dir: string;
@@ -167,7 +189,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly store: LmdbStore;
   readonly ctx: DiskKeyContext = { key: undefined, keyGroup: -1, keyPart: Buffer.alloc(0), version: 0 };
   /** The key context of the timer queues (shared with the heap's timer implementation). */
-  private readonly timerCtx: KeyContext = { key: undefined, id: '', keyGroup: -1 };
+  private readonly timerCtx = new TimerKeyContext();
   readonly states = new Map<string, DiskRegisteredState>();
   /** State names by change-log index. */
   readonly stateNames: string[] = [];
@@ -193,10 +215,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     const ctx = this.ctx;
     if (key === ctx.key && key !== undefined) return;
     let bytes: Uint8Array;
-    let id;
     try {
       bytes = encodeKey(key);
-      id = keyId(key);
     } catch (cause) {
       throw new FloeError('INVALID_KEY', `${this.place()}: unusable key ${describeValue(key)}. ${(cause as Error).message}`, {
         context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask },
@@ -204,13 +224,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       });
     }
     const keyGroup = keyGroupForHash(murmur3x86_32(bytes), this.maxParallelism);
-    ctx.keyPart = keyPart(keyGroup, bytes, this.place(), key);
+    ctx.keyPart = keyPart(keyGroup, bytes, () => this.place(), key);
     ctx.key = key;
     ctx.keyGroup = keyGroup;
     ctx.version++;
-    this.timerCtx.key = key;
-    this.timerCtx.id = id;
-    this.timerCtx.keyGroup = keyGroup;
+    this.timerCtx.set(key, keyGroup);
   }
 
   getCurrentKey(): unknown {

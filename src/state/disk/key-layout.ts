@@ -2,7 +2,7 @@
 // range is one contiguous scan; then the key and the namespace, each length-prefixed; then a
 // suffix per kind (nothing for values, a sequence number per list element, the user key per map entry).
 import { FloeError, describeValue } from '../../core/errors.js';
-import { decodeKey, } from '../../core/key-decoding.js';
+import { decodeKey } from '../../core/key-decoding.js';
 import { encodeKey } from '../../core/key-encoding.js';
 import type { Namespace } from '../keyed-state-backend.js';
 
@@ -10,11 +10,11 @@ import type { Namespace } from '../keyed-state-backend.js';
 export const MAX_KEY_PART_BYTES = 1024;
 
 /** `[keyGroup u16][key length u16][key bytes]`: the start of every entry of one key. */
-export function keyPart(keyGroup: number, keyBytes: Uint8Array, place: string, key: unknown): Buffer {
+export function keyPart(keyGroup: number, keyBytes: Uint8Array, place: () => string, key: unknown): Buffer {
   if (keyBytes.length > MAX_KEY_PART_BYTES)
     throw new FloeError(
       'INVALID_KEY',
-      `${place}: the key ${describeValue(key, 60)} encodes to ${keyBytes.length} bytes; the disk backend takes keys up to ${MAX_KEY_PART_BYTES} bytes. Key by a shorter value (an id, or a hash of this one).`,
+      `${place()}: the key ${describeValue(key, 60)} encodes to ${keyBytes.length} bytes; the disk backend takes keys up to ${MAX_KEY_PART_BYTES} bytes. Key by a shorter value (an id, or a hash of this one).`,
     );
   const out = Buffer.allocUnsafe(4 + keyBytes.length);
   out.writeUInt16BE(keyGroup, 0);
