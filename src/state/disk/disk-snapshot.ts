@@ -182,14 +182,13 @@ export class DiskSnapshotter implements ChangeSink {
         let exclusive = false;
         for (;;) {
           if (this.disposed) throw new FloeError('CHECKPOINT_DECLINED', `${backend.place()}: the backend was closed while checkpoint ${frozen.checkpointId} was written`);
-          const chunk = backend.store.range(db, start, undefined, MATERIALIZE_CHUNK, exclusive, view);
-          for (const { key, value } of chunk) {
+          const { visited, lastKey } = backend.store.scanViews(db, start, exclusive, MATERIALIZE_CHUNK, view, (key, value) => {
             // Expired entries are never materialized (cleanup on full snapshot).
-            if (ttl !== undefined && ttl.config.isExpired(value.readDoubleLE(0), now)) continue;
+            if (ttl !== undefined && ttl.config.isExpired(value.readDoubleLE(0), now)) return;
             writer.put(i, key, value);
-          }
-          if (chunk.length < MATERIALIZE_CHUNK) break;
-          start = chunk[chunk.length - 1].key;
+          });
+          if (visited < MATERIALIZE_CHUNK || lastKey === undefined) break;
+          start = lastKey;
           exclusive = true;
           await yieldToLoop();
         }
@@ -296,6 +295,7 @@ function encodeTimers(frozen: Frozen): Uint8Array {
 export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: RestoredKeyedState[]): Promise<void> {
   const { startKeyGroup: lo, endKeyGroup: hi } = backend.keyGroupRange;
   const previousKey = backend.getCurrentKey();
+  const appendAfter = new Map<string, Buffer | null>();
   for (const snapshot of snapshots) {
     const { meta } = snapshot;
     const disk = meta.disk;
@@ -305,6 +305,10 @@ export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: R
         `${backend.place()}: the checkpoint was taken with the ${meta.backend} state backend and this job runs the disk backend; restore it with the ${meta.backend} backend (moving state between backends comes with savepoints)`,
       );
     for (const stateMeta of meta.states) backend.addRestoredState(stateMeta);
+    // A materialization is sorted by key per state: into a database nothing else wrote yet it
+    // loads in LMDB's append mode. `appendAfter` holds the last appended key; null once any
+    // other write touched the database (then appending could misplace keys).
+    const first = snapshot === snapshots[0];
     const data = snapshot.data ?? new Uint8Array(0);
     let inlineAt = disk.timerBytes;
     for (const file of disk.chain) {
@@ -316,11 +320,19 @@ export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: R
         if (snapshot.resolveFile === undefined) throw new FloeError('CHECKPOINT_INVALID', `${backend.place()}: the snapshot refers to ${file.name}, but no checkpoint directory was given to find it`);
         source = readRecordFile(snapshot.resolveFile(file.name), file.kind);
       }
+      const sorted = first && file.kind === 'materialization';
       for await (const records of source) {
         for (const r of records) {
           const keyGroup = (r.key[0] << 8) | r.key[1];
           if (keyGroup < lo || keyGroup > hi) continue;
           const db = backend.store.db(r.state);
+          const after = appendAfter.get(r.state);
+          if (sorted && r.value !== undefined && after !== null && (after === undefined || Buffer.compare(r.key, after) > 0)) {
+            backend.store.append(db, r.key, r.value);
+            appendAfter.set(r.state, Buffer.from(r.key));
+            continue;
+          }
+          appendAfter.set(r.state, null);
           if (r.value === undefined) backend.store.remove(db, r.key);
           else backend.store.put(db, r.key, r.value);
         }

@@ -112,9 +112,52 @@ export class LmdbStore {
     for (const { key, value } of db.getRange(options as never) as Iterable<{ key: Buffer; value: Buffer }>) {
       if (exclusive && out.length === 0 && Buffer.compare(key, start) === 0) continue;
       if (out.length === limit) break;
-      out.push({ key: Buffer.from(key), value: Buffer.from(value) });
+      // lmdb-js gives every range entry buffers of its own (unlike getBinaryFast), so no copy.
+      out.push({ key, value });
     }
     return out;
+  }
+
+  /**
+   * Calls `visit` with up to `limit` entries from `start` (after it when `exclusive`), without
+   * collecting them (snapshots stream entries straight into a file). Returns the number visited
+   * and the last key (where the next call resumes).
+   */
+  scanViews(
+    db: Database<Buffer, Buffer>,
+    start: Uint8Array,
+    exclusive: boolean,
+    limit: number,
+    transaction: Transaction,
+    visit: (key: Buffer, value: Buffer) => void,
+  ): { visited: number; lastKey: Buffer | undefined } {
+    let visited = 0;
+    let last: Buffer | undefined;
+    for (const { key, value } of db.getRange({ start, limit: exclusive ? limit + 1 : limit, transaction } as never) as Iterable<{ key: Buffer; value: Buffer }>) {
+      if (exclusive && visited === 0 && last === undefined && Buffer.compare(key, start) === 0) {
+        last = key;
+        continue;
+      }
+      if (visited === limit) break;
+      visit(key, value);
+      last = key;
+      visited++;
+    }
+    return { visited, lastKey: last };
+  }
+
+  /**
+   * Puts an entry known to sort after every key in `db` (LMDB's append mode: ~1.7x faster bulk
+   * loads of sorted data). The caller guarantees the order; see loadSnapshots.
+   */
+  append(db: Database<Buffer, Buffer>, key: Uint8Array, value: Uint8Array): void {
+    this.begin();
+    try {
+      db.putSync(key as Buffer, value as Buffer, { append: true } as never);
+    } catch (cause) {
+      throw this.writeError(cause);
+    }
+    if (++this.writes >= this.options.commitEvery) this.commit();
   }
 
   /** Commits the open write transaction, if any. */
