@@ -1,11 +1,13 @@
 // Benchmark runner: `npm run bench -- <name> [--json]`. Each benchmark runs its engine case and a
 // hand-written baseline in the same process and reports ratios, so machines can be compared.
 import { checkpointOverheadBenchmark } from './checkpoint-overhead.js';
+import { diskBenchmark } from './disk.js';
 import { keyedCountBenchmark } from './keyed-count.js';
 
 const benchmarks: Record<string, (args: string[]) => Promise<Record<string, unknown>>> = {
   'keyed-count': keyedCountBenchmark,
   'checkpoint-overhead': checkpointOverheadBenchmark,
+  disk: diskBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);
