@@ -295,7 +295,7 @@ function encodeTimers(frozen: Frozen): Uint8Array {
 export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: RestoredKeyedState[]): Promise<void> {
   const { startKeyGroup: lo, endKeyGroup: hi } = backend.keyGroupRange;
   const previousKey = backend.getCurrentKey();
-  const appendAfter = new Map<string, Buffer | null>();
+  const appendAfter = new Map<string, Buffer | null | undefined>();
   for (const snapshot of snapshots) {
     const { meta } = snapshot;
     const disk = meta.disk;
@@ -321,21 +321,31 @@ export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: R
         source = readRecordFile(snapshot.resolveFile(file.name), file.kind);
       }
       const sorted = first && file.kind === 'materialization';
+      const store = backend.store;
       for await (const records of source) {
+        // Records come in runs of one state: look its database up once per run.
+        let state = '';
+        let db = undefined as ReturnType<typeof store.db> | undefined;
+        let after: Buffer | null | undefined;
         for (const r of records) {
           const keyGroup = (r.key[0] << 8) | r.key[1];
           if (keyGroup < lo || keyGroup > hi) continue;
-          const db = backend.store.db(r.state);
-          const after = appendAfter.get(r.state);
+          if (r.state !== state) {
+            if (state !== '') appendAfter.set(state, after);
+            state = r.state;
+            db = store.db(state);
+            after = appendAfter.get(state);
+          }
           if (sorted && r.value !== undefined && after !== null && (after === undefined || Buffer.compare(r.key, after) > 0)) {
-            backend.store.append(db, r.key, r.value);
-            appendAfter.set(r.state, Buffer.from(r.key));
+            store.append(db!, r.key, r.value);
+            after = r.key as Buffer; // a view into a chunk that is never reused
             continue;
           }
-          appendAfter.set(r.state, null);
-          if (r.value === undefined) backend.store.remove(db, r.key);
-          else backend.store.put(db, r.key, r.value);
+          after = null;
+          if (r.value === undefined) store.remove(db!, r.key);
+          else store.put(db!, r.key, r.value);
         }
+        if (state !== '') appendAfter.set(state, after);
         await yieldToLoop();
       }
     }
