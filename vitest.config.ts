@@ -11,7 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/services/**'],
+    // The larger-than-memory test writes ~5 GB and takes ~1 min: `npm run test:large-state` (CI runs it too).
+    exclude: ['test/services/**', 'test/e2e/larger-than-memory.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

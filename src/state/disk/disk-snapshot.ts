@@ -20,8 +20,14 @@ import { type KvRecord, readRecordBytes, readRecordFile, RecordFileWriter, syncF
 type ChainFile = DiskSnapshotMeta['chain'][number];
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
-/** Entries copied per step of a materialization before yielding to the task's loop. */
+/** Entries copied per scan of a materialization (one LMDB range call). */
 const MATERIALIZE_CHUNK = 4096;
+/**
+ * Milliseconds a materialization copies per turn of the event loop before letting the task run
+ * again. The task yields only every 32 batches, so a fixed number of entries per turn starved
+ * large materializations (~20 MB/s while a job ran flat out); a time slice gives them a steady share.
+ */
+const MATERIALIZE_SLICE_MS = 8;
 
 /** The incremental chain the next checkpoint builds on. */
 interface Chain {
@@ -43,6 +49,8 @@ export class DiskSnapshotter implements ChangeSink {
    * local disk bounded when checkpointing is off.
    */
   private mustMaterialize = false;
+  /** Materializations taken (barrier passed) and not yet written. */
+  private materializing = 0;
   private pendingBytes = 0;
   private segmentSeq = 0;
   /** Sealed segments not yet in the chain, with the checkpoint that sealed them. */
@@ -76,6 +84,9 @@ export class DiskSnapshotter implements ChangeSink {
 
   /** Bytes the open segment may reach before replaying the log would cost more than a materialization. */
   private get logLimit(): number {
+    // While a materialization is written, the log since its barrier will sit on top of it, not on
+    // the old chain: judge it against the new base (whose size is not known yet; at least the old one).
+    if (this.materializing > 0) return Math.max(LOG_LIMIT_WITHOUT_BASE, (this.chain.base?.size ?? 0) * this.backend.config.materializeAfterRatio);
     const base = this.chain.base;
     const allowed = base === undefined ? LOG_LIMIT_WITHOUT_BASE : base.size * this.backend.config.materializeAfterRatio;
     return Math.max(1 << 20, allowed - this.chain.deltaBytes - this.pendingBytes);
@@ -115,6 +126,7 @@ export class DiskSnapshotter implements ChangeSink {
     if (config.incremental) this.changes = this.openSegment();
     this.mustMaterialize = false;
     const view = materialize ? backend.store.snapshot() : undefined;
+    if (view !== undefined) this.materializing++;
     const frozen: Frozen = {
       checkpointId,
       names: [...backend.stateNames],
@@ -124,15 +136,24 @@ export class DiskSnapshotter implements ChangeSink {
       timers: [...backend.timers.values()].map((q) => q.entries()),
     };
     let done = false;
+    let counted = view !== undefined;
+    const uncount = () => {
+      if (counted) this.materializing--;
+      counted = false;
+    };
+    let writing = false;
     const release = () => {
       if (!done && view !== undefined) view.done();
       done = true;
+      if (!writing) uncount(); // aborted before its write started
     };
     const run = async (): Promise<KeyedSnapshotResult> => {
+      writing = true;
       try {
         return view !== undefined ? await this.writeMaterialization(frozen, view, shared, release) : await this.writeDelta(frozen, shared!);
       } finally {
         release();
+        uncount();
       }
     };
     return {
@@ -173,6 +194,7 @@ export class DiskSnapshotter implements ChangeSink {
     const path = join(this.dir, `materialization-${this.token}-${frozen.checkpointId}.kv`);
     const writer = new RecordFileWriter(path, 'materialization', (i) => frozen.names[i]);
     const now = backend.options.ttlClock.now();
+    let sliceStart = performance.now();
     try {
       for (let i = 0; i < frozen.names.length; i++) {
         const name = frozen.names[i];
@@ -190,7 +212,10 @@ export class DiskSnapshotter implements ChangeSink {
           if (visited < MATERIALIZE_CHUNK || lastKey === undefined) break;
           start = lastKey;
           exclusive = true;
-          await yieldToLoop();
+          if (performance.now() - sliceStart >= MATERIALIZE_SLICE_MS) {
+            await yieldToLoop();
+            sliceStart = performance.now();
+          }
         }
       }
     } catch (error) {
