@@ -24,6 +24,7 @@ import { KeyGroupRange, type KeyedProcessFunction, type RuntimeContext, StreamEn
 import { FileCheckpointStorage } from '../src/checkpoint/files/file-checkpoint-storage.js';
 import { DiskStateBackend, type DiskKeyedStateBackend } from '../src/state/disk/disk-state-backend.js';
 import { readRecordFile } from '../src/state/disk/record-file.js';
+import { LMDB_ENV_OPTIONS } from '../src/state/disk/lmdb-store.js';
 import { type KeyedSnapshotResult, restoredFromBytes } from '../src/state/keyed-snapshot.js';
 
 /** The backend's default writes per LMDB transaction; the raw store uses the same. */
@@ -99,17 +100,7 @@ class RawStore {
   private writes = 0;
 
   constructor(path: string) {
-    this.env = open({
-      path,
-      noSync: true,
-      noMetaSync: true,
-      maxDbs: 4096,
-      compression: false,
-      cache: false,
-      keyEncoding: 'binary',
-      encoding: 'binary',
-      mapSize: 1 << 30,
-    }) as RootDatabase;
+    this.env = open({ path, ...LMDB_ENV_OPTIONS }) as RootDatabase;
     this.db = this.env.openDB({ name: 'count', keyEncoding: 'binary', encoding: 'binary', cache: false }) as unknown as Database<Buffer, Buffer>;
   }
 

@@ -34,6 +34,7 @@ import type {
 } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
+import { checkRestoredState, checkSameRegistration, type StatePlace } from '../state-compatibility.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
 import { DiskSnapshotter, loadSnapshots } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
@@ -368,7 +369,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       this.indexOf(meta.name);
       this.store.db(meta.name);
       this.states.set(meta.name, { name: meta.name, descriptor: undefined, handle: undefined, table: undefined, restoredMeta: meta });
-    } else if (existing.descriptor !== undefined) this.checkRestored(existing.descriptor, meta);
+    } else if (existing.descriptor !== undefined) checkRestoredState(existing.descriptor, meta, this.statePlace());
   }
 
   dispose(): Promise<void> {
@@ -393,11 +394,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   private register(descriptor: StateDescriptor, create: (table: DiskStateTable) => DiskStateHandle): DiskStateHandle {
     const existing = this.states.get(descriptor.name);
     if (existing?.descriptor !== undefined) {
-      this.checkCompatible(existing.descriptor, descriptor);
+      checkSameRegistration(existing.descriptor, descriptor, this.statePlace());
       return existing.handle!;
     }
     const restoredMeta = existing?.restoredMeta;
-    if (restoredMeta !== undefined) this.checkRestored(descriptor, restoredMeta);
+    if (restoredMeta !== undefined) checkRestoredState(descriptor, restoredMeta, this.statePlace());
     const ttl = descriptor.ttl === undefined ? undefined : new TtlPolicy(descriptor.ttl, this.options.ttlClock);
     const table = new DiskStateTable(
       descriptor.name,
@@ -420,37 +421,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     return handle;
   }
 
-  private checkRestored(d: StateDescriptor, meta: SnapshotStateMeta): void {
-    const keySerializer = d.kind === 'map' ? serializerIdentity((d as MapStateDescriptor<unknown, unknown>).keySerializer) : undefined;
-    if (meta.kind !== d.kind || meta.serializer !== serializerIdentity(d.serializer) || meta.keySerializer !== keySerializer)
-      throw new FloeError(
-        'STATE_TYPE_MISMATCH',
-        `${this.place(d.name)}: the checkpoint holds ${meta.kind} state with serializer ${meta.serializer}, but the job now declares ${d.kind} state with serializer ${serializerIdentity(d.serializer)}. Keep the old descriptor, or give the new one another name (the old state is then not restored).`,
-        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask, state: d.name } },
-      );
+  private statePlace(): StatePlace {
+    const o = this.options;
+    return { describe: (state) => this.place(state), context: { job: o.job, operator: o.operator, subtask: o.subtask } };
   }
 
-  private checkCompatible(registered: StateDescriptor, requested: StateDescriptor): void {
-    const problems: string[] = [];
-    if (registered.kind !== requested.kind) problems.push(`it is ${registered.kind} state, requested as ${requested.kind} state`);
-    const a = serializerIdentity(registered.serializer);
-    const b = serializerIdentity(requested.serializer);
-    if (a !== b) problems.push(`its serializer is ${a}, requested with ${b}`);
-    if (registered.kind === 'map' && requested.kind === 'map') {
-      const ka = serializerIdentity((registered as MapStateDescriptor<unknown, unknown>).keySerializer);
-      const kb = serializerIdentity((requested as MapStateDescriptor<unknown, unknown>).keySerializer);
-      if (ka !== kb) problems.push(`its key serializer is ${ka}, requested with ${kb}`);
-    }
-    const ttlOf = (d: StateDescriptor) =>
-      d.ttl === undefined ? 'no TTL' : `TTL ${d.ttl.timeToLiveMs} ms ${d.ttl.updateType} ${d.ttl.stateVisibility}`;
-    if (ttlOf(registered) !== ttlOf(requested)) problems.push(`it has ${ttlOf(registered)}, requested with ${ttlOf(requested)}`);
-    if (problems.length > 0)
-      throw new FloeError(
-        'STATE_TYPE_MISMATCH',
-        `${this.place(requested.name)} is already registered and ${problems.join('; ')}. Use another state name, or the same descriptor.`,
-        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask, state: requested.name } },
-      );
-  }
 }
 
 /** TTL switched on or off since the checkpoint: add or strip the timestamp of every entry (as the heap adapts instead of failing). */

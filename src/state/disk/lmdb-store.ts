@@ -4,6 +4,22 @@
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import { FloeError } from '../../core/errors.js';
 
+/**
+ * How every environment is opened: no fsync on commit (a failed job restores from its checkpoint,
+ * never from this directory), binary keys and values, no lmdb-js value cache or compression. The
+ * map starts at 1 GiB and lmdb-js grows it when full. The disk benchmark's raw store uses the same.
+ */
+export const LMDB_ENV_OPTIONS = {
+  noSync: true,
+  noMetaSync: true,
+  maxDbs: 4096,
+  compression: false,
+  cache: false,
+  keyEncoding: 'binary',
+  encoding: 'binary',
+  mapSize: 1 << 30,
+} as const;
+
 export interface LmdbStoreOptions {
   path: string;
   /** Writes per transaction; larger batches amortise LMDB's copy-on-write of pages (measured: 16k -> 106k, 128k -> 172k get+put/s on 1M keys). */
@@ -37,17 +53,7 @@ export class LmdbStore {
 
   constructor(private readonly options: LmdbStoreOptions) {
     try {
-      this.env = open({
-        path: options.path,
-        noSync: true,
-        noMetaSync: true,
-        maxDbs: 4096,
-        compression: false,
-        cache: false,
-        keyEncoding: 'binary',
-        encoding: 'binary',
-        mapSize: 1 << 30,
-      }) as RootDatabase;
+      this.env = open({ path: options.path, ...LMDB_ENV_OPTIONS }) as RootDatabase;
     } catch (cause) {
       throw new FloeError('IO_ERROR', `${options.place}: cannot open the disk state store at ${options.path}: ${(cause as Error).message}`, { cause });
     }

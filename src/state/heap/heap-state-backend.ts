@@ -28,6 +28,7 @@ import type {
 } from '../keyed-state-backend.js';
 import { serializerIdentity } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
+import { checkRestoredState, checkSameRegistration, type StatePlace } from '../state-compatibility.js';
 import { TtlHeapListState } from '../ttl/ttl-list-state.js';
 import { TtlHeapMapState } from '../ttl/ttl-map-state.js';
 import { TtlHeapAggregatingState, TtlHeapReducingState } from '../ttl/ttl-reducing-state.js';
@@ -264,15 +265,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (pending === undefined) return;
     const { meta } = pending;
     const d = state.descriptor;
-    const written = `${meta.kind} state with serializer ${meta.serializer}`;
-    const wanted = `${d.kind} state with serializer ${serializerIdentity(d.serializer)}`;
-    const keySerializer = d.kind === 'map' ? serializerIdentity((d as MapStateDescriptor<unknown, unknown>).keySerializer) : undefined;
-    if (meta.kind !== d.kind || meta.serializer !== serializerIdentity(d.serializer) || meta.keySerializer !== keySerializer)
-      throw new FloeError(
-        'STATE_TYPE_MISMATCH',
-        `${this.place(name)}: the checkpoint holds ${written}, but the job now declares ${wanted}. Keep the old descriptor, or give the new one another name (the old state is then not restored).`,
-        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask, state: name } },
-      );
+    checkRestoredState(d, meta, this.statePlace());
     this.pendingRestore.delete(name);
     const decode = payloadDecoder(d, meta.ttl, keyId);
     const table = state.handle.table;
@@ -293,7 +286,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   private register(descriptor: StateDescriptor, create: (ttl: TtlPolicy | undefined) => HeapStateHandle<any>): HeapStateHandle<any> {
     const existing = this.states.get(descriptor.name);
     if (existing !== undefined) {
-      this.checkCompatible(existing.descriptor, descriptor);
+      checkSameRegistration(existing.descriptor, descriptor, this.statePlace());
       return existing.handle;
     }
     const ttl = descriptor.ttl === undefined ? undefined : new TtlPolicy(descriptor.ttl, this.options.ttlClock);
@@ -307,27 +300,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return handle;
   }
 
-  private checkCompatible(registered: StateDescriptor, requested: StateDescriptor): void {
-    const problems: string[] = [];
-    if (registered.kind !== requested.kind) problems.push(`it is ${registered.kind} state, requested as ${requested.kind} state`);
-    const a = serializerIdentity(registered.serializer);
-    const b = serializerIdentity(requested.serializer);
-    if (a !== b) problems.push(`its serializer is ${a}, requested with ${b}`);
-    if (registered.kind === 'map' && requested.kind === 'map') {
-      const ka = serializerIdentity((registered as MapStateDescriptor<unknown, unknown>).keySerializer);
-      const kb = serializerIdentity((requested as MapStateDescriptor<unknown, unknown>).keySerializer);
-      if (ka !== kb) problems.push(`its key serializer is ${ka}, requested with ${kb}`);
-    }
-    const ttlOf = (d: StateDescriptor) =>
-      d.ttl === undefined ? 'no TTL' : `TTL ${d.ttl.timeToLiveMs} ms ${d.ttl.updateType} ${d.ttl.stateVisibility}`;
-    if (ttlOf(registered) !== ttlOf(requested)) problems.push(`it has ${ttlOf(registered)}, requested with ${ttlOf(requested)}`);
-    if (problems.length > 0)
-      throw new FloeError(
-        'STATE_TYPE_MISMATCH',
-        `${this.place(requested.name)} is already registered and ${problems.join('; ')}. Use another state name, or the same descriptor.`,
-        { context: { job: this.options.job, operator: this.options.operator, subtask: this.options.subtask, state: requested.name } },
-      );
+  private statePlace(): StatePlace {
+    const o = this.options;
+    return { describe: (state) => this.place(state), context: { job: o.job, operator: o.operator, subtask: o.subtask } };
   }
+
 
   private place(state?: string): string {
     const o = this.options;
