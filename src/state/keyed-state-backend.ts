@@ -11,6 +11,25 @@ export type Namespace = string | number;
 /** The namespace of state that user functions get from the runtime context. */
 export const VOID_NAMESPACE: Namespace = '';
 
+/**
+ * `getPartitionedState` of every backend: dispatches on the descriptor's kind to the typed
+ * getter, so both backends return the same handles for both entry points.
+ */
+export function partitionedStateOf(backend: KeyedStateBackend, descriptor: AnyStateDescriptor): InternalKvState {
+  switch (descriptor.kind) {
+    case 'value':
+      return backend.getState(descriptor);
+    case 'list':
+      return backend.getListState(descriptor);
+    case 'map':
+      return backend.getMapState(descriptor);
+    case 'reducing':
+      return backend.getReducingState(descriptor);
+    case 'aggregating':
+      return backend.getAggregatingState(descriptor);
+  }
+}
+
 /** Every state handle a backend creates can be switched to another namespace (internal use). */
 export interface InternalKvState {
   setCurrentNamespace(namespace: Namespace): void;
@@ -126,8 +145,6 @@ export interface KeyedStateBackend extends SnapshottableKeyedStateBackend {
 export interface StateBackend {
   /** `'heap'`, `'disk'`. */
   readonly name: string;
-  /** Called once when a job that uses this backend ends (releases locks and directories). */
-  close?(): Promise<void>;
   createKeyedStateBackend(options: KeyedStateBackendOptions): KeyedStateBackend;
 }
 

@@ -1,15 +1,24 @@
 // Whether a state descriptor may use state registered or restored under its name (pure): the
 // same kind, serializers and TTL, or STATE_TYPE_MISMATCH naming both sides and the fix. Shared by
 // every keyed backend, so they refuse the same things with the same words.
-import { FloeError, type ErrorContext } from '../core/errors.js';
+import { FloeError, describeContext, type ErrorContext } from '../core/errors.js';
 import type { MapStateDescriptor, StateDescriptor } from './descriptors.js';
 import type { SnapshotStateMeta } from './keyed-snapshot.js';
+import type { KeyedStateBackendOptions } from './keyed-state-backend.js';
 import { serializerIdentity } from './serde/type-serializer.js';
 
 /** Where a check runs: the "job 'j', operator 'o', ..." prefix of a state, and the error context. */
 export interface StatePlace {
-  describe(state: string): string;
+  describe(state?: string): string;
   context: ErrorContext;
+}
+
+/** The place of a keyed backend's operator instance ("job 'j', operator 'o', subtask 1/2[, state 's']"). */
+export function statePlaceOf(o: KeyedStateBackendOptions): StatePlace {
+  return {
+    describe: (state) => describeContext({ job: o.job, operator: o.operator, subtask: o.subtask, parallelism: o.parallelism, state }),
+    context: { job: o.job, operator: o.operator, subtask: o.subtask },
+  };
 }
 
 function keySerializerOf(d: StateDescriptor): string | undefined {

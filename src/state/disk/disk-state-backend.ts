@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { FloeError, describeContext, describeValue } from '../../core/errors.js';
+import { FloeError, describeValue } from '../../core/errors.js';
 import { encodeKey, type KeyId, keyId } from '../../core/key-encoding.js';
 import { keyGroupForHash, type KeyGroupRange } from '../../core/key-groups.js';
 import { murmur3x86_32 } from '../../core/murmur.js';
@@ -32,9 +32,10 @@ import type {
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
+import { partitionedStateOf } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
-import { checkRestoredState, checkSameRegistration, type StatePlace } from '../state-compatibility.js';
+import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
 import { DiskSnapshotter, loadSnapshots } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
@@ -107,11 +108,6 @@ export class DiskStateBackend implements StateBackend {
     });
   }
 
-  /** Releases the directory lock once no keyed backend of this job is left. */
-  async close(): Promise<void> {
-    if (this.users === 0) this.releaseLock();
-  }
-
   private release(): void {
     this.users--;
     if (this.users === 0) this.releaseLock();
@@ -124,17 +120,9 @@ export class DiskStateBackend implements StateBackend {
   }
 }
 
+/** Removes what a dead run left in `root` (the lock, and lock files being written, stay). */
 function wipeExceptLock(root: string): void {
-  mkdirSync(root, { recursive: true });
-  for (const entry of readdirSafe(root)) if (entry !== 'LOCK' && !entry.startsWith('LOCK')) rmSync(join(root, entry), { recursive: true, force: true });
-}
-
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
+  for (const entry of readdirSync(root)) if (!entry.startsWith('LOCK')) rmSync(join(root, entry), { recursive: true, force: true });
 }
 
 /** The heap timer queues' view of the current key; its Map id is computed only when a timer needs it. */
@@ -200,11 +188,14 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   sequence = 0;
   readonly snapshotter: DiskSnapshotter;
   private disposed = false;
+  /** Names this operator instance (and a state) in errors. */
+  private readonly errorPlace: StatePlace;
 
   constructor(
     readonly options: KeyedStateBackendOptions,
     readonly config: DiskInstanceConfig,
   ) {
+    this.errorPlace = statePlaceOf(options);
     this.keyGroupRange = options.keyGroupRange;
     this.maxParallelism = options.maxParallelism;
     mkdirSync(config.dir, { recursive: true });
@@ -262,19 +253,9 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   getPartitionedState(descriptor: AnyStateDescriptor): InternalKvState {
-    switch (descriptor.kind) {
-      case 'value':
-        return this.getState(descriptor);
-      case 'list':
-        return this.getListState(descriptor);
-      case 'map':
-        return this.getMapState(descriptor);
-      case 'reducing':
-        return this.getReducingState(descriptor);
-      case 'aggregating':
-        return this.getAggregatingState(descriptor);
-    }
+    return partitionedStateOf(this, descriptor);
   }
+
 
   /** The next list-element sequence number (SequenceSource). */
   nextSequence(): number {
@@ -369,7 +350,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       this.indexOf(meta.name);
       this.store.db(meta.name);
       this.states.set(meta.name, { name: meta.name, descriptor: undefined, handle: undefined, table: undefined, restoredMeta: meta });
-    } else if (existing.descriptor !== undefined) checkRestoredState(existing.descriptor, meta, this.statePlace());
+    } else if (existing.descriptor !== undefined) checkRestoredState(existing.descriptor, meta, this.errorPlace);
   }
 
   dispose(): Promise<void> {
@@ -387,18 +368,18 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   place(state?: string): string {
-    const o = this.options;
-    return describeContext({ job: o.job, operator: o.operator, subtask: o.subtask, parallelism: o.parallelism, state });
+    return this.errorPlace.describe(state);
   }
+
 
   private register(descriptor: StateDescriptor, create: (table: DiskStateTable) => DiskStateHandle): DiskStateHandle {
     const existing = this.states.get(descriptor.name);
     if (existing?.descriptor !== undefined) {
-      checkSameRegistration(existing.descriptor, descriptor, this.statePlace());
+      checkSameRegistration(existing.descriptor, descriptor, this.errorPlace);
       return existing.handle!;
     }
     const restoredMeta = existing?.restoredMeta;
-    if (restoredMeta !== undefined) checkRestoredState(descriptor, restoredMeta, this.statePlace());
+    if (restoredMeta !== undefined) checkRestoredState(descriptor, restoredMeta, this.errorPlace);
     const ttl = descriptor.ttl === undefined ? undefined : new TtlPolicy(descriptor.ttl, this.options.ttlClock);
     const table = new DiskStateTable(
       descriptor.name,
@@ -419,11 +400,6 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     }
     this.states.set(descriptor.name, { name: descriptor.name, descriptor, handle, table, restoredMeta: undefined });
     return handle;
-  }
-
-  private statePlace(): StatePlace {
-    const o = this.options;
-    return { describe: (state) => this.place(state), context: { job: o.job, operator: o.operator, subtask: o.subtask } };
   }
 
 }

@@ -61,19 +61,9 @@ export class DiskStateTable {
     this.changes.delete(this.index, key);
   }
 
-  /** Every entry whose key starts with `prefix`, in key order (read in chunks). */
+  /** Every entry whose key starts with `prefix`, in key order. */
   scan(prefix: Uint8Array): StoreEntry[] {
-    const end = upperBound(prefix);
-    const out: StoreEntry[] = [];
-    let start: Uint8Array = prefix;
-    let exclusive = false;
-    for (;;) {
-      const chunk = this.store.range(this.db, start, end, SCAN_CHUNK, exclusive);
-      for (let i = 0; i < chunk.length; i++) out.push(chunk[i]);
-      if (chunk.length < SCAN_CHUNK) return out;
-      start = chunk[chunk.length - 1].key;
-      exclusive = true;
-    }
+    return [...this.entriesFrom(prefix, upperBound(prefix), SCAN_CHUNK)];
   }
 
   /** The first entry starting with `prefix`, if any. */
@@ -86,15 +76,19 @@ export class DiskStateTable {
     for (const { key } of this.scan(prefix)) this.remove(key);
   }
 
-  /** Every entry of this state in key order, in chunks (inspection, snapshots of tests). */
-  *all(): Generator<StoreEntry> {
-    let start: Uint8Array = Buffer.alloc(0);
+  /** Every entry of this state in key order (inspection, TTL adaption). */
+  all(): Generator<StoreEntry> {
+    return this.entriesFrom(Buffer.alloc(0), undefined, SCAN_CHUNK * 4);
+  }
+
+  /** Entries from `start` up to `end`, read `chunk` at a time so no cursor stays open across a commit. */
+  private *entriesFrom(start: Uint8Array, end: Uint8Array | undefined, chunk: number): Generator<StoreEntry> {
     let exclusive = false;
     for (;;) {
-      const chunk = this.store.range(this.db, start, undefined, SCAN_CHUNK * 4, exclusive);
-      yield* chunk;
-      if (chunk.length < SCAN_CHUNK * 4) return;
-      start = chunk[chunk.length - 1].key;
+      const entries = this.store.range(this.db, start, end, chunk, exclusive);
+      yield* entries;
+      if (entries.length < chunk) return;
+      start = entries[entries.length - 1].key;
       exclusive = true;
     }
   }

@@ -71,11 +71,6 @@ export class LmdbStore {
     return db;
   }
 
-  /** The value under `key`, copied (undefined when absent). */
-  get(db: Database<Buffer, Buffer>, key: Uint8Array): Buffer | undefined {
-    return db.getBinary(key as Buffer) ?? undefined;
-  }
-
   /**
    * The value under `key` as a view that the next read overwrites (no copy; decode it at once).
    */

@@ -1,7 +1,7 @@
 // The heap state backend: keyed state as JavaScript objects in Maps (fastest; bounded by
 // memory). One HeapKeyedStateBackend per keyed operator instance: key context, state registry,
 // timer queues, inspection, snapshots. No I/O.
-import { FloeError, describeContext, describeValue } from '../../core/errors.js';
+import { FloeError, describeValue } from '../../core/errors.js';
 import { keyFromId } from '../../core/key-decoding.js';
 import { keyId } from '../../core/key-encoding.js';
 import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-groups.js';
@@ -26,9 +26,10 @@ import type {
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
+import { partitionedStateOf } from '../keyed-state-backend.js';
 import { serializerIdentity } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
-import { checkRestoredState, checkSameRegistration, type StatePlace } from '../state-compatibility.js';
+import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import { TtlHeapListState } from '../ttl/ttl-list-state.js';
 import { TtlHeapMapState } from '../ttl/ttl-map-state.js';
 import { TtlHeapAggregatingState, TtlHeapReducingState } from '../ttl/ttl-reducing-state.js';
@@ -89,7 +90,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   /** Restored entries of states whose descriptor was not registered yet. */
   private readonly pendingRestore = new Map<string, { meta: SnapshotStateMeta; entries: Array<[Namespace, unknown, unknown]> }>();
 
+  /** Names this operator instance (and a state) in errors. */
+  private readonly errorPlace: StatePlace;
+
   constructor(private readonly options: KeyedStateBackendOptions) {
+    this.errorPlace = statePlaceOf(options);
     this.keyGroupRange = options.keyGroupRange;
     this.maxParallelism = options.maxParallelism;
   }
@@ -158,19 +163,9 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   getPartitionedState(descriptor: AnyStateDescriptor): InternalKvState {
-    switch (descriptor.kind) {
-      case 'value':
-        return this.getState(descriptor);
-      case 'list':
-        return this.getListState(descriptor);
-      case 'map':
-        return this.getMapState(descriptor);
-      case 'reducing':
-        return this.getReducingState(descriptor);
-      case 'aggregating':
-        return this.getAggregatingState(descriptor);
-    }
+    return partitionedStateOf(this, descriptor);
   }
+
 
   onRecordProcessed(): void {
     const cleanups = this.perRecordCleanups;
@@ -265,7 +260,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     if (pending === undefined) return;
     const { meta } = pending;
     const d = state.descriptor;
-    checkRestoredState(d, meta, this.statePlace());
+    checkRestoredState(d, meta, this.errorPlace);
     this.pendingRestore.delete(name);
     const decode = payloadDecoder(d, meta.ttl, keyId);
     const table = state.handle.table;
@@ -286,7 +281,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   private register(descriptor: StateDescriptor, create: (ttl: TtlPolicy | undefined) => HeapStateHandle<any>): HeapStateHandle<any> {
     const existing = this.states.get(descriptor.name);
     if (existing !== undefined) {
-      checkSameRegistration(existing.descriptor, descriptor, this.statePlace());
+      checkSameRegistration(existing.descriptor, descriptor, this.errorPlace);
       return existing.handle;
     }
     const ttl = descriptor.ttl === undefined ? undefined : new TtlPolicy(descriptor.ttl, this.options.ttlClock);
@@ -300,16 +295,10 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return handle;
   }
 
-  private statePlace(): StatePlace {
-    const o = this.options;
-    return { describe: (state) => this.place(state), context: { job: o.job, operator: o.operator, subtask: o.subtask } };
-  }
-
-
   private place(state?: string): string {
-    const o = this.options;
-    return describeContext({ job: o.job, operator: o.operator, subtask: o.subtask, parallelism: o.parallelism, state });
+    return this.errorPlace.describe(state);
   }
+
 }
 
 /** Converts stored values between the TTL-wrapped and the plain form. */
