@@ -163,14 +163,13 @@ export class FileCheckpointStorage {
     } catch (cause) {
       throw invalid(id, path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
     }
-    if (bytes.length !== file.size) throw invalid(id, path, `truncated: expected ${file.size} bytes, found ${bytes.length}`);
-    const content = bytes.subarray(0, bytes.length - TRAILER_BYTES);
-    const trailer = bytes.subarray(bytes.length - TRAILER_BYTES).toString('hex');
-    const actual = createHash('sha256').update(content).digest('hex');
-    if (actual !== file.sha256 || trailer !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
-    if (!content.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
-    const version = content.readUInt16BE(MAGIC.length);
-    if (version > CHECKPOINT_FORMAT_VERSION) throw invalid(id, path, `format version ${version} was written by a newer Floe`);
+    const content = bytes.subarray(0, Math.max(0, bytes.length - TRAILER_BYTES));
+    checkFile(id, path, file, {
+      size: bytes.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+      trailer: bytes.subarray(content.length).toString('hex'),
+      head: content,
+    });
     return content.subarray(MAGIC.length + 2);
   }
 
@@ -217,10 +216,7 @@ export class FileCheckpointStorage {
       }
       const trailer = Buffer.alloc(TRAILER_BYTES);
       await handle.read(trailer, 0, TRAILER_BYTES, contentSize);
-      const actual = hash.digest('hex');
-      if (actual !== file.sha256 || trailer.toString('hex') !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
-      if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
-      if (head.readUInt16BE(MAGIC.length) > CHECKPOINT_FORMAT_VERSION) throw invalid(id, path, `format version ${head.readUInt16BE(MAGIC.length)} was written by a newer Floe`);
+      checkFile(id, path, file, { size, sha256: hash.digest('hex'), trailer: trailer.toString('hex'), head });
     } finally {
       await handle.close();
     }
@@ -251,6 +247,18 @@ export class FileCheckpointStorage {
     }
     for (const name of shared) if (!stillListed.has(name)) await rm(join(this.directory, name), { force: true });
   }
+}
+
+/**
+ * The checks every read of a data file makes, whether it was read whole or streamed: size, the
+ * sha256 against both the metadata and the file's trailer, the magic and the format version.
+ */
+function checkFile(id: number, path: string, file: StoredFile, found: { size: number; sha256: string; trailer: string; head: Buffer }): void {
+  if (found.size !== file.size) throw invalid(id, path, `truncated: expected ${file.size} bytes, found ${found.size}`);
+  if (found.sha256 !== file.sha256 || found.trailer !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
+  if (!found.head.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
+  const version = found.head.readUInt16BE(MAGIC.length);
+  if (version > CHECKPOINT_FORMAT_VERSION) throw invalid(id, path, `format version ${version} was written by a newer Floe`);
 }
 
 /** sha256 of the concatenated chunks; above 1 MiB off the main thread (WebCrypto's thread pool). */
