@@ -1,8 +1,8 @@
 // The public API of Floe. Everything a job file needs is exported from here.
 export { StreamEnvironment, type StreamEnvironmentOptions, type JobClient } from './api/stream-environment.js';
 export { DataStream } from './api/data-stream.js';
-export { KeyedStream, type FieldRef } from './api/keyed-stream.js';
-export { BroadcastStream, BroadcastConnectedStream } from './api/broadcast-stream.js';
+export { KeyedStream, type FieldRef, type NumericFieldRef } from './api/keyed-stream.js';
+export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.js';
 export type { JobResult, JobMetrics, OperatorMetrics } from './runtime/job-runner.js';
 export type {
   Collector,
@@ -11,6 +11,11 @@ export type {
   MapFunction,
   FilterFunction,
   FlatMapFunction,
+  RichMapFunction,
+  RichFilterFunction,
+  RichFlatMapFunction,
+  WithFields,
+  StateOf,
   ProcessFunction,
   ProcessContext,
   KeyedProcessFunction,
