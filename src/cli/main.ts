@@ -2,14 +2,13 @@
 // line and a final summary. Does process I/O: argv, stdout/stderr, signals, exit codes.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { StreamEnvironment } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
 import { USAGE, parseArgs, type RunCommand } from './args.js';
+import { loadJob } from './load-job.js';
 import { ProgressReporter, formatSummary } from './progress.js';
 
-/** A job file's default export. */
-export type JobFunction = (env: StreamEnvironment, args: string[]) => unknown;
+export type { JobFunction } from './load-job.js';
 
 export async function main(argv: string[]): Promise<number> {
   let command: ReturnType<typeof parseArgs>;
@@ -87,31 +86,6 @@ async function runJob(command: RunCommand): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGUSR2', onCheckpointSignal);
   }
-}
-
-async function loadJob(jobPath: string): Promise<JobFunction> {
-  let mod: { default?: unknown };
-  try {
-    if (/\.[cm]?tsx?$/.test(jobPath)) {
-      // tsx compiles the job (and what it imports) on the fly; a job outside an ESM package works too.
-      const { tsImport } = await import('tsx/esm/api');
-      mod = (await tsImport(pathToFileURL(jobPath).href, import.meta.url)) as { default?: unknown };
-    } else mod = (await import(pathToFileURL(jobPath).href)) as { default?: unknown };
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException)?.code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((cause as Error).message).includes(jobPath))
-      throw new FloeError('INVALID_ARGUMENT', `Job file not found: ${jobPath}`, { cause });
-    throw cause;
-  }
-  // A job compiled as CommonJS (no "type": "module" around it) nests its default export.
-  const nested = (mod.default as { default?: unknown } | undefined)?.default;
-  if (typeof mod.default !== 'function' && typeof nested === 'function') return nested as JobFunction;
-  if (typeof mod.default !== 'function')
-    throw new FloeError(
-      'INVALID_JOB',
-      `${jobPath} has no default export function. A job file looks like:\n  export default (env: StreamEnvironment) => { env.fromElements(1, 2, 3).print(); };`,
-    );
-  return mod.default as JobFunction;
 }
 
 function fail(error: unknown): number {
