@@ -135,6 +135,22 @@ export class StreamEnvironment {
     return this;
   }
 
+  /**
+   * Sets what happens when the job fails (Flink's setRestartStrategy), from inside a job file.
+   * A strategy given on the command line (`--restart-strategy`) or to create() wins.
+   *
+   * @example
+   * env.setRestartStrategy({ type: 'fixed-delay', attempts: 3, delayMs: 5000 });
+   */
+  setRestartStrategy(strategy: RestartStrategyOptions): this {
+    createRestartStrategy(strategy); // validates
+    if (this.restartStrategyDefaulted) {
+      this.restartStrategy = strategy;
+      this.restartStrategyDefaulted = false;
+    }
+    return this;
+  }
+
   /** The checkpoint directory, when checkpointing is on. */
   get checkpointDirectory(): string | undefined {
     return this.checkpointing?.directory;

@@ -1,6 +1,6 @@
 // The `floe` command: runs job files (TypeScript directly, through tsx) with a live progress
 // line and a final summary. Does process I/O: argv, stdout/stderr, signals, exit codes.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StreamEnvironment } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
@@ -36,8 +36,16 @@ export async function main(argv: string[]): Promise<number> {
 async function runJob(command: RunCommand): Promise<number> {
   const jobPath = resolve(command.jobPath);
   const job = await loadJob(jobPath);
+  if (command.fromCheckpoint !== undefined && !/^\d+$/.test(command.fromCheckpoint) && !existsSync(resolve(command.fromCheckpoint)))
+    throw new FloeError('INVALID_ARGUMENT', `--from-checkpoint ${command.fromCheckpoint}: no such checkpoint directory (${resolve(command.fromCheckpoint)} does not exist)`);
   const checkpointing =
-    command.checkpointDir === undefined ? undefined : { directory: resolve(command.checkpointDir), intervalMs: command.checkpointIntervalMs ?? 1000 };
+    command.checkpointDir === undefined
+      ? undefined
+      : {
+          directory: resolve(command.checkpointDir),
+          intervalMs: command.checkpointIntervalMs ?? 1000,
+          ...(command.tolerableFailedCheckpoints === undefined ? {} : { tolerableFailures: command.tolerableFailedCheckpoints }),
+        };
   const env = StreamEnvironment.create({
     parallelism: command.parallelism,
     maxParallelism: command.maxParallelism,
@@ -47,9 +55,16 @@ async function runJob(command: RunCommand): Promise<number> {
       : {}),
     checkpointing,
     restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
+    ...(command.restartStrategy === undefined ? {} : { restartStrategy: command.restartStrategy }),
   });
   await job(env, command.jobArgs);
-  if (env.executed || !env.hasSinks) return 0; // the job ran itself (or had nothing to run)
+  if (env.executed) return 0; // the job ran itself
+  if (!env.hasSinks) {
+    process.stderr.write(
+      `floe: warning: ${command.jobPath} defines no sink, so nothing ran and its results would go nowhere. End a stream with .print(), .writeAsJsonLines(path) or .addSink(...).\n`,
+    );
+    return 0;
+  }
 
   const client = env.executeAsync();
   const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
