@@ -54,6 +54,7 @@ export class BroadcastConnectedStream<IN1, IN2> {
       keyed: this.keyed,
       kind: this.keyed ? 'KeyedBroadcastProcess' : 'BroadcastProcess',
       isSink: false,
+      declaredState: descriptors.map((d) => `broadcast '${d.name}'`),
     };
     return new DataStream<OUT>(this.environment, t);
   }

@@ -61,6 +61,11 @@ export interface StreamEnvironmentOptions {
    * Default as Flink: exponential delay (1 s to 1 min) with checkpointing, no restarts without.
    */
   restartStrategy?: RestartStrategyOptions;
+  /**
+   * Builds the job graph but runs nothing (Flink's `info`): execute() rejects with PLAN_ONLY and
+   * the graph is in `plannedGraph`. `floe check` uses it.
+   */
+  planOnly?: boolean;
 }
 
 /** A running job: live metrics, cancellation, and its result. */
@@ -98,6 +103,9 @@ export class StreamEnvironment {
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
+  /** With `planOnly`: the graph execute() would have run. */
+  plannedGraph: JobGraph | undefined;
+  private readonly planOnly: boolean;
 
   private constructor(options: StreamEnvironmentOptions) {
     this.parallelism = options.parallelism ?? 1;
@@ -113,6 +121,7 @@ export class StreamEnvironment {
     this.restore = options.restore;
     this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
     this.restartStrategyDefaulted = options.restartStrategy === undefined;
+    this.planOnly = options.planOnly === true;
     if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
 
@@ -200,6 +209,10 @@ export class StreamEnvironment {
   /** Starts the job and returns at once with a client for metrics and cancellation. */
   executeAsync(jobName?: string): JobClient {
     const graph = this.buildGraph(jobName);
+    if (this.planOnly) {
+      this.plannedGraph = graph;
+      throw new FloeError('PLAN_ONLY', `Job '${graph.jobName}' was planned, not run (planOnly)`);
+    }
     this.executed = true;
     let runner: JobRunner | undefined;
     let cancelled = false;

@@ -3,7 +3,8 @@ import { FloeError } from '../core/errors.js';
 import type { RestartStrategyOptions } from '../runtime/restart-strategy.js';
 
 export interface RunCommand {
-  command: 'run';
+  /** `check` type-checks and plans the job without running it (same options). */
+  command: 'run' | 'check';
   jobPath: string;
   parallelism: number | undefined;
   maxParallelism: number | undefined;
@@ -24,10 +25,12 @@ export interface RunCommand {
 export type CliCommand = RunCommand | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage: floe run [options] <job.ts|job.js> [job arguments]
+       floe check [options] <job.ts|job.js> [job arguments]
 
 Runs a job file: a module whose default export receives the StreamEnvironment,
   export default (env: StreamEnvironment, args: string[]) => { ... }
-TypeScript job files run directly, with no build step.
+TypeScript job files run directly, with no build step. \`floe check\` type-checks the job
+file and prints its plan (chains, uids, parallelism, partitioning, warnings) without running it.
 
 Options:
   -p, --parallelism N       default parallelism of every operator
@@ -76,9 +79,9 @@ const FLAGS: Flag[] = [
 export function parseArgs(argv: string[]): CliCommand {
   if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };
   if (argv[0] === '-v' || argv[0] === '--version') return { command: 'version' };
-  if (argv[0] !== 'run') throw usage(`Unknown command '${argv[0]}'${suggestion(argv[0], ['run', 'help'])}.\n\n${USAGE}`);
+  if (argv[0] !== 'run' && argv[0] !== 'check') throw usage(`Unknown command '${argv[0]}'${suggestion(argv[0], ['run', 'check', 'help'])}.\n\n${USAGE}`);
   const run: RunCommand = {
-    command: 'run',
+    command: argv[0],
     jobPath: '',
     parallelism: undefined,
     maxParallelism: undefined,
@@ -110,7 +113,7 @@ export function parseArgs(argv: string[]): CliCommand {
       throw usage(`Unknown option ${name}${suggestion(name, known)}. Job arguments go after the job file (or after --).`);
     } else run.jobArgs.push(arg);
   }
-  if (run.jobPath === '') throw usage(`floe run needs a job file.\n\n${USAGE}`);
+  if (run.jobPath === '') throw usage(`floe ${run.command} needs a job file.\n\n${USAGE}`);
   if (run.checkpointIntervalMs !== undefined && run.checkpointDir === undefined)
     throw usage('--checkpoint-interval needs --checkpoint-dir DIR: checkpoints need a directory to go to');
   if (run.tolerableFailedCheckpoints !== undefined && run.checkpointDir === undefined)

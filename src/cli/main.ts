@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { StreamEnvironment } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
 import { USAGE, parseArgs, type RunCommand } from './args.js';
+import { checkJob, formatCheck } from './check.js';
 import { loadJob } from './load-job.js';
 import { ProgressReporter, formatSummary } from './progress.js';
 
@@ -27,6 +28,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    if (command.command === 'check') {
+      const result = await checkJob(command);
+      process.stdout.write(`${formatCheck(result, command.jobPath)}\n`);
+      return result.typeErrors.length === 0 ? 0 : 1;
+    }
     return await runJob(command);
   } catch (error) {
     return fail(error);

@@ -10,6 +10,8 @@ export type FloeErrorCode =
   | 'JOB_FAILED'
   | 'JOB_CANCELLED'
   | 'INVALID_JOB'
+  /** execute() of an environment created with `planOnly`: the graph was built, nothing ran. */
+  | 'PLAN_ONLY'
   | 'MALFORMED_RECORD'
   | 'CHECKPOINT_DECLINED'
   | 'CHECKPOINT_FAILED'

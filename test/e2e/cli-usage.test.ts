@@ -1,6 +1,6 @@
 // The `floe` command catching a new user's mistakes before anything runs.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,5 +55,42 @@ export default (env: StreamEnvironment) => { env.fromElements(1, 2, 3).map((x) =
     const retried = run(['run', '--restart-strategy', 'fixed-delay:2:0', '--checkpoint-dir', dir, job, '-q']);
     expect(retried.code).toBe(1);
     expect(retried.stderr.match(/\[restart\]/g)).toHaveLength(2);
+  });
+});
+
+describe('floe check', () => {
+  it('type-checks a job, prints its plan with warnings and runs nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-check-'));
+    const out = join(dir, 'out.jsonl');
+    const job = join(dir, 'job.ts');
+    writeFileSync(
+      job,
+      `import type { StreamEnvironment } from '${join(root, 'dist/index.js')}';
+export default (env: StreamEnvironment) => {
+  env.fromElements<[string, number]>(['a', 1], ['b', 2]).uid('numbers').keyBy((t) => t[0]).sum(1).name('Totals').writeAsJsonLines(${JSON.stringify(out)});
+};
+`,
+    );
+    const r = run(['check', job, '-p', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('types ok');
+    expect(r.stdout).toMatch(/parallelism 3, max parallelism 128 <- #0 \(hash\)/);
+    expect(r.stdout).toMatch(/Totals {2}\[Sum, uid 'sum-\d+' \(derived\), stateful\]/);
+    expect(r.stdout).toMatch(/warning: 'Totals' keeps state but has no uid/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('reports type errors with file, line and column and exits 1', () => {
+    const job = jobFile(`import type { StreamEnvironment } from '${join(root, 'dist/index.js')}';
+export default (env: StreamEnvironment) => {
+  const n: number = 'not a number';
+  env.fromElements(n).print();
+};
+`);
+    const r = run(['check', job]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/job\.ts\(3,9\): error TS2322: Type 'string' is not assignable to type 'number'/);
+    expect(r.stdout).toMatch(/Print Sink/);
   });
 });

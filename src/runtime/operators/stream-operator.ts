@@ -56,6 +56,8 @@ export interface StreamOperator {
   snapshotState(checkpointId: number, timestamp: number): unknown | Promise<unknown>;
   notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
   notifyCheckpointAborted(checkpointId: number): void | Promise<void>;
+  /** True when the operator keeps operator state in checkpoints (a CheckpointedFunction); for plans. */
+  keepsOperatorState?(): boolean;
 }
 
 /** Common plumbing: context access, watermark forwarding, user-error wrapping. */
