@@ -1,5 +1,5 @@
 // The public API of Floe. Everything a job file needs is exported from here.
-export { StreamEnvironment, type StreamEnvironmentOptions, type JobClient } from './api/stream-environment.js';
+export { StreamEnvironment, type StreamEnvironmentOptions, type JobClient, type PlanDescription } from './api/stream-environment.js';
 export { DataStream } from './api/data-stream.js';
 export { KeyedStream, type FieldRef, type NumericFieldRef } from './api/keyed-stream.js';
 export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.js';

@@ -6,6 +6,7 @@ import { CollectionSource } from '../connectors/collection/collection-source.js'
 import { JsonLinesFileSource, type JsonLinesFileSourceOptions } from '../connectors/file/json-lines-file-source.js';
 import { GeneratorSource, type GeneratorFunction, type GeneratorSourceOptions } from '../connectors/generator/generator-source.js';
 import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
+import { describePlan, type PlanDescription } from '../plan/plan-description.js';
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
 import type { Source } from '../runtime/source.js';
@@ -18,6 +19,8 @@ import { resolveCheckpointingOptions, type CheckpointingOptions } from '../check
 import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/files/file-checkpoint-storage.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
 import './broadcast-stream.js'; // registers DataStream.broadcast/connect factories
+
+export type { PlanDescription } from '../plan/plan-description.js';
 
 /** Job-wide settings. Every field has a default. */
 export interface StreamEnvironmentOptions {
@@ -304,6 +307,15 @@ export class StreamEnvironment {
     if (this.sinks.length === 0)
       throw new FloeError('INVALID_JOB', `Job '${jobName ?? this.defaultJobName}' has no sink: end a stream with print(), writeAsJsonLines(...), addSink(...) or executeAndCollect()`);
     return buildJobGraph(this.sinks, { jobName: jobName ?? this.defaultJobName, parallelism: this.parallelism, maxParallelism: this.maxParallelism });
+  }
+
+  /**
+   * What the job would run, for people and tools (`floe check`): chains, operators, uids,
+   * parallelism, partitioning, declared state and warnings. With `planOnly`, the graph that
+   * execute() planned.
+   */
+  describePlan(jobName?: string): PlanDescription {
+    return describePlan(this.plannedGraph ?? this.buildGraph(jobName));
   }
 
   /** True when at least one sink was added (the CLI executes such a job for the user). */

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { StreamEnvironment } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
-import { describePlan, formatPlan, type PlanDescription } from '../plan/plan-description.js';
+import type { PlanDescription } from '../api/stream-environment.js';
 import type { RunCommand } from './args.js';
 import { loadJob } from './load-job.js';
 
@@ -33,8 +33,7 @@ export async function checkJob(command: RunCommand): Promise<CheckResult> {
   } catch (error) {
     if (!(error instanceof FloeError && error.code === 'PLAN_ONLY')) throw error;
   }
-  const graph = env.plannedGraph ?? (env.hasSinks ? env.buildGraph(command.jobPath) : undefined);
-  const plan: PlanDescription = graph === undefined ? { jobName: command.jobPath, vertices: [], warnings: ['The job has no sink: its results go nowhere.'] } : describePlan(graph);
+  const plan: PlanDescription = env.hasSinks ? env.describePlan(command.jobPath) : { jobName: command.jobPath, vertices: [], warnings: ['The job has no sink: its results go nowhere.'] };
   return { ...typeCheck, plan };
 }
 
@@ -92,4 +91,20 @@ function loadTypeScript(jobPath: string): typeof import('typescript') | undefine
     }
   }
   return undefined;
+}
+
+/** The plan as the lines `floe check` prints. */
+export function formatPlan(plan: PlanDescription): string {
+  const lines = [`Job '${plan.jobName}': ${plan.vertices.length} chain${plan.vertices.length === 1 ? '' : 's'}`];
+  plan.vertices.forEach((v, i) => {
+    const inputs = v.inputs.length === 0 ? '' : ` <- ${v.inputs.map((e) => `#${e.from} (${e.partitioning})`).join(', ')}`;
+    lines.push(`#${i}  parallelism ${v.parallelism}, max parallelism ${v.maxParallelism}${inputs}`);
+    for (const op of v.operators) {
+      const uid = op.uidExplicit ? `uid '${op.uid}'` : `uid '${op.uid}' (derived)`;
+      const state = op.declaredState.length === 0 ? (op.stateful ? ', stateful' : '') : `, state: ${op.declaredState.join(', ')}`;
+      lines.push(`    ${op.name}  [${op.kind}, ${uid}${state}]`);
+    }
+  });
+  for (const w of plan.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
 }

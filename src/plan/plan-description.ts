@@ -66,19 +66,3 @@ function describeNode(node: PlannedNode): PlannedOperatorDescription {
     declaredState,
   };
 }
-
-/** The plan as the lines `floe check` prints. */
-export function formatPlan(plan: PlanDescription): string {
-  const lines = [`Job '${plan.jobName}': ${plan.vertices.length} chain${plan.vertices.length === 1 ? '' : 's'}`];
-  plan.vertices.forEach((v, i) => {
-    const inputs = v.inputs.length === 0 ? '' : ` <- ${v.inputs.map((e) => `#${e.from} (${e.partitioning})`).join(', ')}`;
-    lines.push(`#${i}  parallelism ${v.parallelism}, max parallelism ${v.maxParallelism}${inputs}`);
-    for (const op of v.operators) {
-      const uid = op.uidExplicit ? `uid '${op.uid}'` : `uid '${op.uid}' (derived)`;
-      const state = op.declaredState.length === 0 ? (op.stateful ? ', stateful' : '') : `, state: ${op.declaredState.join(', ')}`;
-      lines.push(`    ${op.name}  [${op.kind}, ${uid}${state}]`);
-    }
-  });
-  for (const w of plan.warnings) lines.push(`warning: ${w}`);
-  return lines.join('\n');
-}

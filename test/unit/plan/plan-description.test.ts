@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MapStateDescriptor, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../../../src/index.js';
-import { describePlan, formatPlan } from '../../../src/plan/plan-description.js';
+import { formatPlan } from '../../../src/cli/check.js';
+import { describePlan } from '../../../src/plan/plan-description.js';
 
 describe('describePlan', () => {
   it('lists chains, operators, uids, parallelism, partitioning and declared broadcast state', () => {
