@@ -44,6 +44,10 @@ export class FloeError extends Error {
   }
 }
 
+// Values JSON cannot show (5n, NaN, Infinity) travel through JSON.stringify as marked strings and lose their quotes after.
+const bare = (text: string): string => `\u0001${text}\u0001`;
+const BARE = /"\\u0001(.*?)\\u0001"/g;
+
 /** Renders a value for an error message, cut to `max` characters so a huge record cannot flood a log. */
 export function describeValue(value: unknown, max = 200): string {
   let text: string;
@@ -53,13 +57,18 @@ export function describeValue(value: unknown, max = 200): string {
         ? JSON.stringify(value)
         : typeof value === 'bigint'
           ? `${value}n`
-          : typeof value === 'function'
+          : typeof value === 'number'
+            ? String(value) // NaN and Infinity say so (JSON would print null)
+            : typeof value === 'function'
             ? `[function ${value.name || 'anonymous'}]`
             : typeof value === 'symbol'
               ? value.toString()
               : value === undefined
                 ? 'undefined'
-                : (JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value));
+                : (JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? bare(`${v}n`) : typeof v === 'number' && !Number.isFinite(v) ? bare(String(v)) : v)) ?? String(value)).replace(
+                    BARE,
+                    '$1',
+                  );
   } catch {
     text = String(value);
   }
