@@ -4,6 +4,7 @@ export { DataStream } from './api/data-stream.js';
 export { KeyedStream, type FieldRef, type NumericFieldRef } from './api/keyed-stream.js';
 export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.js';
 export type { JobResult, JobMetrics, OperatorMetrics } from './runtime/job-runner.js';
+export type { MetricGroup, Counter, Histogram, HistogramStatistics, UserMetricSnapshot } from './runtime/metrics/user-metrics.js';
 export type {
   Collector,
   RuntimeContext,

@@ -255,7 +255,7 @@ export class StreamEnvironment {
         }
       }
     };
-    const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [] };
+    const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [], userMetrics: [] };
     return {
       jobName: graph.jobName,
       metrics: () => runner?.metrics() ?? emptyMetrics,

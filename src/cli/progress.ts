@@ -1,6 +1,7 @@
 // Renders a running job's metrics: a live progress line on a terminal (a line every few
 // seconds otherwise) and the final summary. Writes to the given stream only.
 import type { JobMetrics } from '../runtime/job-runner.js';
+import type { UserMetricSnapshot } from '../runtime/metrics/user-metrics.js';
 
 const fmt = new Intl.NumberFormat('en-US');
 const n = (x: number): string => fmt.format(Math.round(x));
@@ -25,7 +26,23 @@ export function formatSummary(jobName: string, m: JobMetrics, status: string): s
   const width = Math.max(...m.operators.map((o) => o.name.length), 8);
   for (const o of m.operators)
     lines.push(`  ${o.name.padEnd(width)}  x${o.parallelism}  in ${n(o.recordsIn).padStart(12)}  out ${n(o.recordsOut).padStart(12)}`);
+  if (m.userMetrics.length > 0) lines.push('User metrics:', ...m.userMetrics.map((u) => `  ${formatUserMetric(u)}`));
   return lines.join('\n');
+}
+
+/** `Enrich / alerts (counter): 1,234  [subtasks 600, 634]`; histograms with their percentiles. */
+export function formatUserMetric(u: UserMetricSnapshot): string {
+  const place = `${u.operatorName} / ${u.name} (${u.kind})`;
+  const perSubtask = Object.values(u.subtasks);
+  const split = perSubtask.length > 1 ? `  [subtasks ${perSubtask.map(num).join(', ')}]` : '';
+  if (u.kind !== 'histogram' || u.statistics === undefined) return `${place}: ${num(u.value)}${split}`;
+  const s = u.statistics;
+  return `${place}: ${n(s.count)} values; min ${num(s.min)}, p50 ${num(s.p50)}, p95 ${num(s.p95)}, p99 ${num(s.p99)}, max ${num(s.max)}, mean ${num(s.mean)}`;
+}
+
+/** Integers with separators, fractions with up to 3 decimals, NaN as NaN. */
+function num(x: number): string {
+  return Number.isInteger(x) ? fmt.format(x) : Number.isFinite(x) ? x.toFixed(3).replace(/\.?0+$/, '') : String(x);
 }
 
 /** Polls metrics and redraws the progress line until stopped. */

@@ -3,6 +3,7 @@
 // instance) with the method, plus optional `open(ctx)` / `close()`.
 import type { AggregatingStateDescriptor, AnyStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../state/descriptors.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.js';
+import type { MetricGroup } from './metrics/user-metrics.js';
 
 /** Receives the records a function emits. */
 export interface Collector<T> {
@@ -26,6 +27,16 @@ export interface RuntimeContext {
   getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>;
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+  /**
+   * User metrics of this instance (Flink's metric group): `counter(name)`, `gauge(name, fn)`,
+   * `histogram(name)`; shown in the job's summary and in JobResult.metrics.userMetrics.
+   *
+   * @example
+   * open(ctx) { this.alerts = ctx.metrics.counter('alerts'); }
+   */
+  readonly metrics: MetricGroup;
+  /** The same as `metrics` (Flink's name). */
+  getMetricGroup(): MetricGroup;
 }
 
 /** Lifecycle hooks every function object may have (Flink's RichFunction). */

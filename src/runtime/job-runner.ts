@@ -15,6 +15,7 @@ import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpoint
 import { assignRestoredState } from '../checkpoint/restore-assignment.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
+import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
 import type { CheckpointMetadataEnvelope, CheckpointWriter, FileCheckpointStorage, StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
 
 export interface JobRunnerOptions {
@@ -55,6 +56,8 @@ export interface JobMetrics {
   /** Newest completed checkpoint of this run (undefined when none yet or checkpointing is off). */
   lastCheckpointId?: number;
   operators: OperatorMetrics[];
+  /** Metrics registered by user functions (`ctx.metrics`), combined over subtasks. */
+  userMetrics: UserMetricSnapshot[];
 }
 
 export interface JobResult {
@@ -85,6 +88,7 @@ export class JobRunner {
   private finishedAt: number | undefined;
   private failure: unknown;
   private finalMetrics: JobMetrics | undefined;
+  private readonly userMetrics = new MetricRegistry();
 
   constructor(
     readonly graph: JobGraph,
@@ -187,6 +191,7 @@ export class JobRunner {
       timers,
       lastCheckpointId: this.coordinator?.latestCompletedId,
       operators: [...byNode.values()],
+      userMetrics: this.userMetrics.snapshot(),
     };
   }
 
@@ -363,6 +368,7 @@ export class JobRunner {
         output,
         keyedBackend: n === 0 ? backend : undefined,
         processingTime,
+        metrics: this.userMetrics.group(node.uid, node.name, index),
         post: (action) => gate.putMail(action),
         log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: node.uid, subtask: index, parallelism: node.parallelism })}] ${message}`),
       };

@@ -19,6 +19,8 @@ export function createRuntimeContext(ctx: OperatorContext): RuntimeContext {
     return ctx.keyedBackend;
   };
   return {
+    metrics: ctx.metrics,
+    getMetricGroup: () => ctx.metrics,
     getJobName: () => ctx.jobName,
     getOperatorUid: () => ctx.uid,
     getTaskName: () => ctx.name,

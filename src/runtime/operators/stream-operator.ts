@@ -22,6 +22,8 @@ export interface OperatorContext {
   /** Present for operators on a keyed stream. */
   keyedBackend: KeyedStateBackend | undefined;
   processingTime: ProcessingTimeService;
+  /** The user metrics of this operator instance (`ctx.metrics` in rich functions). */
+  metrics: import('../metrics/user-metrics.js').MetricGroup;
   /** Posts an action to the subtask's mailbox (runs between batches). */
   post(action: () => void | Promise<void>): void;
   log(message: string): void;
