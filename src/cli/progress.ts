@@ -6,6 +6,8 @@ import type { UserMetricSnapshot } from '../runtime/metrics/user-metrics.js';
 const fmt = new Intl.NumberFormat('en-US');
 const n = (x: number): string => fmt.format(Math.round(x));
 
+const plural = (count: number, one: string, many = `${one}s`): string => `${n(count)} ${count === 1 ? one : many}`;
+
 export function formatProgress(m: JobMetrics, recordsPerSec: number): string {
   const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
   return (
@@ -17,15 +19,25 @@ export function formatProgress(m: JobMetrics, recordsPerSec: number): string {
 
 export function formatSummary(jobName: string, m: JobMetrics, status: string): string {
   const secs = m.elapsedMs / 1000;
+  // A rate over less than a second says more about timer resolution than about speed.
+  const rate = secs >= 1 ? ` (${n(m.sourceRecords / secs)} rec/s)` : '';
+  const sinks = m.operators.filter((o) => o.isSink);
+  const written = sinks.length === 0 ? 'no sink' : `${n(m.sinkRecords)} record${m.sinkRecords === 1 ? '' : 's'} written by ${sinks.length === 1 ? 'its sink' : `${sinks.length} sinks`}`;
   const lines = [
-    `Job '${jobName}' ${status} in ${secs.toFixed(2)} s: ${n(m.sourceRecords)} records read (${n(m.sourceRecords / Math.max(secs, 0.001))} rec/s), ${n(m.sinkRecords)} records into the final stage.`,
-    `Keyed state at the end: ${n(m.distinctKeys)} keys, ${n(m.stateEntries)} entries, ${n(m.timers)} timers.` +
+    `Job '${jobName}' ${status} in ${secs.toFixed(2)} s: ${n(m.sourceRecords)} record${m.sourceRecords === 1 ? '' : 's'} read${rate}, ${written}.`,
+    `Keyed state at the end: ${plural(m.distinctKeys, 'key')}, ${plural(m.stateEntries, 'entry', 'entries')}, ${plural(m.timers, 'timer')}.` +
       (m.lastCheckpointId === undefined ? '' : ` Last completed checkpoint: ${m.lastCheckpointId}.`),
     'Operators:',
   ];
   const width = Math.max(...m.operators.map((o) => o.name.length), 8);
-  for (const o of m.operators)
-    lines.push(`  ${o.name.padEnd(width)}  x${o.parallelism}  in ${n(o.recordsIn).padStart(12)}  out ${n(o.recordsOut).padStart(12)}`);
+  for (const o of m.operators) {
+    const counts = o.isSink
+      ? `wrote ${n(o.recordsIn).padStart(11)}`
+      : o.isSource
+        ? `read  ${n(o.recordsOut).padStart(11)}`
+        : `in    ${n(o.recordsIn).padStart(11)}  out ${n(o.recordsOut).padStart(11)}`;
+    lines.push(`  ${o.name.padEnd(width)}  x${o.parallelism}  ${counts}`);
+  }
   if (m.userMetrics.length > 0) lines.push('User metrics:', ...m.userMetrics.map((u) => `  ${formatUserMetric(u)}`));
   return lines.join('\n');
 }
