@@ -23,7 +23,10 @@ export type FloeErrorCode =
 /** Where an error happened, so a message can name the job, the operator and the subtask. */
 export interface ErrorContext {
   job?: string;
+  /** The operator's uid. */
   operator?: string;
+  /** The operator's name (`.name(...)`), shown with the uid when they differ. */
+  operatorName?: string;
   subtask?: number;
   state?: string;
 }
@@ -79,7 +82,9 @@ export function describeValue(value: unknown, max = 200): string {
 export function describeContext(ctx: ErrorContext & { parallelism?: number }): string {
   const parts: string[] = [];
   if (ctx.job !== undefined) parts.push(`job '${ctx.job}'`);
-  if (ctx.operator !== undefined) parts.push(`operator '${ctx.operator}'`);
+  if (ctx.operator !== undefined)
+    parts.push(ctx.operatorName !== undefined && ctx.operatorName !== ctx.operator ? `operator '${ctx.operatorName}' (uid ${ctx.operator})` : `operator '${ctx.operator}'`);
+  else if (ctx.operatorName !== undefined) parts.push(`operator '${ctx.operatorName}'`);
   if (ctx.subtask !== undefined)
     parts.push(ctx.parallelism !== undefined ? `subtask ${ctx.subtask}/${ctx.parallelism}` : `subtask ${ctx.subtask}`);
   if (ctx.state !== undefined) parts.push(`state '${ctx.state}'`);

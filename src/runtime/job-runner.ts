@@ -393,7 +393,8 @@ export class JobRunner {
         processingTime,
         metrics: this.userMetrics.group(node.uid, node.name, index),
         post: (action) => gate.putMail(action),
-        log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: node.uid, subtask: index, parallelism: node.parallelism })}] ${message}`),
+        log: (message) =>
+          this.options.log(`[${describeContext({ job: jobName, operator: node.uid, operatorName: node.name, subtask: index, parallelism: node.parallelism })}] ${message}`),
       };
       operator.setup(ctx);
       operators.unshift(operator);
@@ -407,7 +408,8 @@ export class JobRunner {
             subtaskIndex: index,
             parallelism: head.parallelism,
             clock: this.options.clock,
-            log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: head.uid, subtask: index, parallelism: head.parallelism })}] ${message}`),
+            log: (message) =>
+              this.options.log(`[${describeContext({ job: jobName, operator: head.uid, operatorName: head.name, subtask: index, parallelism: head.parallelism })}] ${message}`),
           })
         : undefined;
     const key = `${head.uid}#${index}`;
@@ -434,6 +436,7 @@ export class JobRunner {
     if (t.type === 'source' || !t.keyed) return undefined;
     return this.options.stateBackend.createKeyedStateBackend({
       operator: head.uid,
+      operatorName: head.name,
       job: this.graph.jobName,
       subtask: index,
       parallelism: head.parallelism,

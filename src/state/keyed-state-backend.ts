@@ -39,6 +39,8 @@ export interface InternalKvState {
 export interface KeyedStateBackendOptions {
   /** Operator uid, named in every error. */
   operator: string;
+  /** Operator name (`.name(...)`), named with the uid in errors. */
+  operatorName?: string;
   job?: string;
   subtask: number;
   parallelism: number;

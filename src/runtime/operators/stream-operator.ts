@@ -109,11 +109,11 @@ export class BaseOperator implements StreamOperator {
   protected userError(cause: unknown, what: string, record?: unknown, hasRecord = true): FloeError {
     if (cause instanceof FloeError && cause.code !== 'IO_ERROR') return cause;
     const ctx = this.ctx;
-    const place = describeContext({ job: ctx.jobName, operator: ctx.uid, subtask: ctx.subtaskIndex, parallelism: ctx.parallelism });
+    const place = describeContext({ job: ctx.jobName, operator: ctx.uid, operatorName: ctx.name, subtask: ctx.subtaskIndex, parallelism: ctx.parallelism });
     const message = cause instanceof Error ? cause.message : String(cause);
     const onRecord = hasRecord ? ` on record ${describeValue(record)}` : '';
     return new FloeError('USER_FUNCTION_FAILED', `${what} failed in ${place}${onRecord}: ${message}`, {
-      context: { job: ctx.jobName, operator: ctx.uid, subtask: ctx.subtaskIndex },
+      context: { job: ctx.jobName, operator: ctx.uid, operatorName: ctx.name, subtask: ctx.subtaskIndex },
       cause,
     });
   }
