@@ -143,7 +143,11 @@ export class DataStream<T> {
     return this.addSink(new PrintSink(identifier), 'Print Sink');
   }
 
-  /** Writes every record as a JSON line to `path` (one part file per subtask when parallel). */
+  /**
+   * Writes every record as a JSON line to the file `path`. The sink runs at parallelism 1 (one
+   * file) unless `.setParallelism(n)` follows: then subtask i writes its part `out-<i>.jsonl`.
+   * At-least-once with checkpoints; `TransactionalJsonLinesSink` is the exactly-once variant.
+   */
   writeAsJsonLines(path: string): DataStream<T> {
     const sink = this.addSink(new JsonLinesFileSink<T>(path), `JSON Lines Sink (${path})`);
     if (this.transformation.parallelism === undefined) sink.setParallelism(1);
