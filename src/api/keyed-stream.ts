@@ -1,16 +1,18 @@
 // KeyedStream: operators that see keyed state and timers, scoped to each record's key.
 import type {
   Collector,
+  FilterFunction,
   FlatMapFunction,
   KeyedProcessFunction,
   MapFunction,
   ProcessFunction,
+  RichFilterFunction,
   RichFlatMapFunction,
   RichMapFunction,
   NoFields,
   WithFields,
 } from '../runtime/functions.js';
-import { FlatMapOperator, MapOperator } from '../runtime/operators/basic-operators.js';
+import { FilterOperator, FlatMapOperator, MapOperator } from '../runtime/operators/basic-operators.js';
 import { KeyedProcessOperator } from '../runtime/operators/keyed-process-operator.js';
 import { KeyedReduceOperator, fieldAggregation } from '../runtime/operators/keyed-reduce-operator.js';
 import type { KeySelector } from '../runtime/partitioner.js';
@@ -59,6 +61,14 @@ export class KeyedStream<T, K> extends DataStream<T> {
   override map<R>(fn: MapFunction<T, R>): DataStream<R>;
   override map<R>(fn: MapFunction<T, R>): DataStream<R> {
     return this.addOperator('KeyedMap', fn, (f) => new MapOperator(f), true);
+  }
+
+  /** A filter whose function may use keyed state (Flink's RichFilterFunction on a keyed stream). */
+  override filter(fn: (value: T) => boolean): DataStream<T>;
+  override filter<F extends object = NoFields>(fn: WithFields<F, RichFilterFunction<T>>): DataStream<T>;
+  override filter(fn: FilterFunction<T>): DataStream<T>;
+  override filter(fn: FilterFunction<T>): DataStream<T> {
+    return this.addOperator('KeyedFilter', fn, (f) => new FilterOperator(f), true);
   }
 
   /** A flatMap whose function may use keyed state. */

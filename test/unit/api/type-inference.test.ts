@@ -157,4 +157,24 @@ describe('inline functions at run time', () => {
     expect(out).toHaveLength(40);
     expect([...last.values()]).toEqual(Array(10).fill(4));
   });
+
+  it('a filter after keyBy may use keyed state, as a rich filter function in Flink', async () => {
+    const env = StreamEnvironment.create({ parallelism: 2 });
+    const out = await env
+      .fromElements('a', 'b', 'a', 'c', 'b', 'a')
+      .keyBy((x) => x)
+      .filter({
+        seen: undefined as ValueState<boolean> | undefined,
+        open(ctx) {
+          this.seen = ctx.getState(new ValueStateDescriptor<boolean>('seen'));
+        },
+        filter(): boolean {
+          if (this.seen!.value() === true) return false;
+          this.seen!.update(true);
+          return true;
+        },
+      })
+      .executeAndCollect();
+    expect(out.sort()).toEqual(['a', 'b', 'c']);
+  });
 });
