@@ -11,7 +11,7 @@ import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { TtlPolicy, TtlValue } from '../ttl/ttl-support.js';
 import { SnapshotLog, type StateTable } from './state-table.js';
-import { BlockWriter, readBlock } from './block-codec.js';
+import { BLOCK_FORMAT, BlockWriter, readBlock } from './block-codec.js';
 
 /** Entries encoded between two yields to the event loop. */
 const CHUNK = 4096;
@@ -89,7 +89,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         blockOf(keyGroup).timer(q, timer.timestamp, timer.namespace, keyId(timer.key), order);
       });
     const meta: KeyedSnapshotMeta = {
-      format: 1,
+      format: BLOCK_FORMAT,
       backend: 'heap',
       maxParallelism: this.maxParallelism,
       states: this.sources.map(({ descriptor, ttl }) => stateMeta(descriptor, ttl !== undefined)),
@@ -211,9 +211,12 @@ export function payloadDecoder(descriptor: StateDescriptor, ttl: boolean, toId: 
   }
 }
 
-/** Decodes one key group's block; keys come back as the user's keys. */
-export function decodeBlock(bytes: Uint8Array): { entries: Array<[number, Namespace, unknown, unknown]>; timers: Array<[number, number, Namespace, unknown, number]> } {
-  const block = readBlock(bytes);
+/** Decodes one key group's block written in `format`; keys come back as the user's keys. */
+export function decodeBlock(
+  bytes: Uint8Array,
+  format: number,
+): { entries: Array<[number, Namespace, unknown, unknown]>; timers: Array<[number, number, Namespace, unknown, number]> } {
+  const block = readBlock(bytes, format);
   return {
     entries: block.entries.map(([s, ns, id, p]) => [s, ns, keyFromId(id), p]),
     timers: block.timers.map(([q, ts, ns, id, order]) => [q, ts, ns, keyFromId(id), order]),

@@ -229,7 +229,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       for (const keyGroup of this.keyGroupRange) {
         const bytes = snapshot.block(keyGroup);
         if (bytes === undefined) continue;
-        const { entries, timers } = decodeBlock(bytes);
+        const { entries, timers } = decodeBlock(bytes, meta.format);
         restoredTimers.push(...timers);
         for (const [s, namespace, key, payload] of entries) {
           const stateMeta = meta.states[s];
