@@ -1,6 +1,7 @@
 // The per-subtask keyed state backend contract: the working state of one key-group range of one
 // operator instance, plus its timers. Implementations: heap/ (objects in memory); disk/ later.
 import type { Clock } from '../core/clock.js';
+import { FloeError, describeValue } from '../core/errors.js';
 import type { KeyGroupRange } from '../core/key-groups.js';
 import type { AnyStateDescriptor, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from './descriptors.js';
 import type { AggregatingState, ListState, MapState, ReducingState, StateKind, ValueState } from './state.js';
@@ -28,6 +29,19 @@ export function partitionedStateOf(backend: KeyedStateBackend, descriptor: AnySt
     case 'aggregating':
       return backend.getAggregatingState(descriptor);
   }
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `namespace` is a string or a number (not NaN). Both backends
+ * call it, so a null or undefined namespace is refused with the same words everywhere instead of
+ * being stored (and restored as another namespace) or failing as an unusable key.
+ */
+export function checkNamespace(namespace: unknown, place: string): asserts namespace is Namespace {
+  if (typeof namespace === 'string' || (typeof namespace === 'number' && namespace === namespace)) return;
+  throw new FloeError(
+    'INVALID_ARGUMENT',
+    `${place}: ${describeValue(namespace)} is not a namespace; a namespace is a string or a number (the default namespace is '', VOID_NAMESPACE)`,
+  );
 }
 
 /** Every state handle a backend creates can be switched to another namespace (internal use). */

@@ -100,6 +100,26 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         expect(backend.numKeys('v')).toBe(1);
         expect(backend.totalEntries()).toBe(2);
       });
+
+      it('refuses a null, undefined or NaN namespace with a clear error and keeps the namespace it had', () => {
+        const { backend } = make();
+        const s = backend.getState(new ValueStateDescriptor<string>('v'));
+        backend.setCurrentKey('a');
+        s.setCurrentNamespace(0);
+        s.update('zero');
+        for (const bad of [null, undefined, Number.NaN]) {
+          let error: unknown;
+          try {
+            s.setCurrentNamespace(bad as unknown as number);
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+          expect((error as Error).message).toMatch(/state 'v'.* is not a namespace; a namespace is a string or a number/);
+        }
+        expect(s.value()).toBe('zero');
+        expect(backend.entries('v').map((e) => e.namespace)).toEqual([0]);
+      });
     });
 
     describe('ListState', () => {

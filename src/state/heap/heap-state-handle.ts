@@ -1,7 +1,7 @@
 // What every heap state handle shares: the current key (read from the backend's key context),
 // the cached map of the current namespace, and removal that does not leak namespaces. No I/O.
 import type { KeyId } from '../../core/key-encoding.js';
-import { VOID_NAMESPACE, type InternalKvState, type Namespace } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, checkNamespace, type InternalKvState, type Namespace } from '../keyed-state-backend.js';
 import type { StateTable } from './state-table.js';
 
 /** The backend's current key, shared by every handle (single-threaded, so a plain object). */
@@ -48,6 +48,7 @@ export abstract class HeapStateHandle<S> implements InternalKvState {
 
   setCurrentNamespace(namespace: Namespace): void {
     if (namespace === this.namespace) return;
+    checkNamespace(namespace, this.place);
     this.namespace = namespace;
     this.refetch();
   }
