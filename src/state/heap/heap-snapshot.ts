@@ -23,6 +23,18 @@ export interface SnapshotSource {
   ttl: TtlPolicy | undefined;
 }
 
+/**
+ * Restored entries of a state that no descriptor has claimed yet, kept as the block payloads they
+ * were read as, so every later snapshot carries them unchanged (Flink's
+ * testSnapshotNonAccessedState). `heldBy` counts the snapshots that still refer to `entries`:
+ * while it is above zero, claiming the state must not hand these payload objects to the live table.
+ */
+export interface UnclaimedState {
+  meta: SnapshotStateMeta;
+  entries: Array<[Namespace, KeyId, unknown]>;
+  heldBy: number;
+}
+
 
 export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   private readonly logs: SnapshotLog[];
@@ -33,10 +45,13 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
 
   constructor(
     private readonly sources: SnapshotSource[],
+    /** Restored states nobody registered: written as they were read. */
+    private readonly unclaimed: UnclaimedState[],
     timerQueues: Array<[string, { entries(): TimerEntry[] }]>,
     private readonly maxParallelism: number,
     private readonly now: () => number,
   ) {
+    for (const u of unclaimed) u.heldBy++;
     // Synchronous part: O(number of states + timers), no copy of keyed state.
     this.logs = sources.map((s) => {
       const log = new SnapshotLog();
@@ -81,6 +96,17 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         }
       }
     }
+    for (let u = 0; u < this.unclaimed.length; u++) {
+      const s = this.sources.length + u;
+      for (const [namespace, id, payload] of this.unclaimed[u].entries) {
+        blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
+        entries++;
+        if (++sinceYield >= CHUNK) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+        }
+      }
+    }
     this.release();
     const queueNames = this.timers.map(([name]) => name);
     for (let q = 0; q < this.timers.length; q++)
@@ -92,7 +118,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       format: BLOCK_FORMAT,
       backend: 'heap',
       maxParallelism: this.maxParallelism,
-      states: this.sources.map(({ descriptor, ttl }) => stateMeta(descriptor, ttl !== undefined)),
+      states: [...this.sources.map(({ descriptor, ttl }) => stateMeta(descriptor, ttl !== undefined)), ...this.unclaimed.map((u) => u.meta)],
       timerQueues: queueNames,
       keyGroups: [],
       entries,
@@ -117,6 +143,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   release(): void {
     if (this.released) return;
     this.released = true;
+    for (const u of this.unclaimed) u.heldBy--;
     this.sources.forEach((s, i) => {
       const at = s.table.snapshots.indexOf(this.logs[i]);
       if (at >= 0) s.table.snapshots.splice(at, 1);
@@ -211,14 +238,14 @@ export function payloadDecoder(descriptor: StateDescriptor, ttl: boolean, toId: 
   }
 }
 
-/** Decodes one key group's block written in `format`; keys come back as the user's keys. */
+/** Decodes one key group's block written in `format`; entries keep their key ids, timers come back with the user's keys. */
 export function decodeBlock(
   bytes: Uint8Array,
   format: number,
-): { entries: Array<[number, Namespace, unknown, unknown]>; timers: Array<[number, number, Namespace, unknown, number]> } {
+): { entries: Array<[number, Namespace, KeyId, unknown]>; timers: Array<[number, number, Namespace, unknown, number]> } {
   const block = readBlock(bytes, format);
   return {
-    entries: block.entries.map(([s, ns, id, p]) => [s, ns, keyFromId(id), p]),
+    entries: block.entries,
     timers: block.timers.map(([q, ts, ns, id, order]) => [q, ts, ns, keyFromId(id), order]),
   };
 }
