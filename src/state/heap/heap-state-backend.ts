@@ -15,7 +15,7 @@ import type {
   StateDescriptor,
   ValueStateDescriptor,
 } from '../descriptors.js';
-import type { KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { KeyedSnapshotRunner, RestoredKeyedState } from '../keyed-snapshot.js';
 import type {
   InternalKvState,
   KeyedSnapshotOptions,
