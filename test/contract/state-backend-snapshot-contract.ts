@@ -89,7 +89,8 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
         s.l.add(1);
         s.m.put('e', 1);
       }
-      const before = dump(source);
+      // a deep copy: inspection shows the heap's live objects, which the user changes in place below
+      const before = structuredClone(dump(source));
       const runner = source.snapshot({ checkpointId: 7 });
       // processing goes on while the snapshot is written
       source.setCurrentKey('a');

@@ -139,6 +139,16 @@ export class BlockWriter {
     }
   }
 
+  /** One state entry whose payload was packed already ({@link packPayload}). */
+  packedEntry(state: number, ns: Namespace, id: KeyId, packed: Uint8Array): void {
+    this.u8(REC_ENTRY);
+    this.index(state);
+    this.namespace(ns);
+    this.keyId(id);
+    this.u8(PAYLOAD_PACKED);
+    this.bytes(packed);
+  }
+
   timer(queue: number, timestamp: number, ns: Namespace, id: KeyId, order: number): void {
     this.u8(REC_TIMER);
     this.index(queue);
@@ -151,6 +161,11 @@ export class BlockWriter {
   finish(): Uint8Array {
     return this.buf.subarray(0, this.pos);
   }
+}
+
+/** The bytes `entry` would write for a non-number payload; the result stays valid (msgpackr does not reuse it). */
+export function packPayload(payload: unknown): Uint8Array {
+  return packr.pack(payload);
 }
 
 export interface DecodedBlock {

@@ -11,7 +11,7 @@ import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { TtlPolicy, TtlValue } from '../ttl/ttl-support.js';
 import { SnapshotLog, type StateTable } from './state-table.js';
-import { BLOCK_FORMAT, BlockWriter, readBlock } from './block-codec.js';
+import { BLOCK_FORMAT, BlockWriter, packPayload, readBlock } from './block-codec.js';
 
 /** Entries encoded between two yields to the event loop. */
 const CHUNK = 4096;
@@ -54,7 +54,12 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
     for (const u of unclaimed) u.heldBy++;
     // Synchronous part: O(number of states + timers), no copy of keyed state.
     this.logs = sources.map((s) => {
-      const log = new SnapshotLog();
+      const encode = payloadEncoder(s.descriptor, s.ttl);
+      const dropExpired = s.ttl !== undefined && s.ttl.config.cleanupFullSnapshot;
+      const log = new SnapshotLog((stored) => {
+        const payload = encode(stored, dropExpired ? this.now() : undefined);
+        return payload === undefined ? null : packPayload(payload);
+      });
       s.table.snapshots.push(log);
       return log;
     });
@@ -80,20 +85,36 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       const { descriptor, ttl } = this.sources[s];
       const encode = payloadEncoder(descriptor, ttl);
       const dropExpired = ttl !== undefined && ttl.config.cleanupFullSnapshot;
-      const emit = (namespace: Namespace, id: KeyId, stored: unknown): void => {
+      const log = this.logs[s];
+      const emit = (namespace: Namespace, id: KeyId, stored: unknown, saved: Map<KeyId, [object, Uint8Array | null]> | undefined): void => {
+        // An entry the live table touched since the barrier was encoded then (when it still held this object).
+        const early = saved?.get(id);
+        if (early !== undefined && early[0] === stored) {
+          if (early[1] === null) return;
+          blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).packedEntry(s, namespace, id, early[1]);
+          entries++;
+          return;
+        }
         const payload = encode(stored, dropExpired ? this.now() : undefined);
         if (payload === undefined) return;
         blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
         entries++;
       };
       for (const [namespace, ids, values] of this.lists[s]) {
+        // Entries are saved only while processing runs, that is during the yields below.
+        let saved = log.saved.get(namespace);
         for (let i = 0; i < ids.length; i++) {
-          emit(namespace, ids[i], values[i]);
+          emit(namespace, ids[i], values[i], saved);
           if (++sinceYield >= CHUNK) {
             sinceYield = 0;
             await yieldToEventLoop();
+            saved = log.saved.get(namespace);
           }
         }
+      }
+      if (log.error !== undefined) {
+        this.release();
+        throw log.error;
       }
     }
     for (let u = 0; u < this.unclaimed.length; u++) {
