@@ -145,6 +145,13 @@ export interface KeyedStateBackend extends SnapshottableKeyedStateBackend {
   stateInfos(): StateInfo[];
   /** Stored entries of one state, expired-but-not-cleaned ones included (inspection, tests). */
   entries(stateName: string): StateEntry[];
+  /**
+   * The keys that have a value in `stateName` under `namespace` (default: the void namespace), each
+   * once, decoded from their canonical encoding and streamed (Flink's `getKeys`): memory does not
+   * grow with the number of keys. The caller may change or clear the state of the key it was just
+   * given while iterating.
+   */
+  keys(stateName: string, namespace?: Namespace): Iterable<unknown>;
   /** Number of keys that have a value in this state (any namespace). */
   numKeys(stateName: string): number;
   /** A cheap estimate of numKeys for progress lines (the disk backend's exact count is a scan). */

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { describeValue } from '../../src/core/errors.js';
 import { KEY_ENCODING } from '../../src/core/key-encoding.js';
 import { type KeyGroupRange, assignToKeyGroup } from '../../src/core/key-groups.js';
 import {
@@ -349,6 +350,35 @@ export function describeStateBackendContract(name: string, createBackend: (optio
     });
 
     describe('keys, namespaces and registration', () => {
+      it('lists each key of a namespace once, bigint and composite keys included, and lets the visited key be cleared', () => {
+        const { backend } = make();
+        const l = backend.getListState(new ListStateDescriptor<number>('l'));
+        const keys: unknown[] = [1n, 2n ** 70n, 'a', 7, [1, 'x'], { a: 1, b: 2 }];
+        for (const key of keys) {
+          backend.setCurrentKey(key);
+          l.add(1);
+          l.add(2); // several entries of one key (the disk backend stores one per element)
+          l.setCurrentNamespace('window');
+          l.add(3);
+          l.setCurrentNamespace('');
+        }
+        backend.setCurrentKey('only-in-window');
+        l.setCurrentNamespace('window');
+        l.add(4);
+        l.setCurrentNamespace('');
+        const seen: unknown[] = [];
+        for (const key of backend.keys('l')) {
+          seen.push(key);
+          backend.setCurrentKey(key);
+          l.clear();
+        }
+        const canonical = (xs: unknown[]) => xs.map((k) => describeValue(k)).sort();
+        expect(canonical(seen)).toEqual(canonical(keys));
+        expect([...backend.keys('l')]).toEqual([]);
+        expect(canonical([...backend.keys('l', 'window')])).toEqual(canonical([...keys, 'only-in-window']));
+        expect([...backend.keys('not-registered')]).toEqual([]);
+      });
+
       it('treats plain-object keys with the same fields in another order as one key', () => {
         const { backend } = make();
         const s = backend.getState(new ValueStateDescriptor<number>('v'));

@@ -28,11 +28,12 @@ import type {
   KeyedStateBackend,
   KeyedStateBackendOptions,
   KeyGroupedTimerQueue,
+  Namespace,
   StateBackend,
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
-import { partitionedStateOf } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, partitionedStateOf } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
@@ -40,7 +41,7 @@ import { TtlPolicy } from '../ttl/ttl-support.js';
 import { DiskSnapshotter, loadSnapshots } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
 import { DiskIncrementalCleanup, DiskStateTable, TTL_TIMESTAMP_BYTES, type DiskKeyContext } from './disk-state-table.js';
-import { keyPart, parseKey } from './key-layout.js';
+import { decodeStoredKey, keyPart, namespacePart, parseKey } from './key-layout.js';
 import { LmdbStore } from './lmdb-store.js';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.js';
 
@@ -286,6 +287,22 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   entries(stateName: string): StateEntry[] {
     return this.states.get(stateName)?.handle?.inspect() ?? [];
+  }
+
+  /** A scan in key order: a key's entries are adjacent, so each key is yielded once without a set of seen keys. */
+  *keys(stateName: string, namespace: Namespace = VOID_NAMESPACE): Generator<unknown> {
+    const table = this.states.get(stateName)?.table;
+    if (table === undefined) return;
+    const wanted = namespacePart(namespace);
+    let last: Buffer | undefined;
+    for (const { key } of table.all()) {
+      const parsed = parseKey(key);
+      if (!key.subarray(parsed.keyPartEnd, parsed.prefixEnd).equals(wanted)) continue;
+      const part = key.subarray(0, parsed.keyPartEnd);
+      if (last !== undefined && part.equals(last)) continue;
+      last = Buffer.from(part);
+      yield decodeStoredKey(key, parsed);
+    }
   }
 
   /** Exact: a scan over the state counting distinct keys. Progress lines use {@link estimatedNumKeys}. */

@@ -27,7 +27,7 @@ import type {
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
-import { partitionedStateOf } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, partitionedStateOf } from '../keyed-state-backend.js';
 import { MSGPACK_OPTIONS, serializerIdentity } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
@@ -201,6 +201,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       out.push(entry);
     }
     return out;
+  }
+
+  *keys(stateName: string, namespace: Namespace = VOID_NAMESPACE): Generator<unknown> {
+    const map = this.states.get(stateName)?.handle.table.namespaces.get(namespace);
+    if (map === undefined) return;
+    // Live Map iteration: deleting the visited key is safe, and keys are unique within a namespace.
+    for (const id of map.keys()) yield keyFromId(id);
   }
 
   numKeys(stateName: string): number {
