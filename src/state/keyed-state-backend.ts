@@ -32,6 +32,27 @@ export function partitionedStateOf(backend: KeyedStateBackend, descriptor: AnySt
 }
 
 /**
+ * The keyed backend whose current key was set last: the subtask whose keyed code runs now (one
+ * thread runs every subtask, one record or timer at a time, and the runtime sets the key first).
+ * Backends set it in `setCurrentKey`; the state handles user functions get follow it, so a handle
+ * kept in a closure shared by every subtask's copy of a function reaches the right subtask's state
+ * (runtime/subtask-state-handles.ts).
+ */
+export const executingKeyedBackend: { current: KeyedStateBackend | undefined } = { current: undefined };
+
+/**
+ * INVALID_KEY for a key whose key group this backend does not own (Flink throws here too): state
+ * written there would belong to no subtask after a restore.
+ */
+export function keyOutsideRangeError(place: string, key: unknown, keyGroup: number, range: KeyGroupRange): FloeError {
+  return new FloeError(
+    'INVALID_KEY',
+    `${place}: the key ${describeValue(key, 60)} is in key group ${keyGroup}, which this subtask does not own (it owns ${range}); ` +
+      'state of a key lives only in the subtask its key group is assigned to. Use keyed state only while that key is processed, through the handle the runtime context gave this function.',
+  );
+}
+
+/**
  * Throws INVALID_ARGUMENT unless `namespace` is a string or a number (not NaN). Both backends
  * call it, so a null or undefined namespace is refused with the same words everywhere instead of
  * being stored (and restored as another namespace) or failing as an unusable key.

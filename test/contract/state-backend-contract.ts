@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { describeValue } from '../../src/core/errors.js';
 import { KEY_ENCODING } from '../../src/core/key-encoding.js';
-import { type KeyGroupRange, assignToKeyGroup } from '../../src/core/key-groups.js';
+import { KeyGroupRange, assignToKeyGroup } from '../../src/core/key-groups.js';
 import {
   AggregatingStateDescriptor,
   ListStateDescriptor,
@@ -350,6 +350,25 @@ export function describeStateBackendContract(name: string, createBackend: (optio
     });
 
     describe('keys, namespaces and registration', () => {
+      it('refuses to store a key whose key group it does not own, naming the operator and its range', () => {
+        const { backend } = make({ maxParallelism: 8, keyGroupRange: KeyGroupRange.of(0, 3) });
+        const count = backend.getState(new ValueStateDescriptor<number>('count'));
+        const foreign = Array.from({ length: 50 }, (_, i) => `user-${i}`).find((k) => assignToKeyGroup(k, 8) > 3)!;
+        let error: unknown;
+        try {
+          backend.setCurrentKey(foreign); // the disk backend refuses here, the heap backend when the key is stored
+          count.update(1);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toMatchObject({ code: 'INVALID_KEY' });
+        expect((error as Error).message).toMatch(/operator 'contract-op'.*which this subtask does not own \(it owns/);
+        expect(backend.entries('count')).toEqual([]);
+        backend.setCurrentKey(Array.from({ length: 50 }, (_, i) => `user-${i}`).find((k) => assignToKeyGroup(k, 8) <= 3)!);
+        count.update(2);
+        expect(backend.entries('count').map((e) => e.value)).toEqual([2]);
+      });
+
       it('lists each key of a namespace once, bigint and composite keys included, and lets the visited key be cleared', () => {
         const { backend } = make();
         const l = backend.getListState(new ListStateDescriptor<number>('l'));

@@ -33,7 +33,7 @@ import type {
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
-import { VOID_NAMESPACE, partitionedStateOf } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitionedStateOf } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
@@ -205,6 +205,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   setCurrentKey(key: unknown): void {
+    executingKeyedBackend.current = this;
     const ctx = this.ctx;
     if (key === ctx.key && key !== undefined) return;
     let bytes: Uint8Array;
@@ -217,6 +218,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       });
     }
     const keyGroup = keyGroupForHash(murmur3x86_32(bytes), this.maxParallelism);
+    if (!this.keyGroupRange.contains(keyGroup)) throw keyOutsideRangeError(this.place(), key, keyGroup, this.keyGroupRange);
     ctx.keyPart = keyPart(keyGroup, bytes, () => this.place(), key);
     ctx.key = key;
     ctx.keyGroup = keyGroup;
@@ -373,6 +375,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   dispose(): Promise<void> {
     if (this.disposed) return Promise.resolve();
     this.disposed = true;
+    if (executingKeyedBackend.current === this) executingKeyedBackend.current = undefined;
     this.snapshotter.dispose();
     this.states.clear();
     this.timers.clear();

@@ -27,7 +27,7 @@ import type {
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
-import { VOID_NAMESPACE, partitionedStateOf } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitionedStateOf } from '../keyed-state-backend.js';
 import { MSGPACK_OPTIONS, serializerIdentity } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
@@ -85,7 +85,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
   /** The current key, shared by every handle: `id` is its Map identity, `keyGroup` computed on demand. */
-  private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1 };
+  private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1, checkNewKey: () => this.checkOwnedKey() };
   private readonly states = new Map<string, RegisteredState>();
   private readonly timers = new Map<string, HeapTimerQueue>();
   /** Cleanups that run for every processed record (runCleanupForEveryRecord). */
@@ -103,6 +103,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   setCurrentKey(key: unknown): void {
+    executingKeyedBackend.current = this;
     const ctx = this.ctx;
     // The runtime often sets the same key again (timers, chained operators): skip re-encoding it.
     // Keys must not be changed after they are set (as in Flink), so identity is enough here.
@@ -127,6 +128,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const ctx = this.ctx;
     if (ctx.keyGroup < 0) ctx.keyGroup = assignToKeyGroup(ctx.key, this.maxParallelism);
     return ctx.keyGroup;
+  }
+
+  /** Throws INVALID_KEY when the current key's key group is not in this backend's range (before a new key is stored). */
+  private checkOwnedKey(): void {
+    const keyGroup = this.getCurrentKeyGroup();
+    if (!this.keyGroupRange.contains(keyGroup)) throw keyOutsideRangeError(this.place(), this.ctx.key, keyGroup, this.keyGroupRange);
   }
 
   getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
@@ -284,6 +291,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   dispose(): void {
+    if (executingKeyedBackend.current === this) executingKeyedBackend.current = undefined;
     this.states.clear();
     this.timers.clear();
     this.pendingRestore.clear();
