@@ -37,7 +37,8 @@ import { serializerIdentity, type TypeSerializer } from '../serde/type-serialize
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
-import { DiskSnapshotter, loadSnapshots } from './disk-snapshot.js';
+import { loadSnapshots } from './disk-restore.js';
+import { DiskSnapshotter } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
 import { DiskIncrementalCleanup, DiskStateTable, TTL_TIMESTAMP_BYTES, type DiskKeyContext } from './disk-state-table.js';
 import { keyPart, parseKey } from './key-layout.js';
@@ -187,7 +188,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   /** List elements are keyed by this counter, so appends never read the list; restored with the snapshot. */
   sequence = 0;
   readonly snapshotter: DiskSnapshotter;
-  private disposed = false;
+  private disposing: Promise<void> | undefined;
   /** Names this operator instance (and a state) in errors. */
   private readonly errorPlace: StatePlace;
 
@@ -353,18 +354,24 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     } else if (existing.descriptor !== undefined) checkRestoredState(existing.descriptor, meta, this.errorPlace);
   }
 
+  /**
+   * Stops and awaits every snapshot runner (a pending one declines its checkpoint), then closes
+   * the store and removes the working directory. Safe while a checkpoint is being written: no
+   * read view outlives the LMDB environment.
+   */
   dispose(): Promise<void> {
-    if (this.disposed) return Promise.resolve();
-    this.disposed = true;
-    this.snapshotter.dispose();
+    if (this.disposing === undefined) this.disposing = this.close();
+    return this.disposing;
+  }
+
+  private async close(): Promise<void> {
+    await this.snapshotter.dispose();
     this.states.clear();
     this.timers.clear();
     this.perRecordCleanups = [];
-    const closed = this.store.close().catch(() => {});
-    return closed.then(() => {
-      rmSync(this.config.dir, { recursive: true, force: true });
-      this.config.onDisposed();
-    });
+    await this.store.close().catch(() => {});
+    rmSync(this.config.dir, { recursive: true, force: true });
+    this.config.onDisposed();
   }
 
   place(state?: string): string {

@@ -30,13 +30,16 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   /** Per state, per namespace: the keys and values (references) when the snapshot was taken. */
   private readonly lists: Array<Array<[Namespace, KeyId[], unknown[]]>>;
   private released = false;
+  /** TTL time at the barrier: cleanup on full snapshot drops what had expired then, not when the snapshot is written. */
+  private readonly barrierTime: number;
 
   constructor(
     private readonly sources: SnapshotSource[],
     timerQueues: Array<[string, { entries(): TimerEntry[] }]>,
     private readonly maxParallelism: number,
-    private readonly now: () => number,
+    now: () => number,
   ) {
+    this.barrierTime = now();
     // Synchronous part: O(number of states + timers), no copy of keyed state.
     this.logs = sources.map((s) => {
       const log = new SnapshotLog();
@@ -66,7 +69,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       const encode = payloadEncoder(descriptor, ttl);
       const dropExpired = ttl !== undefined && ttl.config.cleanupFullSnapshot;
       const emit = (namespace: Namespace, id: KeyId, stored: unknown): void => {
-        const payload = encode(stored, dropExpired ? this.now() : undefined);
+        const payload = encode(stored, dropExpired ? this.barrierTime : undefined);
         if (payload === undefined) return;
         blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
         entries++;
