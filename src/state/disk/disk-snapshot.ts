@@ -15,6 +15,7 @@ import type { KeyedSnapshotOptions, Namespace, SharedStateStore } from '../keyed
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
 import type { DiskKeyedStateBackend } from './disk-state-backend.js';
 import type { ChangeSink } from './disk-state-table.js';
+import { diskFullError } from './disk-write-failure.js';
 import { RecordFileWriter, syncFile, type SealedRecordFile } from './record-file.js';
 
 type ChainFile = DiskSnapshotMeta['chain'][number];
@@ -89,15 +90,28 @@ export class DiskSnapshotter implements ChangeSink {
   put(stateIndex: number, key: Uint8Array, value: Uint8Array): void {
     const log = this.changes;
     if (log === undefined) return;
-    log.put(stateIndex, key, value);
+    try {
+      log.put(stateIndex, key, value);
+    } catch (cause) {
+      throw this.writeFailure(cause);
+    }
     if (log.size > this.logLimit) this.dropLog();
   }
 
   delete(stateIndex: number, key: Uint8Array): void {
     const log = this.changes;
     if (log === undefined) return;
-    log.delete(stateIndex, key);
+    try {
+      log.delete(stateIndex, key);
+    } catch (cause) {
+      throw this.writeFailure(cause);
+    }
     if (log.size > this.logLimit) this.dropLog();
+  }
+
+  /** A full disk becomes STATE_DISK_FULL naming the state directory; anything else stays as it is. */
+  private writeFailure(cause: unknown): unknown {
+    return diskFullError({ place: this.backend.place(), dir: this.dir, cause }) ?? cause;
   }
 
   /** Bytes the open segment may reach before replaying the log would cost more than a materialization. */
@@ -163,13 +177,18 @@ export class DiskSnapshotter implements ChangeSink {
     backend.store.commit();
     const chain = this.chain;
     const config = backend.config;
-    if (this.changes !== undefined) {
-      const sealed = this.changes.seal();
-      if (sealed.records > 0) {
-        this.pending.push({ sealed, segment: this.segment, checkpointId });
-        this.pendingBytes += sealed.bytes;
-      } else rmSync(sealed.path, { force: true });
-      this.segment++;
+    try {
+      if (this.changes !== undefined) {
+        const sealed = this.changes.seal();
+        if (sealed.records > 0) {
+          this.pending.push({ sealed, segment: this.segment, checkpointId });
+          this.pendingBytes += sealed.bytes;
+        } else rmSync(sealed.path, { force: true });
+        this.changes = undefined;
+        this.segment++;
+      }
+    } catch (cause) {
+      throw this.writeFailure(cause);
     }
     // Without shared storage (tests, harnesses) the whole state goes inline into the task's file.
     const materialize =
@@ -179,7 +198,13 @@ export class DiskSnapshotter implements ChangeSink {
       this.hasGap(chain.nextSegment) ||
       chain.deltas.length >= config.materializeEvery ||
       chain.deltaBytes > chain.base.size * config.materializeAfterRatio;
-    if (config.incremental) this.changes = this.openSegment();
+    if (config.incremental) {
+      try {
+        this.changes = this.openSegment();
+      } catch (cause) {
+        throw this.writeFailure(cause);
+      }
+    }
     const view = materialize ? backend.store.snapshot() : undefined;
     if (view !== undefined) this.materializing++;
     const names = [...backend.stateNames];
@@ -267,7 +292,13 @@ export class DiskSnapshotter implements ChangeSink {
     const view = runner.view!;
     const backend = this.backend;
     const path = join(this.dir, `materialization-${this.token}-${frozen.checkpointId}.kv`);
-    const writer = new RecordFileWriter(path, 'materialization', (i) => frozen.names[i]);
+    let writer: RecordFileWriter;
+    try {
+      writer = new RecordFileWriter(path, 'materialization', (i) => frozen.names[i]);
+    } catch (cause) {
+      throw this.writeFailure(cause);
+    }
+    let sealed: SealedRecordFile;
     let sliceStart = performance.now();
     try {
       for (let i = 0; i < frozen.names.length; i++) {
@@ -292,13 +323,13 @@ export class DiskSnapshotter implements ChangeSink {
           }
         }
       }
+      runner.releaseView();
+      sealed = writer.seal();
     } catch (error) {
       writer.discard();
       rmSync(path, { force: true });
-      throw error;
+      throw this.writeFailure(error);
     }
-    runner.releaseView();
-    const sealed = writer.seal();
     const timers = encodeTimers(frozen);
     if (shared === undefined) {
       const bytes = readFileSync(sealed.path);
