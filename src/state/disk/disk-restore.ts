@@ -46,6 +46,7 @@ export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: R
       const sorted = first && file.kind === 'materialization';
       const store = backend.store;
       for await (const records of source) {
+        if (backend.closing) throw new FloeError('JOB_CANCELLED', `${backend.place()}: the backend was closed while its state was restored`);
         // Records come in runs of one state: look its database up once per run.
         let state = '';
         let db = undefined as ReturnType<typeof store.db> | undefined;

@@ -189,6 +189,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   sequence = 0;
   readonly snapshotter: DiskSnapshotter;
   private disposing: Promise<void> | undefined;
+  /** The restore in progress, if any: the store closes only after it stopped. */
+  private restoring: Promise<void> | undefined;
   /** Names this operator instance (and a state) in errors. */
   private readonly errorPlace: StatePlace;
 
@@ -321,7 +323,14 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   async restore(snapshots: RestoredKeyedState[]): Promise<void> {
-    await loadSnapshots(this, snapshots);
+    const loading = loadSnapshots(this, snapshots);
+    this.restoring = loading.catch(() => {});
+    await loading;
+  }
+
+  /** True once dispose() started: a restore in progress stops at its next chunk. */
+  get closing(): boolean {
+    return this.disposing !== undefined;
   }
 
   /** The index of a state name in change-log records (assigned on first use, also for restored states). */
@@ -355,9 +364,9 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   /**
-   * Stops and awaits every snapshot runner (a pending one declines its checkpoint), then closes
-   * the store and removes the working directory. Safe while a checkpoint is being written: no
-   * read view outlives the LMDB environment.
+   * Stops and awaits every snapshot runner (a pending one declines its checkpoint) and a restore
+   * in progress, then closes the store and removes the working directory. Safe while a checkpoint
+   * is written or a restore loads: nothing touches the LMDB environment after it closed.
    */
   dispose(): Promise<void> {
     if (this.disposing === undefined) this.disposing = this.close();
@@ -366,6 +375,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   private async close(): Promise<void> {
     await this.snapshotter.dispose();
+    await this.restoring;
     this.states.clear();
     this.timers.clear();
     this.perRecordCleanups = [];

@@ -203,3 +203,22 @@ describe('disposing the disk backend', () => {
     await expect(runner.write()).rejects.toMatchObject({ code: 'CHECKPOINT_DECLINED' });
   });
 });
+
+describe('disposing the disk backend during a restore', () => {
+  it('stops the restore at its next chunk and closes the store after it', async () => {
+    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
+    const source = backend();
+    write(source, 60_000, (i) => i);
+    await checkpoint(storage, source, 1);
+    const envelope = await storage.readMetadata(1);
+    const { meta, own } = envelope.metadata;
+    const restored = restoredFromBytes(meta, concatChunks([await storage.readFile(1, own)]));
+    restored.resolveFile = (name) => storage.pathOf(1, name);
+    const target = backend();
+    const restoring = Promise.resolve(target.restore([restored]));
+    restoring.catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    await target.dispose();
+    await expect(restoring).rejects.toMatchObject({ code: 'JOB_CANCELLED', message: expect.stringContaining('closed while') });
+  });
+});
