@@ -364,9 +364,9 @@ export class DiskSnapshotter implements ChangeSink {
     const shared = runner.shared!;
     const chain = this.chain;
     const id = frozen.checkpointId;
-    const declined = (why: string) =>
-      new FloeError('CHECKPOINT_DECLINED', `${this.backend.place()}: checkpoint ${id} is declined: ${why}; the next checkpoint materializes the whole state`);
-    if (chain.base === undefined || chain.nextSegment > frozen.nextSegment) throw declined('a later checkpoint replaced the chain it was to extend');
+    const declined = (why: string, next = '; the next checkpoint materializes the whole state') =>
+      new FloeError('CHECKPOINT_DECLINED', `${this.backend.place()}: checkpoint ${id} is declined: ${why}${next}`);
+    if (chain.base === undefined || chain.nextSegment > frozen.nextSegment) throw declined('a later checkpoint was written first and replaced the chain it was to extend', '');
     if (this.hasGap(chain.nextSegment, frozen.nextSegment)) throw declined('changes before its barrier were dropped from the change log');
     let uploaded = 0;
     let n = 0;

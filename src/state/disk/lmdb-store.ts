@@ -189,10 +189,13 @@ export class LmdbStore {
     return this.env.useReadTransaction();
   }
 
-  /** Commits and closes the environment. */
+  /** Commits and closes the environment; it closes also when the commit fails (a full disk), and then rejects. */
   async close(): Promise<void> {
-    this.commit();
-    await this.env.close();
+    try {
+      this.commit();
+    } finally {
+      await this.env.close();
+    }
   }
 
   private begin(): void {
