@@ -4,6 +4,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../src/core/clock.js';
 import { KeyGroupRange } from '../../../../src/core/key-groups.js';
@@ -177,6 +178,56 @@ describe('disk backend snapshot runners', () => {
     expect(localChangeLogs(b)).toHaveLength(0);
     await expect(aborted.write()).rejects.toMatchObject({ code: 'CHECKPOINT_DECLINED' });
   });
+});
+
+describe('disk backend snapshot runners in any order (property)', () => {
+  type Op = { kind: 'write'; keys: number } | { kind: 'take' } | { kind: 'write-runner'; pick: number } | { kind: 'release'; pick: number } | { kind: 'outgrow' };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('write' as const), keys: fc.integer({ min: 1, max: 40 }) }),
+    fc.constant({ kind: 'take' as const }),
+    fc.record({ kind: fc.constant('write-runner' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }),
+    fc.constant({ kind: 'outgrow' as const }),
+  );
+
+  it('acknowledges a checkpoint only with exactly the state at its barrier, whatever the log and the runners do', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
+        const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
+        const b = backend();
+        let id = 0;
+        let round = 0;
+        const open: Array<{ id: number; runner: KeyedSnapshotRunner; atBarrier: Array<[unknown, unknown]> }> = [];
+        const acknowledged: Array<{ id: number; atBarrier: Array<[unknown, unknown]> }> = [];
+        const writeRunner = async (at: number) => {
+          const [taken] = open.splice(at, 1);
+          try {
+            const result = await taken.runner.write();
+            await complete(storage, taken.id, result);
+            acknowledged.push(taken);
+          } catch (error) {
+            expect((error as { code?: string }).code).toBe('CHECKPOINT_DECLINED');
+          }
+        };
+        write(b, 50, (i) => i);
+        await complete(storage, ++id, await b.snapshot({ checkpointId: id, shared: sharedOf(storage) }).write());
+        for (const o of ops) {
+          if (o.kind === 'write') {
+            round++;
+            write(b, o.keys, (i) => i * 1000 + round);
+          } else if (o.kind === 'take') {
+            id++;
+            open.push({ id, runner: b.snapshot({ checkpointId: id, shared: sharedOf(storage) }), atBarrier: counts(b) });
+          } else if (o.kind === 'outgrow') outgrowTheLog(b);
+          else if (open.length > 0 && o.kind === 'write-runner') await writeRunner(o.pick % open.length);
+          else if (open.length > 0 && o.kind === 'release') open.splice(o.pick % open.length, 1)[0].runner.release();
+        }
+        while (open.length > 0) await writeRunner(0);
+        for (const { id: ack, atBarrier } of acknowledged) expect(counts(await restoreFrom(storage, ack))).toEqual(atBarrier);
+      }),
+      { numRuns: 25 },
+    );
+  }, 120_000);
 });
 
 describe('disposing the disk backend', () => {
