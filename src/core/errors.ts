@@ -18,6 +18,7 @@ export type FloeErrorCode =
   | 'CHECKPOINT_WRITE_FAILED'
   | 'CHECKPOINT_INVALID'
   | 'IO_ERROR'
+  | 'STATE_DISK_FULL'
   | 'STATE_DIR_IN_USE';
 
 /** Where an error happened, so a message can name the job, the operator and the subtask. */
