@@ -71,7 +71,7 @@ export default (env: StreamEnvironment) => {
     const r = run(['run', job, '-q']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('USER_FUNCTION_FAILED');
-    expect(r.stderr).toContain("operator 'picky'");
+    expect(r.stderr).toContain("operator 'Map' (uid picky)");
     expect(r.stderr).toContain('two is not allowed');
     expect(r.stderr).toContain('on record 2');
   });
