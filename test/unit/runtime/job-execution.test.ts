@@ -192,7 +192,7 @@ describe('event time, watermarks and timers in a running job', () => {
 });
 
 describe('failures', () => {
-  it('fails the job with an error naming the job, the operator's name and uid, the subtask and the record', async () => {
+  it('fails the job with an error naming the job, the operator name and uid, the subtask and the record', async () => {
     const env = StreamEnvironment.create({ parallelism: 2 });
     env
       .fromGenerator((i) => ({ id: i, payload: 'x'.repeat(1000) }), { count: 100 })
