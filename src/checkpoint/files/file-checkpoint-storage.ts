@@ -8,6 +8,7 @@ import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
+import type { CheckpointDirectoryListing } from '../recovery-choice.js';
 
 /** Format version of data files and metadata written by this Floe. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -16,6 +17,8 @@ const MAGIC = Buffer.from('FLOE');
 const TRAILER_BYTES = 32;
 const METADATA = '_metadata';
 const SHARED = 'shared/';
+/** The newest completed checkpoint id: tells a deleted `_metadata` from an attempt that never completed. */
+const LAST_COMPLETED = '_last-completed';
 
 /** One data file of a checkpoint, as recorded in its metadata. */
 export interface StoredFile {
@@ -112,6 +115,10 @@ export class FileCheckpointStorage {
         await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)]);
         await fsyncDir(dir);
         done = true;
+        if (id > ((await this.readLastCompleted()) ?? 0)) {
+          await atomicWrite(join(this.directory, LAST_COMPLETED), [Buffer.from(`${id}\n`)]);
+          await fsyncDir(this.directory);
+        }
       },
       abort: async () => {
         if (!done) await rm(dir, { recursive: true, force: true });
@@ -133,6 +140,82 @@ export class FileCheckpointStorage {
       if (m !== null && (await exists(join(this.directory, name, METADATA)))) ids.push(Number(m[1]));
     }
     return ids.sort((a, b) => a - b);
+  }
+
+  /** Every `chk-<id>` directory (complete or not), ascending, and whether it has a `_metadata` file. */
+  async listCheckpointDirectories(): Promise<Array<{ id: number; hasMetadata: boolean }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch {
+      return [];
+    }
+    const found: Array<{ id: number; hasMetadata: boolean }> = [];
+    for (const name of names) {
+      const m = /^chk-(\d+)$/.exec(name);
+      if (m !== null) found.push({ id: Number(m[1]), hasMetadata: await exists(join(this.directory, name, METADATA)) });
+    }
+    return found.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * What recovery needs to know about the directory: every `chk-<id>`, the completed marker, and
+   * verification results newest first up to and including the first valid checkpoint (older
+   * ones are not read: verifying streams every file).
+   */
+  async readListing(): Promise<CheckpointDirectoryListing> {
+    const dirs = await this.listCheckpointDirectories();
+    const checkpoints = dirs.map((d) => ({ ...d, problems: undefined as string[] | undefined }));
+    for (const c of [...checkpoints].reverse()) {
+      if (!c.hasMetadata) continue;
+      c.problems = await this.verify(c.id);
+      if (c.problems.length === 0) break;
+    }
+    return { checkpoints, lastCompletedId: await this.readLastCompleted() };
+  }
+
+  /** The newest checkpoint id this storage completed, from its marker (undefined when none or unreadable). */
+  async readLastCompleted(): Promise<number | undefined> {
+    try {
+      const id = Number((await readFile(join(this.directory, LAST_COMPLETED), 'utf8')).trim());
+      return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Deletes the given checkpoint directories (`_metadata` first), then every file in `shared/`
+   * that no remaining checkpoint with readable metadata lists, and temporary files of writes
+   * that never finished. Only for a directory no running job writes to (the caller holds its lock).
+   */
+  async removeUnreferenced(ids: number[]): Promise<{ checkpoints: number; sharedFiles: number }> {
+    for (const id of ids) {
+      await rm(join(this.dirOf(id), METADATA), { force: true });
+      await rm(this.dirOf(id), { recursive: true, force: true });
+    }
+    const listed = new Set<string>();
+    for (const { id, hasMetadata } of await this.listCheckpointDirectories()) {
+      if (!hasMetadata) continue;
+      try {
+        for (const f of (await this.readMetadata(id)).files) listed.add(f.name);
+      } catch {
+        // unreadable metadata protects nothing: that checkpoint cannot be restored
+      }
+    }
+    let sharedFiles = 0;
+    let names: string[] = [];
+    try {
+      names = await readdir(join(this.directory, 'shared'));
+    } catch {
+      // no shared/ directory: nothing to collect
+    }
+    for (const name of names) {
+      if (listed.has(`${SHARED}${name}`)) continue;
+      await rm(join(this.directory, 'shared', name), { force: true });
+      sharedFiles++;
+    }
+    return { checkpoints: ids.length, sharedFiles };
   }
 
   /** Reads and verifies `_metadata`. */
