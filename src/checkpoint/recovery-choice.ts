@@ -62,7 +62,7 @@ function fallbackRefused(skipped: DamagedCheckpoint[], fallback: number | undefi
   return new FloeError(
     'CHECKPOINT_DAMAGED',
     `Cannot resume from ${directory}: completed checkpoint${ids.length > 1 ? 's' : ''} ${ids.join(', ')} cannot be restored ` +
-      `(${skipped.map((s) => `${s.id}: ${s.why}`).join('; ')}). Exactly-once sinks may already have committed the output of checkpoint${ids.length > 1 ? 's' : ''} up to ${ids[ids.length - 1]}; ` +
+      `(${skipped.map((s) => `${s.id}: ${s.why}`).join('; ')}). Exactly-once sinks may already have committed the output of ${ids.length > 1 ? `checkpoints up to ${ids[ids.length - 1]}` : `checkpoint ${ids[0]}`}; ` +
       `${target} would write that output again. To accept the duplicates, run again with --allow-fallback-duplicates (allowFallbackDuplicates: true); ` +
       `or repair: restore the damaged files from a backup, or remove the sinks' output committed after checkpoint ${fallback ?? 0} and then accept the fallback.`,
   );

@@ -398,7 +398,7 @@ function writeFailed(what: string, cause: unknown): FloeError {
 function invalid(id: number, path: string, why: string, cause?: unknown): FloeError {
   return new FloeError(
     'CHECKPOINT_INVALID',
-    `Checkpoint ${id} is invalid: ${path}: ${why}. Recovery falls back to an older retained checkpoint; delete the chk-${id} directory to discard it.`,
+    `Checkpoint ${id} is invalid: ${path}: ${why} (restore the file from a backup, or resume from another checkpoint)`,
     { cause },
   );
 }
