@@ -13,6 +13,8 @@ export interface RunCommand {
   fromCheckpoint: string | undefined;
   stateBackend: 'heap' | 'disk' | undefined;
   stateDir: string | undefined;
+  /** Resume past damaged completed checkpoints, accepting duplicate output. */
+  allowFallbackDuplicates: boolean;
   /** Arguments after the job path that `floe` does not know: passed to the job. */
   jobArgs: string[];
 }
@@ -31,6 +33,10 @@ Options:
   --checkpoint-dir DIR      checkpoint into DIR; resume from its latest valid checkpoint
   --checkpoint-interval MS  time between checkpoints (default 1000 with --checkpoint-dir)
   --from-checkpoint PATH    restore the checkpoint PATH (a .../chk-N directory)
+  --allow-fallback-duplicates
+                            resume from an older checkpoint when newer completed ones
+                            are damaged, although exactly-once sinks then commit
+                            output again (default: refuse and say which are damaged)
   --state-backend B         heap (default: state in memory) or disk (state in an
                             embedded store on local disk, incremental checkpoints)
   --state-dir DIR           working directory of the disk backend (default: a
@@ -39,13 +45,14 @@ Options:
   -h, --help                this text
   -v, --version             the version of floe
 Arguments floe does not know are passed to the job (e.g. --unbounded for the demo).
-While a job runs, \`kill -USR2 <pid>\` takes a checkpoint on demand.`;
+While a job runs, \`kill -USR2 <pid>\` takes a checkpoint on demand. Ctrl-C stops the job
+cleanly; a second Ctrl-C stops the process at once.`;
 
 export function parseArgs(argv: string[]): CliCommand {
   if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };
   if (argv[0] === '-v' || argv[0] === '--version') return { command: 'version' };
   if (argv[0] !== 'run') throw new FloeError('INVALID_ARGUMENT', `Unknown command '${argv[0]}'.\n\n${USAGE}`);
-  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, checkpointDir: undefined, checkpointIntervalMs: undefined, fromCheckpoint: undefined, stateBackend: undefined, stateDir: undefined, jobArgs: [] };
+  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, checkpointDir: undefined, checkpointIntervalMs: undefined, fromCheckpoint: undefined, stateBackend: undefined, stateDir: undefined, allowFallbackDuplicates: false, jobArgs: [] };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -58,6 +65,7 @@ export function parseArgs(argv: string[]): CliCommand {
     if (flag === '-p' || flag === '--parallelism') run.parallelism = value();
     else if (flag === '--max-parallelism') run.maxParallelism = value();
     else if (flag === '-q' || flag === '--quiet') run.quiet = true;
+    else if (flag === '--allow-fallback-duplicates') run.allowFallbackDuplicates = true;
     else if (flag === '--checkpoint-interval') run.checkpointIntervalMs = value();
     else if (flag === '--state-backend') {
       const text = inline ?? argv[++i];

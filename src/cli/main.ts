@@ -48,6 +48,7 @@ async function runJob(command: RunCommand): Promise<number> {
       : {}),
     checkpointing,
     restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
+    allowFallbackDuplicates: command.allowFallbackDuplicates,
   });
   await job(env, command.jobArgs);
   if (env.executed || !env.hasSinks) return 0; // the job ran itself (or had nothing to run)
@@ -56,12 +57,19 @@ async function runJob(command: RunCommand): Promise<number> {
   const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
   progress?.start();
   let interrupted = false;
-  const onSignal = (): void => {
+  // The first signal stops the job cleanly; a second one stops the process at once, even while
+  // the job is still busy stopping (a disk backend flushing, a sink closing).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      process.stderr.write(`\nfloe: ${signal} again: stopping now without waiting for the job\n`);
+      process.exit(130);
+    }
     interrupted = true;
+    process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
     client.cancel();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
   const onCheckpointSignal = (): void => {
     client.triggerCheckpoint().then(

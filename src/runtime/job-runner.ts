@@ -366,6 +366,7 @@ export class JobRunner {
         output,
         keyedBackend: n === 0 ? backend : undefined,
         processingTime,
+        checkpointing: this.options.checkpointing !== undefined,
         post: (action) => gate.putMail(action),
         log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: node.uid, subtask: index, parallelism: node.parallelism })}] ${message}`),
       };

@@ -17,7 +17,11 @@ const MAGIC = Buffer.from('FLOE');
 const TRAILER_BYTES = 32;
 const METADATA = '_metadata';
 const SHARED = 'shared/';
-/** The newest completed checkpoint id: tells a deleted `_metadata` from an attempt that never completed. */
+/**
+ * The newest completed checkpoint id: tells a deleted `_metadata` from an attempt that never
+ * completed. Written after `_metadata` and before anyone is told the checkpoint completed, so
+ * every checkpoint whose output a sink committed is recorded.
+ */
 const LAST_COMPLETED = '_last-completed';
 
 /** One data file of a checkpoint, as recorded in its metadata. */

@@ -22,6 +22,8 @@ export interface OperatorContext {
   /** Present for operators on a keyed stream. */
   keyedBackend: KeyedStateBackend | undefined;
   processingTime: ProcessingTimeService;
+  /** True when the job takes checkpoints (undefined: it does not). */
+  checkpointing?: boolean;
   /** Posts an action to the subtask's mailbox (runs between batches). */
   post(action: () => void | Promise<void>): void;
   log(message: string): void;
