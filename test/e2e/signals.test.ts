@@ -1,14 +1,18 @@
 // Stopping `floe run` with signals: the first Ctrl-C stops the job cleanly, a second one stops
 // the process at once even while the job is still busy stopping.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
+let running: ChildProcess | undefined;
+afterEach(() => {
+  if (running !== undefined && running.exitCode === null && running.signalCode === null) running.kill('SIGKILL'); // also after a timeout
+});
 
 describe('signals', () => {
   it('stops the process at once on a second Ctrl-C while the job is still busy stopping', async () => {
-    const child = spawn(process.execPath, [join(root, 'bin/floe.mjs'), 'run', join(root, 'test/e2e/jobs/slow-to-stop.ts'), '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = (running = spawn(process.execPath, [join(root, 'bin/floe.mjs'), 'run', join(root, 'test/e2e/jobs/slow-to-stop.ts'), '-q'], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let stderr = '';
     const waitFor = (text: string) =>
       new Promise<void>((r) => {
@@ -20,15 +24,11 @@ describe('signals', () => {
         check();
       });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-    try {
-      await waitFor('sink open');
-      child.kill('SIGINT');
-      await waitFor('stopping the job');
-      child.kill('SIGINT');
-      expect(await exited).toEqual({ code: 130, signal: null });
-      expect(stderr).toContain('SIGINT again: stopping now without waiting for the job');
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await waitFor('sink open');
+    child.kill('SIGINT');
+    await waitFor('stopping the job');
+    child.kill('SIGINT');
+    expect(await exited).toEqual({ code: 130, signal: null });
+    expect(stderr).toContain('SIGINT again: stopping now without waiting for the job');
   }, 30_000);
 });
