@@ -97,7 +97,10 @@ export class FileCheckpointStorage {
     } catch (cause) {
       throw writeFailed(`cannot create ${dir}`, cause);
     }
-    let done = false;
+    // Completing and aborting exclude each other: an abort that arrives while _metadata is being
+    // written leaves the checkpoint complete (a restore commits what it pre-committed), and a
+    // checkpoint that was aborted cannot complete afterwards.
+    let state: 'open' | 'completing' | 'completed' | 'aborted' = 'open';
     return {
       checkpointId: id,
       writeFile: async (name, bytes) => {
@@ -113,19 +116,28 @@ export class FileCheckpointStorage {
         return { name, size: contentSize + TRAILER_BYTES, sha256 };
       },
       complete: async (metadata, files) => {
+        if (state !== 'open') throw new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} cannot complete: it was ${state === 'aborted' ? 'aborted' : 'completed before'}`);
+        state = 'completing';
         const envelope: CheckpointMetadataEnvelope = { format: CHECKPOINT_FORMAT_VERSION, checkpointId: id, createdAt: new Date().toISOString(), files, metadata };
         const body = JSON.stringify(envelope);
         const sum = createHash('sha256').update(body).digest('hex');
-        await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)]);
-        await fsyncDir(dir);
-        done = true;
+        try {
+          await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)]);
+          await fsyncDir(dir);
+        } catch (error) {
+          state = 'open'; // not complete: nothing was committed for it, so an abort may delete it
+          throw error;
+        }
+        state = 'completed';
         if (id > ((await this.readLastCompleted()) ?? 0)) {
           await atomicWrite(join(this.directory, LAST_COMPLETED), [Buffer.from(`${id}\n`)]);
           await fsyncDir(this.directory);
         }
       },
       abort: async () => {
-        if (!done) await rm(dir, { recursive: true, force: true });
+        if (state !== 'open') return;
+        state = 'aborted';
+        await rm(dir, { recursive: true, force: true });
       },
     };
   }
