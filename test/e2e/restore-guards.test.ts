@@ -115,6 +115,9 @@ describe('damaged checkpoint directories', () => {
 
     const accepted = runToEnd([...args, '--allow-fallback-duplicates']);
     expect(accepted.code).toBe(0);
+    expect(accepted.stderr).toMatch(new RegExp(`checkpoint ${newest} cannot be restored .*accepting duplicate output`));
+    expect(Math.max(...chkIds(chk))).toBeGreaterThan(newest); // the new run's checkpoints come after the damaged one
+    expect(existsSync(join(chk, `chk-${newest}`))).toBe(false); // the accepted damaged checkpoint is removed
     // Duplicates were accepted, but no checkpoint id was used twice: one part file per subtask and checkpoint.
     const parts = readdirSync(join(dir, 'out')).filter((n) => n.startsWith('part-'));
     const subtaskAndCheckpoint = parts.map((n) => n.split('-').slice(0, 3).join('-'));
