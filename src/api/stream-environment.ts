@@ -13,10 +13,10 @@ import { DiskStateBackend, type DiskStateBackendOptions } from '../state/disk/di
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
 import type { StateBackend } from '../state/keyed-state-backend.js';
 import { DataStream } from './data-stream.js';
+import { prepareRestore } from './prepare-restore.js';
 import { createRestartStrategy, defaultRestartStrategy, type RestartStrategyOptions } from '../runtime/restart-strategy.js';
 import { resolveCheckpointingOptions, type CheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/files/file-checkpoint-storage.js';
-import { checkpointsToDiscard, chooseRecovery, nextCheckpointId } from '../checkpoint/recovery-choice.js';
 import { lockStateDir, type LockPurpose } from '../state/disk/state-dir-lock.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
 import './broadcast-stream.js'; // registers DataStream.broadcast/connect factories
@@ -211,7 +211,15 @@ export class StreamEnvironment {
         for (let attempt = 0; ; attempt++) {
           try {
             // After a failure the job always resumes from its latest completed checkpoint.
-            const { restore, firstCheckpointId } = await this.prepareRestore(storage, attempt > 0 ? 'latest' : this.restore, attempt === 0, highestUsedId);
+            const { restore, firstCheckpointId } = await prepareRestore({
+              storage,
+              wanted: attempt > 0 ? 'latest' : this.restore,
+              atStart: attempt === 0,
+              highestUsedId,
+              allowFallbackDuplicates: this.allowFallbackDuplicates,
+              retained: cp === undefined ? 0 : resolveCheckpointingOptions(cp).retained,
+              log: this.log,
+            });
             runner = new JobRunner(this.buildGraph(graph.jobName, restore), {
               stateBackend: this.stateBackend,
               clock: this.clock,
@@ -232,7 +240,7 @@ export class StreamEnvironment {
             if (cancelled || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
             const message = (error as Error).message;
             if (!isRetriable(error)) {
-              this.log(`[restart] job '${graph.jobName}' failed with an error no restart can fix (${(error as FloeError).code ?? 'configuration'}); not restarting: ${message}`);
+              this.log(`[restart] job '${graph.jobName}' failed with an error no restart can fix (${(error as FloeError).code ?? 'configuration'}): not restarting`);
               throw error;
             }
             const delay = strategy.onFailure(this.clock.now());
@@ -261,56 +269,6 @@ export class StreamEnvironment {
       },
       result: start(),
     };
-  }
-
-  /**
-   * Chooses the checkpoint to restore and the id of the run's first checkpoint. 'latest' takes
-   * the newest valid checkpoint of the own directory and refuses to fall back past a damaged
-   * completed one (see chooseRecovery); at start it also removes what no kept checkpoint needs.
-   * New checkpoint ids continue after every id the directory and earlier attempts ever used.
-   */
-  private async prepareRestore(
-    storage: FileCheckpointStorage | undefined,
-    wanted: StreamEnvironmentOptions['restore'],
-    atStart: boolean,
-    highestUsedId: number,
-  ): Promise<{ restore: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage } | undefined; firstCheckpointId: number }> {
-    const listing = storage === undefined ? undefined : await storage.readListing();
-    const firstId = (restoredId: number): number => (listing === undefined ? 1 : nextCheckpointId(listing, [restoredId, highestUsedId]));
-    if (wanted === undefined) return { restore: undefined, firstCheckpointId: firstId(0) };
-    if (typeof wanted === 'string' && wanted !== 'latest') {
-      const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(wanted);
-      if (m === null) throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${wanted}: expected a checkpoint directory named chk-<id>`);
-      const s = new FileCheckpointStorage(m[1] === '' ? '.' : m[1]);
-      const problems = await s.verify(Number(m[2]));
-      if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-      const envelope = await s.readMetadata(Number(m[2]));
-      return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
-    }
-    if (storage === undefined || listing === undefined) {
-      if (wanted === 'latest') return { restore: undefined, firstCheckpointId: 1 }; // no checkpoints: a restart starts from scratch
-      throw new FloeError('INVALID_ARGUMENT', 'restore needs checkpointing.directory (or a path to a chk-<id> directory)');
-    }
-    if (typeof wanted === 'number') {
-      const problems = await storage.verify(wanted);
-      if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-      this.log(`[checkpoint] restoring from checkpoint ${wanted} in ${storage.directory}`);
-      return { restore: { envelope: await storage.readMetadata(wanted), storage }, firstCheckpointId: firstId(wanted) };
-    }
-    const choice = chooseRecovery(listing, { allowFallbackDuplicates: this.allowFallbackDuplicates, directory: storage.directory });
-    for (const s of choice.skipped)
-      this.log(`[checkpoint] checkpoint ${s.id} cannot be restored (${s.why}); falling back past it and accepting duplicate output (allowFallbackDuplicates)`);
-    const restoredId = choice.kind === 'restore' ? choice.checkpointId : 0;
-    const firstCheckpointId = firstId(restoredId);
-    if (atStart) {
-      const discard = checkpointsToDiscard(listing, choice, resolveCheckpointingOptions(this.checkpointing!).retained);
-      const removed = await storage.removeUnreferenced(discard);
-      if (removed.checkpoints > 0 || removed.sharedFiles > 0)
-        this.log(`[checkpoint] removed ${removed.checkpoints} checkpoint director${removed.checkpoints === 1 ? 'y' : 'ies'} (${discard.map((id) => `chk-${id}`).join(', ') || 'none'}) and ${removed.sharedFiles} shared file(s) that no retained checkpoint needs`);
-    }
-    if (choice.kind === 'fresh') return { restore: undefined, firstCheckpointId };
-    this.log(`[checkpoint] restoring from checkpoint ${restoredId} in ${storage.directory}`);
-    return { restore: { envelope: await storage.readMetadata(restoredId), storage }, firstCheckpointId };
   }
 
   /** The job graph that execute() would run (chains, parallelism, uids). */

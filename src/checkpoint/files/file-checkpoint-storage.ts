@@ -176,13 +176,13 @@ export class FileCheckpointStorage {
 
   /**
    * What recovery needs to know about the directory: every `chk-<id>`, the completed marker, and
-   * verification results newest first up to and including the first valid checkpoint (older
-   * ones are not read: verifying streams every file).
+   * with `verify` the verification results newest first up to and including the first valid
+   * checkpoint (older ones are not read: verifying streams every file).
    */
-  async readListing(): Promise<CheckpointDirectoryListing> {
+  async readListing(options: { verify: boolean }): Promise<CheckpointDirectoryListing> {
     const dirs = await this.listCheckpointDirectories();
     const checkpoints = dirs.map((d) => ({ ...d, problems: undefined as string[] | undefined }));
-    for (const c of [...checkpoints].reverse()) {
+    for (const c of options.verify ? [...checkpoints].reverse() : []) {
       if (!c.hasMetadata) continue;
       c.problems = await this.verify(c.id);
       if (c.problems.length === 0) break;
