@@ -125,6 +125,36 @@ describe('damaged checkpoint directories', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
+  it('refuses a second floe run on a checkpoint directory in use, and takes the lock over from a killed job', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-chk-in-use-'));
+    const chk = join(dir, 'chk');
+    const args = (out: string) => [countJob, '--checkpoint-dir', chk, '--checkpoint-interval', '100', '-q', join(dir, out), '1000000', '2000'];
+    const lockHolder = () => {
+      try {
+        return (JSON.parse(readFileSync(join(chk, 'LOCK'), 'utf8')) as { pid: number }).pid;
+      } catch {
+        return undefined;
+      }
+    };
+    const first = start(args('out-1'));
+    while (lockHolder() !== first.child.pid && first.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    const second = runToEnd(args('out-2'));
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('CHECKPOINT_DIR_IN_USE');
+    expect(second.stderr).toContain(`The checkpoint directory ${chk} is in use by process ${first.child.pid}`);
+    expect(existsSync(join(dir, 'out-2'))).toBe(false);
+    expect(first.child.exitCode).toBeNull(); // the first job still runs
+    first.child.kill('SIGKILL');
+    await first.done;
+    const third = start(args('out-3'));
+    while (lockHolder() !== third.child.pid && third.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    expect(lockHolder()).toBe(third.child.pid);
+    third.child.kill('SIGINT');
+    expect(await third.done).toBe(130);
+    expect(existsSync(join(chk, 'LOCK'))).toBe(false); // released when the job stopped
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
   it.each([
     ['--checkpoint-dir', '/proc/floe-test/chk'],
     ['--state-dir', '/proc/floe-test/state'],
