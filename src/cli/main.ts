@@ -62,7 +62,12 @@ async function runJob(command: RunCommand): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) {
       process.stderr.write(`\nfloe: ${signal} again: stopping now without waiting for the job\n`);
-      process.exit(130);
+      // Re-raised with no listener left, the signal's default action ends the process at once:
+      // no 'exit' handlers run (the disk store's could wait for the very work that is stuck).
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, signal);
+      return;
     }
     interrupted = true;
     process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
