@@ -6,6 +6,7 @@ import { CollectionSource } from '../connectors/collection/collection-source.js'
 import { JsonLinesFileSource, type JsonLinesFileSourceOptions } from '../connectors/file/json-lines-file-source.js';
 import { GeneratorSource, type GeneratorFunction, type GeneratorSourceOptions } from '../connectors/generator/generator-source.js';
 import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
+import { describePlan, type PlanDescription } from '../plan/plan-description.js';
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
 import type { Source } from '../runtime/source.js';
@@ -20,6 +21,8 @@ import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../check
 import { lockStateDir, type LockPurpose } from '../state/disk/state-dir-lock.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
 import './broadcast-stream.js'; // registers DataStream.broadcast/connect factories
+
+export type { PlanDescription } from '../plan/plan-description.js';
 
 const CHECKPOINT_DIR_LOCK: LockPurpose = { code: 'CHECKPOINT_DIR_IN_USE', what: 'checkpoint directory', option: '--checkpoint-dir DIR, or checkpointing.directory' };
 
@@ -71,6 +74,11 @@ export interface StreamEnvironmentOptions {
    * Default as Flink: exponential delay (1 s to 1 min) with checkpointing, no restarts without.
    */
   restartStrategy?: RestartStrategyOptions;
+  /**
+   * Builds the job graph but runs nothing (Flink's `info`): execute() rejects with PLAN_ONLY and
+   * the graph is in `plannedGraph`. `floe check` uses it.
+   */
+  planOnly?: boolean;
 }
 
 /** A running job: live metrics, cancellation, and its result. */
@@ -109,6 +117,9 @@ export class StreamEnvironment {
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
+  /** With `planOnly`: the graph execute() would have run. */
+  plannedGraph: JobGraph | undefined;
+  private readonly planOnly: boolean;
 
   private constructor(options: StreamEnvironmentOptions) {
     this.parallelism = options.parallelism ?? 1;
@@ -125,6 +136,7 @@ export class StreamEnvironment {
     this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
     this.restartStrategyDefaulted = options.restartStrategy === undefined;
     this.allowFallbackDuplicates = options.allowFallbackDuplicates ?? false;
+    this.planOnly = options.planOnly === true;
     if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
 
@@ -144,6 +156,22 @@ export class StreamEnvironment {
     this.checkpointing = checkpointing;
     if (resume === true && this.restore === undefined) this.restore = 'latest';
     if (this.restartStrategyDefaulted) this.restartStrategy = defaultRestartStrategy(true);
+    return this;
+  }
+
+  /**
+   * Sets what happens when the job fails (Flink's setRestartStrategy), from inside a job file.
+   * A strategy given on the command line (`--restart-strategy`) or to create() wins.
+   *
+   * @example
+   * env.setRestartStrategy({ type: 'fixed-delay', attempts: 3, delayMs: 5000 });
+   */
+  setRestartStrategy(strategy: RestartStrategyOptions): this {
+    createRestartStrategy(strategy); // validates
+    if (this.restartStrategyDefaulted) {
+      this.restartStrategy = strategy;
+      this.restartStrategyDefaulted = false;
+    }
     return this;
   }
 
@@ -196,6 +224,10 @@ export class StreamEnvironment {
   /** Starts the job and returns at once with a client for metrics and cancellation. */
   executeAsync(jobName?: string): JobClient {
     const graph = this.buildGraph(jobName);
+    if (this.planOnly) {
+      this.plannedGraph = graph;
+      throw new FloeError('PLAN_ONLY', `Job '${graph.jobName}' was planned, not run (planOnly)`);
+    }
     this.executed = true;
     let runner: JobRunner | undefined;
     let cancelled = false;
@@ -255,7 +287,7 @@ export class StreamEnvironment {
         lock?.release();
       }
     };
-    const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [] };
+    const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [], userMetrics: [] };
     return {
       jobName: graph.jobName,
       metrics: () => runner?.metrics() ?? emptyMetrics,
@@ -281,6 +313,15 @@ export class StreamEnvironment {
       maxParallelism: this.maxParallelism,
       restoredMaxParallelism: restore === undefined ? undefined : restoredMaxParallelism(restore.envelope),
     });
+  }
+
+  /**
+   * What the job would run, for people and tools (`floe check`): chains, operators, uids,
+   * parallelism, partitioning, declared state and warnings. With `planOnly`, the graph that
+   * execute() planned.
+   */
+  describePlan(jobName?: string): PlanDescription {
+    return describePlan(this.plannedGraph ?? this.buildGraph(jobName));
   }
 
   /** True when at least one sink was added (the CLI executes such a job for the user). */

@@ -106,7 +106,7 @@ export default (env: StreamEnvironment) => {
   });
 
   it('prints usage for --help and rejects bad flags', () => {
-    expect(run(['--help']).stdout).toContain('floe run <job.ts|job.js>');
+    expect(run(['--help']).stdout).toContain('floe run [options] <job.ts|job.js>');
     const bad = run(['run', 'examples/demo.ts', '--parallelism', 'zero']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--parallelism needs a positive integer');

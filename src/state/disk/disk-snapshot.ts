@@ -11,6 +11,7 @@ import type { Transaction } from 'lmdb';
 import { FloeError } from '../../core/errors.js';
 import { decodeKey } from '../../core/key-decoding.js';
 import { encodeKey } from '../../core/key-encoding.js';
+import { assignToKeyGroup } from '../../core/key-groups.js';
 import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, RestoredKeyedState } from '../keyed-snapshot.js';
 import type { KeyedSnapshotOptions, Namespace, SharedStateStore } from '../keyed-state-backend.js';
 import type { DiskKeyedStateBackend } from './disk-state-backend.js';
@@ -377,8 +378,9 @@ export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: R
     const rows = disk.timerBytes === 0 ? [] : (packr.unpack(data.subarray(0, disk.timerBytes)) as Array<[number, number, Namespace, Uint8Array]>);
     for (const [q, timestamp, namespace, keyBytes] of rows) {
       const key = decodeKey(keyBytes);
+      const keyGroup = assignToKeyGroup(key, backend.maxParallelism);
+      if (keyGroup < lo || keyGroup > hi) continue; // another subtask's timer (rescale): its key may not be set here
       backend.setCurrentKey(key);
-      if (backend.getCurrentKeyGroup() < lo || backend.getCurrentKeyGroup() > hi) continue;
       backend.getTimerQueue(meta.timerQueues[q]).add(timestamp, namespace);
     }
     backend.sequence = Math.max(backend.sequence, disk.nextSequence);
