@@ -38,7 +38,8 @@ import { serializerIdentity, type TypeSerializer } from '../serde/type-serialize
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
-import { DiskSnapshotter, loadSnapshots } from './disk-snapshot.js';
+import { loadSnapshots } from './disk-restore.js';
+import { DiskSnapshotter } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
 import { DiskIncrementalCleanup, DiskStateTable, TTL_TIMESTAMP_BYTES, type DiskKeyContext } from './disk-state-table.js';
 import { decodeStoredKey, keyPart, namespacePart, parseKey } from './key-layout.js';
@@ -188,7 +189,9 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   /** List elements are keyed by this counter, so appends never read the list; restored with the snapshot. */
   sequence = 0;
   readonly snapshotter: DiskSnapshotter;
-  private disposed = false;
+  private disposing: Promise<void> | undefined;
+  /** The restore in progress, if any: the store closes only after it stopped. */
+  private restoring: Promise<void> | undefined;
   /** Names this operator instance (and a state) in errors. */
   private readonly errorPlace: StatePlace;
 
@@ -339,7 +342,14 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   async restore(snapshots: RestoredKeyedState[]): Promise<void> {
-    await loadSnapshots(this, snapshots);
+    const loading = loadSnapshots(this, snapshots);
+    this.restoring = loading.catch(() => {});
+    await loading;
+  }
+
+  /** True once dispose() started: a restore in progress stops at its next chunk. */
+  get closing(): boolean {
+    return this.disposing !== undefined;
   }
 
   /** The index of a state name in change-log records (assigned on first use, also for restored states). */
@@ -372,19 +382,26 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     } else if (existing.descriptor !== undefined) checkRestoredState(existing.descriptor, meta, this.errorPlace);
   }
 
+  /**
+   * Stops and awaits every snapshot runner (a pending one declines its checkpoint) and a restore
+   * in progress, then closes the store and removes the working directory. Safe while a checkpoint
+   * is written or a restore loads: nothing touches the LMDB environment after it closed.
+   */
   dispose(): Promise<void> {
-    if (this.disposed) return Promise.resolve();
-    this.disposed = true;
+    if (this.disposing === undefined) this.disposing = this.close();
+    return this.disposing;
+  }
+
+  private async close(): Promise<void> {
     if (executingKeyedBackend.current === this) executingKeyedBackend.current = undefined;
-    this.snapshotter.dispose();
+    await this.snapshotter.dispose();
+    await this.restoring;
     this.states.clear();
     this.timers.clear();
     this.perRecordCleanups = [];
-    const closed = this.store.close().catch(() => {});
-    return closed.then(() => {
-      rmSync(this.config.dir, { recursive: true, force: true });
-      this.config.onDisposed();
-    });
+    await this.store.close().catch(() => {});
+    rmSync(this.config.dir, { recursive: true, force: true });
+    this.config.onDisposed();
   }
 
   place(state?: string): string {

@@ -42,6 +42,8 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   /** Per state, per namespace: the keys and values (references) when the snapshot was taken. */
   private readonly lists: Array<Array<[Namespace, KeyId[], unknown[]]>>;
   private released = false;
+  /** TTL time at the barrier: cleanup on full snapshot drops what had expired then, not when the snapshot is written. */
+  private readonly barrierTime: number;
 
   constructor(
     private readonly sources: SnapshotSource[],
@@ -49,15 +51,16 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
     private readonly unclaimed: UnclaimedState[],
     timerQueues: Array<[string, { entries(): TimerEntry[] }]>,
     private readonly maxParallelism: number,
-    private readonly now: () => number,
+    now: () => number,
   ) {
     for (const u of unclaimed) u.heldBy++;
+    this.barrierTime = now();
     // Synchronous part: O(number of states + timers), no copy of keyed state.
     this.logs = sources.map((s) => {
       const encode = payloadEncoder(s.descriptor, s.ttl);
       const dropExpired = s.ttl !== undefined && s.ttl.config.cleanupFullSnapshot;
       const log = new SnapshotLog((stored) => {
-        const payload = encode(stored, dropExpired ? this.now() : undefined);
+        const payload = encode(stored, dropExpired ? this.barrierTime : undefined);
         return payload === undefined ? null : packPayload(payload);
       });
       s.table.snapshots.push(log);
@@ -95,7 +98,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
           entries++;
           return;
         }
-        const payload = encode(stored, dropExpired ? this.now() : undefined);
+        const payload = encode(stored, dropExpired ? this.barrierTime : undefined);
         if (payload === undefined) return;
         blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
         entries++;
