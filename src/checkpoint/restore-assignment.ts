@@ -48,8 +48,9 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     if (parts.length === 0) continue;
     if (old.length !== target.parallelism && parts.some((p) => Object.values(p.states).some((st) => st.mode === 'split')))
       throw new FloeError(
-        'CHECKPOINT_INVALID',
-        `Operator '${uid}' was checkpointed at parallelism ${old.length} and now runs at ${target.parallelism}: redistributing its list state comes with rescaling; restore at parallelism ${old.length}`,
+        'STATE_NOT_RESCALABLE',
+        `Operator '${uid}' was checkpointed at parallelism ${old.length} and now runs at ${target.parallelism}, but its operator list state cannot be redistributed yet: restore at parallelism ${old.length} (-p ${old.length}, or set this operator's parallelism to ${old.length})`,
+        { context: { operator: uid } },
       );
     // A new subtask (scale-out) takes the broadcast state of old subtask i % oldP, as Flink does.
     const mine =

@@ -18,6 +18,8 @@ export interface RunCommand {
   restartStrategy: RestartStrategyOptions | undefined;
   stateBackend: 'heap' | 'disk' | undefined;
   stateDir: string | undefined;
+  /** Resume past damaged completed checkpoints, accepting duplicate output. */
+  allowFallbackDuplicates: boolean;
   /** Arguments after the job file (or after `--`) that floe does not know: passed to the job. */
   jobArgs: string[];
 }
@@ -40,6 +42,10 @@ Options:
   --tolerable-failed-checkpoints N
                             checkpoint failures in a row before the job fails (default 0)
   --from-checkpoint PATH    restore the checkpoint PATH (a .../chk-N directory)
+  --allow-fallback-duplicates
+                            resume from an older checkpoint when newer completed ones
+                            are damaged, although exactly-once sinks then commit
+                            output again (default: refuse and say which are damaged)
   --restart-strategy S      what a failed job does: none, fixed-delay[:ATTEMPTS[:DELAY_MS]],
                             exponential-delay[:INITIAL_MS[:MAX_MS]] (the default with
                             checkpointing), failure-rate[:FAILURES[:INTERVAL_MS[:DELAY_MS]]]
@@ -52,7 +58,8 @@ Options:
   -v, --version             the version of floe
 Options go before or after the job file. Other arguments after the job file, and everything
 after \`--\`, are passed to the job (e.g. \`floe run examples/demo.ts --unbounded\`).
-While a job runs, \`kill -USR2 <pid>\` takes a checkpoint on demand.`;
+While a job runs, \`kill -USR2 <pid>\` takes a checkpoint on demand. Ctrl-C stops the job
+cleanly; a second Ctrl-C stops the process at once.`;
 
 type Flag = { names: string[]; value: 'none' | 'integer' | 'nonNegative' | 'path' | 'text'; apply: (run: RunCommand, value: string) => void };
 
@@ -60,6 +67,7 @@ const FLAGS: Flag[] = [
   { names: ['-p', '--parallelism'], value: 'integer', apply: (r, v) => (r.parallelism = Number(v)) },
   { names: ['--max-parallelism'], value: 'integer', apply: (r, v) => (r.maxParallelism = Number(v)) },
   { names: ['-q', '--quiet'], value: 'none', apply: (r) => (r.quiet = true) },
+  { names: ['--allow-fallback-duplicates'], value: 'none', apply: (r) => (r.allowFallbackDuplicates = true) },
   { names: ['--checkpoint-dir'], value: 'path', apply: (r, v) => (r.checkpointDir = v) },
   { names: ['--checkpoint-interval'], value: 'integer', apply: (r, v) => (r.checkpointIntervalMs = Number(v)) },
   { names: ['--tolerable-failed-checkpoints'], value: 'nonNegative', apply: (r, v) => (r.tolerableFailedCheckpoints = Number(v)) },
@@ -93,6 +101,7 @@ export function parseArgs(argv: string[]): CliCommand {
     restartStrategy: undefined,
     stateBackend: undefined,
     stateDir: undefined,
+    allowFallbackDuplicates: false,
     jobArgs: [],
   };
   for (let i = 1; i < argv.length; i++) {

@@ -61,6 +61,7 @@ async function runJob(command: RunCommand): Promise<number> {
       : {}),
     checkpointing,
     restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
+    allowFallbackDuplicates: command.allowFallbackDuplicates,
     ...(command.restartStrategy === undefined ? {} : { restartStrategy: command.restartStrategy }),
   });
   await job(env, command.jobArgs);
@@ -76,12 +77,24 @@ async function runJob(command: RunCommand): Promise<number> {
   const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
   progress?.start();
   let interrupted = false;
-  const onSignal = (): void => {
+  // The first signal stops the job cleanly; a second one stops the process at once, even while
+  // the job is still busy stopping (a disk backend flushing, a sink closing).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      process.stderr.write(`\nfloe: ${signal} again: stopping now without waiting for the job\n`);
+      // Re-raised with no listener left, the signal's default action ends the process at once:
+      // no 'exit' handlers run (the disk store's could wait for the very work that is stuck).
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, signal);
+      return;
+    }
     interrupted = true;
+    process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
     client.cancel();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
   const onCheckpointSignal = (): void => {
     client.triggerCheckpoint().then(

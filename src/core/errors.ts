@@ -19,7 +19,40 @@ export type FloeErrorCode =
   | 'CHECKPOINT_INVALID'
   | 'IO_ERROR'
   | 'STATE_DISK_FULL'
-  | 'STATE_DIR_IN_USE';
+  | 'STATE_DIR_IN_USE'
+  | 'CHECKPOINT_DIR_IN_USE'
+  | 'CHECKPOINT_DAMAGED'
+  | 'MAX_PARALLELISM_MISMATCH'
+  | 'STATE_NOT_RESCALABLE'
+  | 'DIRECTORY_UNUSABLE';
+
+/**
+ * Failures no restart can fix: the job's configuration, or state that does not fit it. A job fails
+ * at once on these (with a non-zero exit); every other failure goes to the restart strategy.
+ */
+const NON_RETRIABLE: ReadonlySet<FloeErrorCode> = new Set<FloeErrorCode>([
+  'INVALID_ARGUMENT',
+  'INVALID_JOB',
+  'STATE_TYPE_MISMATCH',
+  'STATE_NOT_AVAILABLE',
+  'CHECKPOINT_INVALID',
+  'STATE_DIR_IN_USE',
+  'CHECKPOINT_DIR_IN_USE',
+  'CHECKPOINT_DAMAGED',
+  'MAX_PARALLELISM_MISMATCH',
+  'STATE_NOT_RESCALABLE',
+  'DIRECTORY_UNUSABLE',
+]);
+
+/**
+ * True when a restart may fix `error`: false for configuration and state-compatibility errors,
+ * also when one is the cause of a wrapping error (a user function that rethrew it).
+ */
+export function isRetriable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof FloeError && NON_RETRIABLE.has(e.code)) return false;
+  return true;
+}
 
 /** Where an error happened, so a message can name the job, the operator and the subtask. */
 export interface ErrorContext {

@@ -148,6 +148,11 @@ export interface FunctionInitializationContext {
   getOperatorStateStore(): OperatorStateStore;
   /** Keyed state, on keyed streams only (same handles as the RuntimeContext's). */
   getKeyedStateStore(): RuntimeContext | undefined;
+  /**
+   * False when the job takes no checkpoints: no snapshot or completion notification will come,
+   * so a transactional sink commits at end of input instead.
+   */
+  isCheckpointingEnabled(): boolean;
 }
 
 /** What `snapshotState` receives. */

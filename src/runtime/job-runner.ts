@@ -111,11 +111,17 @@ export class JobRunner {
   private readonly writers = new Map<number, CheckpointWriter>();
   private readonly finalIds = new Set<number>();
   private sourcesFinished = 0;
+  private highestTriggeredId = 0;
 
   /** Triggers a checkpoint now; resolves when it completed. */
   async triggerCheckpoint(): Promise<CompletedCheckpointInfo> {
     if (this.coordinator === undefined) throw new FloeError('INVALID_ARGUMENT', 'Checkpointing is not enabled for this job (set checkpointing options)');
     return this.coordinator.triggerCheckpoint();
+  }
+
+  /** The highest checkpoint id this run triggered (0 before the first): a later attempt starts above it. */
+  get highestCheckpointId(): number {
+    return this.highestTriggeredId;
   }
 
   /** Completed checkpoints of this run. */
@@ -285,6 +291,7 @@ export class JobRunner {
           taskKeys: this.subtasks.map((s) => s.key),
           triggerSources: (trigger: CheckpointTrigger) => {
             this.writers.set(trigger.checkpointId, trigger.writer as CheckpointWriter);
+            this.highestTriggeredId = Math.max(this.highestTriggeredId, trigger.checkpointId);
             if (trigger.isFinal) this.finalIds.add(trigger.checkpointId);
             const barrier = { kind: 'barrier' as const, checkpointId: trigger.checkpointId, timestamp: trigger.timestamp, isFinal: trigger.isFinal };
             for (const s of this.subtasks) if (s.vertex.nodes[0].transformation.type === 'source') s.task.triggerCheckpoint(barrier);
@@ -391,6 +398,7 @@ export class JobRunner {
         output: countingOutput(output, emitted, n),
         keyedBackend: n === 0 ? backend : undefined,
         processingTime,
+        checkpointing: this.options.checkpointing !== undefined,
         metrics: this.userMetrics.group(node.uid, node.name, index),
         post: (action) => gate.putMail(action),
         log: (message) =>

@@ -38,6 +38,24 @@ describe('floe run', () => {
     expect(sessions.reduce((n, s) => n + s.events, 0)).toBe(20_000);
   });
 
+  it('starts the demo over when it is run again after it finished, without doubling its sessions', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-demo-twice-'));
+    const sessionsDir = join(dir, '.floe/demo/sessions');
+    const events = () =>
+      readdirSync(sessionsDir)
+        .filter((n) => n.startsWith('part-'))
+        .flatMap((n) => readFileSync(join(sessionsDir, n), 'utf8').trim().split('\n'))
+        .filter((l) => l.length > 0)
+        .reduce((n, l) => n + (JSON.parse(l) as { events: number }).events, 0);
+    const args = ['run', join(root, 'examples/demo.ts'), '-q', '--events', '20000', '--users', '500'];
+    expect(run(args, dir).code).toBe(0);
+    expect(events()).toBe(20_000);
+    const again = run(args, dir);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain('The last demo run finished: starting over');
+    expect(events()).toBe(20_000);
+  });
+
   it('passes --max-parallelism to the job and lets a job file written by a user import floe', () => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-job-'));
     const job = join(dir, 'job.ts');

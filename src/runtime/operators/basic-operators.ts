@@ -34,6 +34,7 @@ export class UserFunctionOperator extends BaseOperator {
         getRestoredCheckpointId: () => restore?.checkpointId,
         getOperatorStateStore: () => store,
         getKeyedStateStore: () => (this.ctx.keyedBackend === undefined ? undefined : runtimeContext),
+        isCheckpointingEnabled: () => this.ctx.checkpointing === true,
       });
     } catch (cause) {
       throw this.userError(cause, 'initializeState()', undefined, false);

@@ -22,6 +22,8 @@ export interface OperatorContext {
   /** Present for operators on a keyed stream. */
   keyedBackend: KeyedStateBackend | undefined;
   processingTime: ProcessingTimeService;
+  /** True when the job takes checkpoints (undefined: it does not). */
+  checkpointing?: boolean;
   /** The user metrics of this operator instance (`ctx.metrics` in rich functions). */
   metrics: import('../metrics/user-metrics.js').MetricGroup;
   /** Posts an action to the subtask's mailbox (runs between batches). */
