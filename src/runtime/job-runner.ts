@@ -65,8 +65,8 @@ export interface JobResult {
   restarts?: number;
   /** Checkpoints completed by the last run. */
   checkpoints?: number[];
-  /** Per completed checkpoint: the slowest subtask's synchronous and asynchronous phase. */
-  checkpointStats?: Array<{ checkpointId: number; syncMs: number; asyncMs: number; bytes: number }>;
+  /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
+  checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
 
 interface DeployedSubtask {
@@ -139,7 +139,7 @@ export class JobRunner {
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
       checkpoints: this.completedCheckpoints.map((c) => c.checkpointId),
-      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
+      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, durationMs: c.durationMs, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
     };
   }
 

@@ -14,8 +14,12 @@ import type { StreamOperator, Output } from './operators/stream-operator.js';
 import type { RecordWriter } from './record-writer.js';
 import type { SourceOutput, SourceReader } from './source.js';
 
-/** How many input batches a busy loop handles before yielding to the event loop. */
-const YIELD_EVERY_BATCHES = 32;
+/**
+ * How long a busy loop runs before it yields to the event loop. Subtasks hand batches to each
+ * other through promises (microtasks), so only these yields let I/O (the asynchronous phase of
+ * checkpoints, sinks' writes) and timers make progress; each of their steps waits for one.
+ */
+const YIELD_AFTER_MS = 4;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -85,7 +89,7 @@ export class StreamTask {
   private cancelled = false;
   private opened = 0;
   private watermark = Number.NEGATIVE_INFINITY;
-  private batchesSinceYield = 0;
+  private lastYieldAt = performance.now();
   finished = false;
   /** Barriers received per checkpoint id while aligning (channel indexes). */
   private readonly aligning = new Map<number, { barrier: CheckpointBarrier; seen: Set<number> }>();
@@ -357,10 +361,10 @@ export class StreamTask {
       const pending = op.onBatchEnd();
       if (pending !== undefined) await pending;
     }
-    if (++this.batchesSinceYield >= YIELD_EVERY_BATCHES) {
-      this.batchesSinceYield = 0;
+    if (performance.now() - this.lastYieldAt >= YIELD_AFTER_MS) {
       this.flushWriters();
       await new Promise<void>((resolve) => setImmediate(resolve));
+      this.lastYieldAt = performance.now();
       this.checkCancelled();
     }
   }
