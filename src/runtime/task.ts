@@ -94,6 +94,8 @@ export class StreamTask {
   /** Barriers received per checkpoint id while aligning (channel indexes). */
   private readonly aligning = new Map<number, { barrier: CheckpointBarrier; seen: Set<number> }>();
   private lastCheckpointTaken = 0;
+  /** Checkpoints aborted before this subtask took them (their late barriers are ignored). */
+  private readonly abortedCheckpoints = new Set<number>();
   private finalCheckpointDone = false;
   private readonly pendingWrites = new Set<Promise<void>>();
 
@@ -148,10 +150,25 @@ export class StreamTask {
     });
   }
 
+  /** Delivers an abort (timeout, decline, subsumed): releases its alignment, then tells the operators. */
   notifyCheckpointAborted(checkpointId: number): void {
     this.options.gate.putMail(async () => {
+      this.releaseAlignment(checkpointId);
       for (const op of this.options.operators) await op.notifyCheckpointAborted(checkpointId);
     });
+  }
+
+  /**
+   * Forgets an aborted checkpoint's alignment and unblocks the channels its barrier held back
+   * (channels still held by another aligning checkpoint stay blocked); its late barriers are ignored.
+   */
+  private releaseAlignment(checkpointId: number): void {
+    if (checkpointId <= this.lastCheckpointTaken) return;
+    this.abortedCheckpoints.add(checkpointId);
+    if (!this.aligning.delete(checkpointId)) return;
+    const gate = this.options.gate;
+    gate.unblockAll();
+    if (this.options.checkpointing?.mode === 'exactly-once') for (const { seen } of this.aligning.values()) for (const c of seen) gate.block(c);
   }
 
   /** After end of input: take part in the final checkpoint and wait for its completion, so sinks commit. */
@@ -177,7 +194,7 @@ export class StreamTask {
   /** A barrier arrived on `channel`: align (exactly-once) or count (at-least-once), then snapshot. */
   private async onBarrier(barrier: CheckpointBarrier, channel: number): Promise<void> {
     const id = barrier.checkpointId;
-    if (id <= this.lastCheckpointTaken) return; // a late barrier of a checkpoint already taken
+    if (id <= this.lastCheckpointTaken || this.abortedCheckpoints.has(id)) return; // a late barrier of a checkpoint taken or aborted
     let alignment = this.aligning.get(id);
     if (alignment === undefined) this.aligning.set(id, (alignment = { barrier, seen: new Set() }));
     alignment.seen.add(channel);
@@ -205,8 +222,9 @@ export class StreamTask {
    */
   private async performCheckpoint(barrier: CheckpointBarrier): Promise<void> {
     const checkpointing = this.options.checkpointing;
-    if (checkpointing === undefined || barrier.checkpointId <= this.lastCheckpointTaken) return;
+    if (checkpointing === undefined || barrier.checkpointId <= this.lastCheckpointTaken || this.abortedCheckpoints.has(barrier.checkpointId)) return;
     this.lastCheckpointTaken = barrier.checkpointId;
+    for (const aborted of this.abortedCheckpoints) if (aborted < barrier.checkpointId) this.abortedCheckpoints.delete(aborted);
     const id = barrier.checkpointId;
     const started = performance.now();
     let file: TaskSnapshotFile;
@@ -218,8 +236,9 @@ export class StreamTask {
         if (state !== undefined) operators[op.uid] = state;
       }
       file = { operators, watermark: this.watermark };
+      // Copied now: a reader may return a live object that moves on before the file is written.
       const position = this.options.source?.snapshotPosition?.();
-      if (position !== undefined) file.source = position;
+      if (position !== undefined) file.source = packr.unpack(packr.pack(position));
       runner = this.options.keyedBackend?.snapshot({ checkpointId: id, shared: checkpointing.shared });
     } catch (error) {
       checkpointing.decline(id, error);
