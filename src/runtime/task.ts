@@ -117,7 +117,8 @@ export class StreamTask {
     const { operators, restore } = this.options;
     if (restore !== undefined) {
       if (restore.keyed.length > 0) await this.options.keyedBackend?.restore(restore.keyed);
-      if (restore.file?.watermark !== undefined && restore.file.watermark !== null) this.watermark = restore.file.watermark;
+      this.watermark = restore.watermarks.task;
+      for (const op of operators) op.restoreWatermark(restore.watermarks.operators[op.uid] ?? Number.NEGATIVE_INFINITY);
       if (restore.file?.source !== undefined) this.options.source?.restorePosition?.(restore.file.source);
     }
     for (const op of operators)
@@ -235,7 +236,9 @@ export class StreamTask {
         const state = await op.snapshotState(id, barrier.timestamp);
         if (state !== undefined) operators[op.uid] = state;
       }
-      file = { operators, watermark: this.watermark };
+      const operatorWatermarks: Record<string, number> = {};
+      for (const op of this.options.operators) operatorWatermarks[op.uid] = op.snapshotWatermark();
+      file = { operators, watermark: this.watermark, operatorWatermarks };
       // Copied now: a reader may return a live object that moves on before the file is written.
       const position = this.options.source?.snapshotPosition?.();
       if (position !== undefined) file.source = packr.unpack(packr.pack(position));
