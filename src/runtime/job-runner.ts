@@ -270,7 +270,6 @@ export class JobRunner {
           notifyAborted: (id) => {
             this.writers.delete(id);
             for (const s of this.subtasks) s.task.notifyCheckpointAborted(id);
-            if (this.finalIds.has(id) && this.failure === undefined && !this.cancelled) this.triggerFinal();
           },
           jobMetadata: () => ({
             jobName: this.graph.jobName,
@@ -290,7 +289,7 @@ export class JobRunner {
 
   private triggerFinal(): void {
     this.coordinator?.triggerFinalCheckpoint().catch(() => {
-      // counted and logged by the coordinator; notifyAborted triggers the next attempt
+      // failures are counted, logged and retried by the coordinator; this rejects only when the job stops
     });
   }
 
