@@ -266,8 +266,14 @@ export class StreamTask {
     void write.finally(() => this.pendingWrites.delete(write));
   }
 
-  /** Best-effort close after a failure; errors here must not hide the original one. */
+  /**
+   * Best-effort close after a failure; errors here must not hide the original one. First waits
+   * for this attempt's snapshot writers: they read keyed state (a disk backend's open view) and
+   * write into its checkpoints, so they must end before the backend is disposed and before a
+   * restart begins (a write that is no longer wanted fails and is declined).
+   */
   async abort(): Promise<void> {
+    await Promise.allSettled([...this.pendingWrites]);
     try {
       await this.closeOperators();
     } catch {
