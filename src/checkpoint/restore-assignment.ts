@@ -10,7 +10,10 @@ import type { OperatorStateSnapshot } from '../state/operator/operator-state-sto
 export interface TaskSnapshotFile {
   operators: Record<string, unknown>;
   source?: unknown;
+  /** The subtask's input watermark at the barrier. */
   watermark: number;
+  /** Per operator uid: the event time it had reached at the barrier (see StreamOperator.snapshotWatermark). */
+  operatorWatermarks?: Record<string, number>;
   keyed?: { meta: KeyedSnapshotMeta; data: Uint8Array };
 }
 
@@ -23,6 +26,11 @@ export interface TaskRestore {
   operatorState: Record<string, OperatorStateSnapshot[]>;
   /** Keyed state of every old subtask (a rescaled backend reads only its key groups). */
   keyed: RestoredKeyedState[];
+  /**
+   * Watermarks to resume from: the subtask's own at the same parallelism, else the lowest over
+   * the old subtasks (its records may come from any of them).
+   */
+  watermarks: { task: number; operators: Record<string, number> };
 }
 
 export interface RestoreTarget {
@@ -66,7 +74,16 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     if (target.resolveFile !== undefined) restored.resolveFile = target.resolveFile;
     return [restored];
   });
-  return { checkpointId: target.checkpointId, file: own, operatorState, keyed };
+  return { checkpointId: target.checkpointId, file: own, operatorState, keyed, watermarks: restoredWatermarks(target, old, own) };
+}
+
+function restoredWatermarks(target: RestoreTarget, old: RestoreTarget['old'], own: TaskSnapshotFile | undefined): TaskRestore['watermarks'] {
+  const from = own !== undefined && old.length === target.parallelism ? [own] : old.map((o) => o.file);
+  const lowest = (values: Array<number | undefined>): number =>
+    values.some((v) => v === undefined || v === null) ? Number.NEGATIVE_INFINITY : Math.min(...(values as number[]));
+  const operators: Record<string, number> = {};
+  for (const uid of target.operatorUids) operators[uid] = lowest(from.map((f) => f.operatorWatermarks?.[uid]));
+  return { task: lowest(from.map((f) => f.watermark)), operators };
 }
 
 function onlyMode(part: OperatorStateSnapshot | undefined, mode: 'union' | 'broadcast'): OperatorStateSnapshot | undefined {

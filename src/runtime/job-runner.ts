@@ -75,8 +75,8 @@ export interface JobResult {
   restarts?: number;
   /** Checkpoints completed by the last run. */
   checkpoints?: number[];
-  /** Per completed checkpoint: the slowest subtask's synchronous and asynchronous phase. */
-  checkpointStats?: Array<{ checkpointId: number; syncMs: number; asyncMs: number; bytes: number }>;
+  /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
+  checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
 
 interface DeployedSubtask {
@@ -158,7 +158,7 @@ export class JobRunner {
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
       checkpoints: this.completedCheckpoints.map((c) => c.checkpointId),
-      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
+      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, durationMs: c.durationMs, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
     };
   }
 
@@ -304,7 +304,6 @@ export class JobRunner {
           notifyAborted: (id) => {
             this.writers.delete(id);
             for (const s of this.subtasks) s.task.notifyCheckpointAborted(id);
-            if (this.finalIds.has(id) && this.failure === undefined && !this.cancelled) this.triggerFinal();
           },
           jobMetadata: () => ({
             jobName: this.graph.jobName,
@@ -324,7 +323,7 @@ export class JobRunner {
 
   private triggerFinal(): void {
     this.coordinator?.triggerFinalCheckpoint().catch(() => {
-      // counted and logged by the coordinator; notifyAborted triggers the next attempt
+      // failures are counted, logged and retried by the coordinator; this rejects only when the job stops
     });
   }
 
