@@ -5,6 +5,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { END_OF_INPUT, type CheckpointBarrier, type StreamElement } from '../../../src/core/stream-elements.js';
 import { LocalChannel } from '../../../src/runtime/channel.js';
 import { InputGate } from '../../../src/runtime/input-gate.js';
+import { MetricRegistry } from '../../../src/runtime/metrics/user-metrics.js';
 import { BaseOperator, type Output } from '../../../src/runtime/operators/stream-operator.js';
 import { ManualProcessingTimeService } from '../../../src/runtime/processing-time-service.js';
 import type { SourceReader } from '../../../src/runtime/source.js';
@@ -65,6 +66,7 @@ function createTask(options: {
     output,
     keyedBackend: options.keyedBackend,
     processingTime: new ManualProcessingTimeService(new ManualClock(0)),
+    metrics: new MetricRegistry().group('recorder', 'Recorder', 0),
     post: (action) => gate.putMail(action),
     log: () => {},
   });
