@@ -230,6 +230,9 @@ export class StreamEnvironment {
     }
     this.executed = true;
     let runner: JobRunner | undefined;
+    // Resolves when the first attempt's runner exists (a checkpoint asked for earlier waits for it).
+    let runnerStarted!: () => void;
+    const started = new Promise<void>((resolve) => (runnerStarted = resolve));
     let cancelled = false;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
@@ -261,6 +264,7 @@ export class StreamEnvironment {
               checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
               restore,
             });
+            runnerStarted();
             if (cancelled) runner.cancel();
             try {
               const result = await runner.run();
@@ -287,6 +291,7 @@ export class StreamEnvironment {
         lock?.release();
       }
     };
+    const result = start();
     const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [], userMetrics: [] };
     return {
       jobName: graph.jobName,
@@ -296,10 +301,11 @@ export class StreamEnvironment {
         runner?.cancel();
       },
       triggerCheckpoint: async () => {
-        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', 'The job has not started yet');
+        if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);
+        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', `Job '${graph.jobName}' ended before it started: no checkpoint to take`);
         return (await runner.triggerCheckpoint()).checkpointId;
       },
-      result: start(),
+      result,
     };
   }
 

@@ -121,9 +121,10 @@ describe('floe run with checkpoints', () => {
     const child = spawn(process.execPath, [floe, 'run', join(root, 'test/e2e/jobs/exactly-once-count.ts'), '--checkpoint-dir', join(dir, 'chk'), '--checkpoint-interval', '60000', '-q', join(dir, 'out'), '20000', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    await new Promise((r) => setTimeout(r, 1500)); // let the job start (it runs about 4 s)
+    // The job has started (and listens for SIGUSR2) once it holds its checkpoint directory's lock.
+    while (!existsSync(join(dir, 'chk', 'LOCK')) && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGUSR2');
-    while (!stderr.includes('triggered by SIGUSR2') && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    while (!stderr.includes('triggered by SIGUSR2') && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     expect(stderr).toMatch(/checkpoint 1 completed \(triggered by SIGUSR2\)/);
     expect(existsSync(join(dir, 'chk', 'chk-1', '_metadata'))).toBe(true);
