@@ -234,6 +234,7 @@ export class StreamEnvironment {
     let runnerStarted!: () => void;
     const started = new Promise<void>((resolve) => (runnerStarted = resolve));
     let cancelled = false;
+    let wakeFromDelay: (() => void) | undefined;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
     const start = async (): Promise<JobResult> => {
@@ -283,8 +284,16 @@ export class StreamEnvironment {
             if (delay === undefined) throw error;
             restarts++;
             this.log(`[restart] job '${graph.jobName}' failed (${message}); a restart may fix this: restart ${restarts} in ${delay} ms (${strategy.describe()})`);
-            await new Promise((r) => setTimeout(r, delay));
-            if (cancelled) throw error;
+            // A cancel (Ctrl-C, SIGTERM) during the delay ends the wait at once.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, delay);
+              wakeFromDelay = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            wakeFromDelay = undefined;
+            if (cancelled) throw new FloeError('JOB_CANCELLED', `Job '${graph.jobName}' was cancelled while waiting to restart`, { cause: error });
           }
         }
       } finally {
@@ -299,6 +308,7 @@ export class StreamEnvironment {
       cancel: () => {
         cancelled = true;
         runner?.cancel();
+        wakeFromDelay?.();
       },
       triggerCheckpoint: async () => {
         if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);
