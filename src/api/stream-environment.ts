@@ -119,7 +119,11 @@ export class StreamEnvironment {
   executed = false;
   /** With `planOnly`: the graph execute() would have run. */
   plannedGraph: JobGraph | undefined;
-  private readonly planOnly: boolean;
+  /**
+   * True in `floe check` (and with `planOnly`): the graph is built, nothing runs. A job file that
+   * does something at build time (deleting old output, say) should skip it then.
+   */
+  readonly planOnly: boolean;
 
   private constructor(options: StreamEnvironmentOptions) {
     this.parallelism = options.parallelism ?? 1;
