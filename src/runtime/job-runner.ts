@@ -354,15 +354,27 @@ export class JobRunner {
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
     const files = new Map<string, TaskSnapshotFile>();
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
+    // Files are named by their chain's head uid; an operator's state is found by its own uid,
+    // in whichever chain it ran (chaining may differ between runs).
+    const byHead = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
+    const byOperator = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
+    for (const [key, file] of files) {
+      const at = key.lastIndexOf('#');
+      const entry = { index: Number(key.slice(at + 1)), file };
+      const head = key.slice(0, at);
+      byHead.set(head, [...(byHead.get(head) ?? []), entry]);
+      for (const uid of new Set([head, ...Object.keys(file.operators), ...Object.keys(file.operatorWatermarks ?? {})]))
+        byOperator.set(uid, [...(byOperator.get(uid) ?? []), entry]);
+    }
     for (const s of this.subtasks) {
       const headUid = s.vertex.nodes[0].uid;
-      const old = [...files.entries()].filter(([k]) => k.startsWith(`${headUid}#`)).map(([k, file]) => ({ index: Number(k.slice(headUid.length + 1)), file }));
       s.task.options.restore = assignRestoredState({
         checkpointId: envelope.checkpointId,
         operatorUids: s.vertex.nodes.map((n) => n.uid),
         subtaskIndex: s.index,
         parallelism: s.vertex.parallelism,
-        old,
+        old: byHead.get(headUid) ?? [],
+        oldOf: (uid) => byOperator.get(uid) ?? [],
         resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
       });
     }
