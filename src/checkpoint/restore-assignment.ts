@@ -48,6 +48,8 @@ export interface RestoreTarget {
   oldOf?: (uid: string) => Array<{ index: number; file: TaskSnapshotFile }>;
   /** Path of a file named in keyed-state metadata (shared files of incremental backends). */
   resolveFile?: (name: string) => string;
+  /** False when the checkpoint is not in the job's own checkpoint directory (see RestoredKeyedState.adoptable). */
+  adoptable?: boolean;
 }
 
 /** Decides what one subtask restores; undefined when the checkpoint has nothing for its chain. */
@@ -86,6 +88,7 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     if (o.file.keyed === undefined) return [];
     const restored = restoredFromBytes(o.file.keyed.meta, o.file.keyed.data);
     if (target.resolveFile !== undefined) restored.resolveFile = target.resolveFile;
+    if (target.adoptable === false) restored.adoptable = false;
     return [restored];
   });
   return { checkpointId: target.checkpointId, file: own, operatorState, keyed, watermarks: restoredWatermarks(target, old, oldOf) };

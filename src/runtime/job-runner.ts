@@ -1,5 +1,6 @@
 // Deploys a job graph in this worker: creates channels, subtasks, operator chains and keyed
 // backends, runs every subtask's loop, and fails the whole job on the first error.
+import { resolve as resolvePath } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FloeError, describeContext } from '../core/errors.js';
 import { computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
@@ -407,6 +408,8 @@ export class JobRunner {
         old: byHead.get(headUid) ?? [],
         oldOf: (uid) => byOperator.get(uid) ?? [],
         resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
+        // Only the job's own checkpoints may be continued incrementally; another directory's are copied.
+        adoptable: this.options.checkpointing !== undefined && resolvePath(this.options.checkpointing.storage.directory) === resolvePath(storage.directory),
       });
     }
   }
