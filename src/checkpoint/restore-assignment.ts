@@ -52,6 +52,24 @@ export interface RestoreTarget {
   adoptable?: boolean;
 }
 
+/**
+ * The uids of operators that hold state in a checkpoint (keyed state, a source position, operator
+ * or raw state) but are not among `jobUids`: restoring would silently drop that state.
+ */
+export function stateWithoutOperator(files: Iterable<[key: string, file: TaskSnapshotFile]>, jobUids: ReadonlySet<string>): string[] {
+  const missing = new Set<string>();
+  for (const [key, file] of files) {
+    const head = key.slice(0, key.lastIndexOf('#'));
+    if ((file.keyed !== undefined || file.source !== undefined) && !jobUids.has(head)) missing.add(head);
+    for (const [uid, part] of Object.entries(file.operators)) {
+      const snapshot = part as OperatorStateSnapshot | undefined;
+      const holds = snapshot !== undefined && (snapshot.raw !== undefined || Object.values(snapshot.states ?? {}).some((s) => s.elements.length > 0));
+      if (holds && !jobUids.has(uid)) missing.add(uid);
+    }
+  }
+  return [...missing].sort();
+}
+
 /** Decides what one subtask restores; undefined when the checkpoint has nothing for its chain. */
 export function assignRestoredState(target: RestoreTarget): TaskRestore | undefined {
   const byIndex = (files: RestoreTarget['old']) => [...files].sort((a, b) => a.index - b.index);
