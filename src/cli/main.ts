@@ -74,9 +74,9 @@ async function runJob(command: RunCommand): Promise<number> {
     return 0;
   }
 
-  const client = env.executeAsync();
-  const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
-  progress?.start();
+  // Signal handlers go in before the job starts: a signal that arrives while it starts must not
+  // meet the default action (which ends the process, SIGUSR2 included).
+  const running: { client?: ReturnType<StreamEnvironment['executeAsync']> } = {};
   let interrupted = false;
   // The first signal stops the job cleanly; a second one stops the process at once, even while
   // the job is still busy stopping (a disk backend flushing, a sink closing).
@@ -93,16 +93,16 @@ async function runJob(command: RunCommand): Promise<number> {
     interrupted = true;
     if (env.checkpointDirectory === undefined) {
       process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
-      client.cancel();
+      running.client!.cancel();
       return;
     }
     // Checkpointing is on: stop gracefully, so the sinks commit everything up to a last checkpoint.
     process.stderr.write(`\nfloe: ${signal}: taking a last checkpoint and committing, then stopping (press Ctrl-C again to stop at once)\n`);
-    client.stop().then(
+    running.client!.stop().then(
       (id) => process.stderr.write(`floe: stopped at checkpoint ${id}; run the same command again to resume from it\n`),
       (error) => {
         process.stderr.write(`floe: the last checkpoint failed (${(error as Error).message}); stopping without it (the next run resumes from the last completed checkpoint)\n`);
-        client.cancel();
+        running.client!.cancel();
       },
     );
   };
@@ -110,12 +110,15 @@ async function runJob(command: RunCommand): Promise<number> {
   process.on('SIGTERM', onSignal);
   // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
   const onCheckpointSignal = (): void => {
-    client.triggerCheckpoint().then(
+    running.client!.triggerCheckpoint().then(
       (id) => process.stderr.write(`\n[checkpoint] checkpoint ${id} completed (triggered by SIGUSR2)\n`),
       (error) => process.stderr.write(`\n[checkpoint] the triggered checkpoint failed: ${(error as Error).message}\n`),
     );
   };
   process.on('SIGUSR2', onCheckpointSignal);
+  const client = (running.client = env.executeAsync());
+  const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
+  progress?.start();
   try {
     const result = await client.result;
     progress?.stop();
