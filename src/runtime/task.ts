@@ -1,7 +1,7 @@
 // One parallel subtask: a single-threaded mailbox loop over its input gate (or its source
 // reader), driving a chain of operators and writing to its output edges. Records are handled
 // batch by batch; the loop awaits only when it has no input, when an output is full, or for I/O.
-import { FloeError } from '../core/errors.js';
+import { FloeError, describeValue } from '../core/errors.js';
 import { Packr } from 'msgpackr';
 import { MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from '../core/stream-elements.js';
 import type { TaskRestore, TaskSnapshotFile } from '../checkpoint/restore-assignment.js';
@@ -361,10 +361,21 @@ export class StreamTask {
     const n = values.length;
     this.recordsIn += n;
     if (backend !== undefined && keys !== undefined) {
-      for (let i = 0; i < n; i++) {
-        backend.setCurrentKey(keys[i]);
-        head.processElement(values[i], timestamps === undefined ? Number.NaN : timestamps[i]);
-        backend.onRecordProcessed();
+      let i = 0;
+      try {
+        for (; i < n; i++) {
+          backend.setCurrentKey(keys[i]);
+          head.processElement(values[i], timestamps === undefined ? Number.NaN : timestamps[i]);
+          backend.onRecordProcessed();
+        }
+      } catch (error) {
+        // At parallelism 1 the partitioner does not check keys: the backend does, without the record.
+        if (error instanceof FloeError && error.code === 'INVALID_KEY' && !error.message.includes(' for record '))
+          throw new FloeError('INVALID_KEY', `${error.message} (the key selector returned it for record ${describeValue(values[i], 120)})`, {
+            context: error.context,
+            cause: error.cause,
+          });
+        throw error;
       }
     } else if (timestamps === undefined) {
       for (let i = 0; i < n; i++) head.processElement(values[i], Number.NaN);

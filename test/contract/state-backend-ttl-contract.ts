@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { KeyGroupRange } from '../../src/core/key-groups.js';
+import { concatChunks, restoredFromBytes, type KeyedSnapshotRunner } from '../../src/state/keyed-snapshot.js';
 import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.js';
 import {
   AggregatingStateDescriptor,
@@ -65,6 +66,16 @@ const combos = Object.keys(primitives).flatMap((kind) =>
     })),
   ),
 );
+
+/** Writes a taken snapshot and restores it into a fresh backend on the same clock. */
+async function restoreInto(runner: KeyedSnapshotRunner, clock: ManualClock): Promise<KeyedStateBackend> {
+  const result = await runner.write();
+  runner.release();
+  const target = create({ clock, maxParallelism: 128, keyGroupRange: KeyGroupRange.of(0, 127) });
+  await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+  target.setCurrentKey('k');
+  return target;
+}
 
 export function describeTtlContract(name: string, factory: TtlBackendFactory): void {
   describe(`${name} state backend TTL`, () => {
@@ -282,6 +293,74 @@ export function describeTtlContract(name: string, factory: TtlBackendFactory): v
         const [entry] = backend.entries('l');
         expect((entry.value as number[]).length).toBe(150_001);
         expect(entry.lastAccessTime).toBe(1001);
+      });
+    });
+
+    describe('TTL across a snapshot and restore', () => {
+      describe.each(Object.keys(primitives) as Array<keyof typeof primitives>)('%s state', (kind) => {
+        it('keeps an expired value in the snapshot when no cleanup on snapshot is configured, so a restore returns it once', async () => {
+          const ttl = StateTtlConfig.newBuilder(TTL).returnExpiredIfNotCleanedUp().disableCleanupInBackground().build();
+          const { clock, backend } = setup();
+          primitives[kind](ttl, backend).write();
+          clock.advance(TTL);
+          const target = await restoreInto(backend.snapshot({ checkpointId: 1 }), clock);
+          const s = primitives[kind](ttl, target);
+          expect(s.read()).toBe('x');
+          expect(s.read()).toBeUndefined();
+        });
+
+        it('judges expiry at the barrier, not when the snapshot is written (cleanup on full snapshot)', async () => {
+          const ttl = StateTtlConfig.newBuilder(TTL).returnExpiredIfNotCleanedUp().disableCleanupInBackground().cleanupFullSnapshot().build();
+          const { clock, backend } = setup();
+          primitives[kind](ttl, backend).write();
+          clock.advance(TTL - 1);
+          const runner = backend.snapshot({ checkpointId: 1 }); // live at the barrier
+          clock.advance(TTL); // expired by the time the snapshot is written
+          const target = await restoreInto(runner, clock);
+          expect(primitives[kind](ttl, target).read()).toBe('x');
+        });
+
+        it('leaves out a value that had expired at the barrier (cleanup on full snapshot)', async () => {
+          const ttl = StateTtlConfig.newBuilder(TTL).returnExpiredIfNotCleanedUp().disableCleanupInBackground().cleanupFullSnapshot().build();
+          const { clock, backend } = setup();
+          primitives[kind](ttl, backend).write();
+          clock.advance(TTL);
+          const target = await restoreInto(backend.snapshot({ checkpointId: 1 }), clock);
+          expect(primitives[kind](ttl, target).read()).toBeUndefined();
+        });
+      });
+
+      it('holds what was live at the barrier while incremental cleanup runs during the write (Flink testIncrementalCleanup)', async () => {
+        const ttl = StateTtlConfig.newBuilder(TTL).returnExpiredIfNotCleanedUp().cleanupIncrementally(5, true).build();
+        const { clock, backend } = setup();
+        const v = backend.getState(new ValueStateDescriptor<number>('v', { ttl }));
+        const keys = 60;
+        for (let i = 0; i < keys; i++) {
+          backend.setCurrentKey(`k${i}`);
+          v.update(0);
+        }
+        clock.advance(TTL / 2);
+        for (let i = 0; i < keys / 3; i++) {
+          backend.setCurrentKey(`k${i}`);
+          v.update(1);
+        }
+        const runner = backend.snapshot({ checkpointId: 1 });
+        clock.advance(TTL / 2);
+        for (let i = keys / 3; i < (2 * keys) / 3; i++) {
+          backend.setCurrentKey(`k${i}`);
+          v.update(2); // after the barrier: not in the snapshot
+        }
+        clock.advance(TTL / 2); // every value written before the barrier has expired now
+        for (let i = 0; i < keys; i++) backend.onRecordProcessed();
+        expect(backend.numKeys('v')).toBe(keys / 3); // only the values written after the barrier are left
+        const target = await restoreInto(runner, clock);
+        target.getState(new ValueStateDescriptor<number>('v', { ttl }));
+        const restored = target
+          .entries('v')
+          .map((e) => [e.key, e.value, e.lastAccessTime])
+          .sort((a, b) => String(a[0]).localeCompare(String(b[0]), 'en', { numeric: true }));
+        const expected = Array.from({ length: keys }, (_, i) => (i < keys / 3 ? [`k${i}`, 1, 1000 + TTL / 2] : [`k${i}`, 0, 1000]));
+        expect(restored).toEqual(expected);
       });
     });
 

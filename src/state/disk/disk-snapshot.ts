@@ -2,20 +2,21 @@
 // segment; a checkpoint seals the segment (synchronous part) and uploads it to the checkpoint's
 // shared files (asynchronous part). Now and then a checkpoint instead materializes the whole
 // store from an LMDB read transaction taken at the barrier. A snapshot is the chain
-// "materialization + segments since"; restore applies the chain in order.
+// "materialization + segments since"; restore (disk-restore.ts) applies the chain in order.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import type { Transaction } from 'lmdb';
 import { FloeError } from '../../core/errors.js';
-import { decodeKey } from '../../core/key-decoding.js';
 import { encodeKey } from '../../core/key-encoding.js';
-import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, RestoredKeyedState } from '../keyed-snapshot.js';
+import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner } from '../keyed-snapshot.js';
 import type { KeyedSnapshotOptions, Namespace, SharedStateStore } from '../keyed-state-backend.js';
+import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
 import type { DiskKeyedStateBackend } from './disk-state-backend.js';
 import type { ChangeSink } from './disk-state-table.js';
-import { type KvRecord, readRecordBytes, readRecordFile, RecordFileWriter, syncFile, type SealedRecordFile } from './record-file.js';
+import { diskFullError } from './disk-write-failure.js';
+import { RecordFileWriter, syncFile, type SealedRecordFile } from './record-file.js';
 
 type ChainFile = DiskSnapshotMeta['chain'][number];
 
@@ -29,33 +30,51 @@ const MATERIALIZE_CHUNK = 4096;
  */
 const MATERIALIZE_SLICE_MS = 8;
 
-/** The incremental chain the next checkpoint builds on. */
+/**
+ * The incremental chain the next checkpoint builds on. Change-log segments are numbered in the
+ * order they were opened; the chain holds every change of the segments before `nextSegment`.
+ */
 interface Chain {
   base: ChainFile | undefined;
   deltas: ChainFile[];
   deltaBytes: number;
+  /** The first segment whose changes are not in the chain yet. */
+  nextSegment: number;
+}
+
+/** A sealed change-log segment waiting to be uploaded by a delta. */
+interface PendingSegment {
+  sealed: SealedRecordFile;
+  segment: number;
+  checkpointId: number;
 }
 
 /** Change-log bytes kept before any materialization exists (beyond that the next checkpoint materializes anyway). */
 const LOG_LIMIT_WITHOUT_BASE = 256 << 20;
 
-/** Owns the change log, the chain of uploaded files and the snapshot runners of one backend. */
+/**
+ * Owns the change log, the chain of uploaded files and the snapshot runners of one backend.
+ *
+ * Invariant: a delta is acknowledged only with every change between its chain's base and its
+ * barrier. A segment whose changes were thrown away (the log outgrew its limit, or its file is
+ * gone) is recorded as a gap; a chain across a gap is never extended by a delta, the next
+ * checkpoint materializes instead, and a delta already taken across it is declined.
+ */
 export class DiskSnapshotter implements ChangeSink {
   /** The open change-log segment (incremental mode), written by every state write. */
   private changes: RecordFileWriter | undefined;
-  /**
-   * Set when the change log since the last materialization grew past what a delta chain may hold
-   * (or nothing checkpoints): the log is dropped and the next checkpoint materializes. Keeps the
-   * local disk bounded when checkpointing is off.
-   */
-  private mustMaterialize = false;
+  /** Number of the open segment (or of the next one while none is open). */
+  private segment = 0;
+  /** Segments whose changes were thrown away without a materialization after them (ascending). */
+  private gaps: number[] = [];
   /** Materializations taken (barrier passed) and not yet written. */
   private materializing = 0;
   private pendingBytes = 0;
-  private segmentSeq = 0;
-  /** Sealed segments not yet in the chain, with the checkpoint that sealed them. */
-  private pending: Array<{ sealed: SealedRecordFile; checkpointId: number }> = [];
-  private chain: Chain = { base: undefined, deltas: [], deltaBytes: 0 };
+  /** Sealed segments not yet in the chain, with the checkpoint that sealed them (ascending). */
+  private pending: PendingSegment[] = [];
+  private chain: Chain = { base: undefined, deltas: [], deltaBytes: 0, nextSegment: 0 };
+  /** Runners taken and not yet finished or released. */
+  private readonly inFlight = new Set<DiskSnapshotRunner>();
   /** Runners write one after another: each builds on the chain the previous one left. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly token = randomBytes(5).toString('hex');
@@ -71,15 +90,28 @@ export class DiskSnapshotter implements ChangeSink {
   put(stateIndex: number, key: Uint8Array, value: Uint8Array): void {
     const log = this.changes;
     if (log === undefined) return;
-    log.put(stateIndex, key, value);
+    try {
+      log.put(stateIndex, key, value);
+    } catch (cause) {
+      throw this.writeFailure(cause);
+    }
     if (log.size > this.logLimit) this.dropLog();
   }
 
   delete(stateIndex: number, key: Uint8Array): void {
     const log = this.changes;
     if (log === undefined) return;
-    log.delete(stateIndex, key);
+    try {
+      log.delete(stateIndex, key);
+    } catch (cause) {
+      throw this.writeFailure(cause);
+    }
     if (log.size > this.logLimit) this.dropLog();
+  }
+
+  /** A full disk becomes STATE_DISK_FULL naming the state directory; anything else stays as it is. */
+  private writeFailure(cause: unknown): unknown {
+    return diskFullError({ place: this.backend.place(), dir: this.dir, cause }) ?? cause;
   }
 
   /** Bytes the open segment may reach before replaying the log would cost more than a materialization. */
@@ -92,94 +124,160 @@ export class DiskSnapshotter implements ChangeSink {
     return Math.max(1 << 20, allowed - this.chain.deltaBytes - this.pendingBytes);
   }
 
+  /**
+   * The log outgrew what a delta chain may hold (or nothing checkpoints): the open segment is
+   * thrown away, which leaves a gap, and no segment is written until the next checkpoint, which
+   * materializes. Sealed segments stay while a delta taken before the gap may still upload them.
+   */
   private dropLog(): void {
-    this.changes?.discard();
-    if (this.changes !== undefined) rmSync(this.changes.path, { force: true });
+    if (this.changes === undefined) return;
+    this.changes.discard();
+    rmSync(this.changes.path, { force: true });
     this.changes = undefined;
-    for (const p of this.pending) rmSync(p.sealed.path, { force: true });
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.mustMaterialize = true;
+    this.gaps.push(this.segment++);
+    this.prunePending();
+  }
+
+  /** True when a segment in [from, to) lost its changes. */
+  private hasGap(from: number, to = Number.POSITIVE_INFINITY): boolean {
+    return this.gaps.some((g) => g >= from && g < to);
+  }
+
+  /**
+   * Deletes the sealed segments no delta can use any more: those before a gap that no delta in
+   * flight needs. A deleted segment the chain had not reached becomes a gap itself.
+   */
+  private prunePending(): void {
+    // Without a chain, and no materialization on its way to become one, no delta can come before a new base.
+    const noChain = this.chain.base === undefined && ![...this.inFlight].some((r) => r.kind === 'materialization' && r.shared !== undefined);
+    const lastGap = noChain ? Number.POSITIVE_INFINITY : this.gaps.length === 0 ? -1 : this.gaps[this.gaps.length - 1];
+    let needed = -1;
+    for (const r of this.inFlight) if (r.kind === 'delta') needed = Math.max(needed, r.frozen.nextSegment);
+    const kept: PendingSegment[] = [];
+    for (const p of this.pending) {
+      if (p.segment > lastGap || p.segment < needed) {
+        kept.push(p);
+        continue;
+      }
+      rmSync(p.sealed.path, { force: true });
+      if (!noChain && p.segment >= this.chain.nextSegment) this.addGap(p.segment);
+    }
+    this.pending = kept;
+    this.pendingBytes = kept.reduce((n, p) => n + p.sealed.bytes, 0);
+  }
+
+  private addGap(segment: number): void {
+    if (!this.gaps.includes(segment)) this.gaps = [...this.gaps, segment].sort((a, b) => a - b);
   }
 
   snapshot(options: KeyedSnapshotOptions): KeyedSnapshotRunner {
     const backend = this.backend;
     const { checkpointId, shared } = options;
+    if (this.disposed) throw new FloeError('CHECKPOINT_DECLINED', `${backend.place()}: the backend was closed before checkpoint ${checkpointId} was taken`);
     backend.store.commit();
     const chain = this.chain;
     const config = backend.config;
+    try {
+      if (this.changes !== undefined) {
+        const sealed = this.changes.seal();
+        if (sealed.records > 0) {
+          this.pending.push({ sealed, segment: this.segment, checkpointId });
+          this.pendingBytes += sealed.bytes;
+        } else rmSync(sealed.path, { force: true });
+        this.changes = undefined;
+        this.segment++;
+      }
+    } catch (cause) {
+      throw this.writeFailure(cause);
+    }
     // Without shared storage (tests, harnesses) the whole state goes inline into the task's file.
     const materialize =
       shared === undefined ||
-      this.mustMaterialize ||
       !config.incremental ||
       chain.base === undefined ||
+      this.hasGap(chain.nextSegment) ||
       chain.deltas.length >= config.materializeEvery ||
       chain.deltaBytes > chain.base.size * config.materializeAfterRatio;
-    if (this.changes !== undefined) {
-      const sealed = this.changes.seal();
-      if (sealed.records > 0) {
-        this.pending.push({ sealed, checkpointId });
-        this.pendingBytes += sealed.bytes;
-      } else rmSync(sealed.path, { force: true });
+    if (config.incremental) {
+      try {
+        this.changes = this.openSegment();
+      } catch (cause) {
+        throw this.writeFailure(cause);
+      }
     }
-    if (config.incremental) this.changes = this.openSegment();
-    this.mustMaterialize = false;
     const view = materialize ? backend.store.snapshot() : undefined;
     if (view !== undefined) this.materializing++;
+    const names = [...backend.stateNames];
     const frozen: Frozen = {
       checkpointId,
-      names: [...backend.stateNames],
+      nextSegment: this.segment,
+      names,
       metas: backend.snapshotStateMetas(),
       sequence: backend.sequence,
       timerQueues: [...backend.timers.keys()],
       timers: [...backend.timers.values()].map((q) => q.entries()),
+      ttlNow: backend.options.ttlClock.now(),
+      dropExpired: names.map((name) => {
+        const ttl = backend.states.get(name)?.table?.ttl?.config;
+        return ttl !== undefined && ttl.cleanupFullSnapshot ? ttl : undefined;
+      }),
     };
-    let done = false;
-    let counted = view !== undefined;
-    const uncount = () => {
-      if (counted) this.materializing--;
-      counted = false;
-    };
-    let writing = false;
-    const release = () => {
-      if (!done && view !== undefined) view.done();
-      done = true;
-      if (!writing) uncount(); // aborted before its write started
-    };
+    const runner = new DiskSnapshotRunner(this, frozen, view, shared);
+    this.inFlight.add(runner);
+    return runner;
+  }
+
+  /** Queues a runner's write behind the ones before it. */
+  enqueue(runner: DiskSnapshotRunner): Promise<KeyedSnapshotResult> {
     const run = async (): Promise<KeyedSnapshotResult> => {
-      writing = true;
       try {
-        return view !== undefined ? await this.writeMaterialization(frozen, view, shared, release) : await this.writeDelta(frozen, shared!);
+        this.checkRunning(runner);
+        return runner.kind === 'materialization' ? await this.writeMaterialization(runner) : await this.writeDelta(runner);
       } finally {
-        release();
-        uncount();
+        runner.finish();
       }
     };
-    return {
-      write: () => {
-        const result = this.queue.then(run, run);
-        this.queue = result.catch(() => {});
-        return result;
-      },
-      release,
-    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  /** A runner is done (written, failed or released): forget it, and what only it needed. */
+  settled(runner: DiskSnapshotRunner): void {
+    if (!this.inFlight.delete(runner)) return;
+    if (runner.kind === 'materialization') this.materializing--;
+    this.prunePending();
   }
 
   /** Continues the chain of a restored snapshot (same key groups), so the next checkpoint stays incremental. */
   adoptChain(files: ChainFile[]): void {
     const [base, ...deltas] = files;
-    this.chain = { base, deltas, deltaBytes: deltas.reduce((n, f) => n + f.size, 0) };
+    // Restoring wrote into the store directly: the open segment holds only later changes.
+    this.chain = { base, deltas, deltaBytes: deltas.reduce((n, f) => n + f.size, 0), nextSegment: this.segment };
   }
 
-  dispose(): void {
+  /**
+   * Stops every runner: one not written yet releases its read view now, the one being written
+   * stops at its next step and declines. Resolves once no runner touches the store any more, so
+   * the caller may close it.
+   */
+  async dispose(): Promise<void> {
     this.disposed = true;
     this.changes?.discard();
     this.changes = undefined;
+    for (const runner of [...this.inFlight]) runner.release();
+    await this.queue;
+  }
+
+  /** Throws CHECKPOINT_DECLINED when the runner was released or the backend closed meanwhile. */
+  private checkRunning(runner: DiskSnapshotRunner): void {
+    const id = runner.frozen.checkpointId;
+    if (this.disposed) throw new FloeError('CHECKPOINT_DECLINED', `${this.backend.place()}: the backend was closed while checkpoint ${id} was written`);
+    if (runner.released) throw new FloeError('CHECKPOINT_DECLINED', `${this.backend.place()}: checkpoint ${id} was aborted while it was written`);
   }
 
   private openSegment(): RecordFileWriter {
-    const path = join(this.dir, `changelog-${this.token}-${this.segmentSeq++}.kv`);
+    const path = join(this.dir, `changelog-${this.token}-${this.segment}.kv`);
     const names = this.backend.stateNames;
     return new RecordFileWriter(path, 'changelog', (i) => names[i]);
   }
@@ -189,24 +287,31 @@ export class DiskSnapshotter implements ChangeSink {
     return `shared/${o.operator.replace(/[^A-Za-z0-9_.-]/g, '_')}-${o.subtask}-${this.token}-${checkpointId}-${n}.${kind}.kv`;
   }
 
-  private async writeMaterialization(frozen: Frozen, view: Transaction, shared: SharedStateStore | undefined, release: () => void): Promise<KeyedSnapshotResult> {
+  private async writeMaterialization(runner: DiskSnapshotRunner): Promise<KeyedSnapshotResult> {
+    const { frozen, shared } = runner;
+    const view = runner.view!;
     const backend = this.backend;
     const path = join(this.dir, `materialization-${this.token}-${frozen.checkpointId}.kv`);
-    const writer = new RecordFileWriter(path, 'materialization', (i) => frozen.names[i]);
-    const now = backend.options.ttlClock.now();
+    let writer: RecordFileWriter;
+    try {
+      writer = new RecordFileWriter(path, 'materialization', (i) => frozen.names[i]);
+    } catch (cause) {
+      throw this.writeFailure(cause);
+    }
+    let sealed: SealedRecordFile;
     let sliceStart = performance.now();
     try {
       for (let i = 0; i < frozen.names.length; i++) {
-        const name = frozen.names[i];
-        const db = backend.store.db(name);
-        const ttl = backend.states.get(name)?.table?.ttl;
+        const db = backend.store.db(frozen.names[i]);
+        // Cleanup on full snapshot drops what had expired at the barrier; without it expired entries stay, as on the heap.
+        const ttl = frozen.dropExpired[i];
+        const now = frozen.ttlNow;
         let start: Buffer = Buffer.alloc(0);
         let exclusive = false;
         for (;;) {
-          if (this.disposed) throw new FloeError('CHECKPOINT_DECLINED', `${backend.place()}: the backend was closed while checkpoint ${frozen.checkpointId} was written`);
+          this.checkRunning(runner);
           const { visited, lastKey } = backend.store.scanViews(db, start, exclusive, MATERIALIZE_CHUNK, view, (key, value) => {
-            // Expired entries are never materialized (cleanup on full snapshot).
-            if (ttl !== undefined && ttl.config.isExpired(value.readDoubleLE(0), now)) return;
+            if (ttl !== undefined && ttl.isExpired(value.readDoubleLE(0), now)) return;
             writer.put(i, key, value);
           });
           if (visited < MATERIALIZE_CHUNK || lastKey === undefined) break;
@@ -218,55 +323,78 @@ export class DiskSnapshotter implements ChangeSink {
           }
         }
       }
+      runner.releaseView();
+      sealed = writer.seal();
     } catch (error) {
       writer.discard();
       rmSync(path, { force: true });
-      throw error;
+      throw this.writeFailure(error);
     }
-    release();
-    const sealed = writer.seal();
     const timers = encodeTimers(frozen);
     if (shared === undefined) {
       const bytes = readFileSync(sealed.path);
       rmSync(sealed.path, { force: true });
-      this.dropPendingUpTo(frozen.checkpointId);
       const file: ChainFile = { name: '', size: bytes.length, sha256: sealed.sha256, kind: 'materialization' };
       return this.result(frozen, [file], timers, [timers, bytes], bytes.length + timers.length, true, sealed.records);
     }
     syncFile(sealed.path);
-    const stored = await shared.put(sealed.path, { name: this.sharedName('materialization', frozen.checkpointId), size: sealed.bytes, sha256: sealed.sha256 });
-    rmSync(sealed.path, { force: true });
+    let stored;
+    try {
+      stored = await shared.put(sealed.path, { name: this.sharedName('materialization', frozen.checkpointId), size: sealed.bytes, sha256: sealed.sha256 });
+    } finally {
+      rmSync(sealed.path, { force: true });
+    }
+    this.checkRunning(runner);
     const base: ChainFile = { ...stored, kind: 'materialization' };
-    this.chain = { base, deltas: [], deltaBytes: 0 };
-    this.dropPendingUpTo(frozen.checkpointId);
+    if (frozen.nextSegment >= this.chain.nextSegment) this.adoptBase(base, frozen.nextSegment);
     return this.result(frozen, [base], timers, [timers], stored.size + timers.length, false, sealed.records);
   }
 
-  /** Everything sealed up to a materialized checkpoint is inside the materialization. */
-  private dropPendingUpTo(checkpointId: number): void {
-    for (const p of this.pending) if (p.checkpointId <= checkpointId) rmSync(p.sealed.path, { force: true });
-    this.pending = this.pending.filter((p) => p.checkpointId > checkpointId);
+  /** A written materialization holds every segment before its barrier: the chain starts over from it. */
+  private adoptBase(base: ChainFile, nextSegment: number): void {
+    this.chain = { base, deltas: [], deltaBytes: 0, nextSegment };
+    for (const p of this.pending) if (p.segment < nextSegment) rmSync(p.sealed.path, { force: true });
+    this.pending = this.pending.filter((p) => p.segment >= nextSegment);
     this.pendingBytes = this.pending.reduce((n, p) => n + p.sealed.bytes, 0);
+    this.gaps = this.gaps.filter((g) => g >= nextSegment);
   }
 
-  private async writeDelta(frozen: Frozen, shared: SharedStateStore): Promise<KeyedSnapshotResult> {
+  private async writeDelta(runner: DiskSnapshotRunner): Promise<KeyedSnapshotResult> {
+    const { frozen } = runner;
+    const shared = runner.shared!;
+    const chain = this.chain;
+    const id = frozen.checkpointId;
+    const declined = (why: string, next = '; the next checkpoint materializes the whole state') =>
+      new FloeError('CHECKPOINT_DECLINED', `${this.backend.place()}: checkpoint ${id} is declined: ${why}${next}`);
+    if (chain.base === undefined || chain.nextSegment > frozen.nextSegment) throw declined('a later checkpoint was written first and replaced the chain it was to extend', '');
+    if (this.hasGap(chain.nextSegment, frozen.nextSegment)) throw declined('changes before its barrier were dropped from the change log');
     let uploaded = 0;
     let n = 0;
-    while (this.pending.length > 0 && this.pending[0].checkpointId <= frozen.checkpointId) {
-      const item = this.pending[0];
+    for (const item of this.pending.filter((p) => p.segment >= chain.nextSegment && p.segment < frozen.nextSegment)) {
       const { sealed } = item;
+      if (!existsSync(sealed.path)) {
+        this.forget(item);
+        this.addGap(item.segment);
+        throw declined(`its change-log segment ${sealed.path} is gone`);
+      }
       syncFile(sealed.path);
-      const stored = await shared.put(sealed.path, { name: this.sharedName('changelog', frozen.checkpointId, n++), size: sealed.bytes, sha256: sealed.sha256 });
+      const stored = await shared.put(sealed.path, { name: this.sharedName('changelog', id, n++), size: sealed.bytes, sha256: sealed.sha256 });
+      this.checkRunning(runner);
+      this.forget(item);
       rmSync(sealed.path, { force: true });
-      if (!this.pending.includes(item)) throw new FloeError('CHECKPOINT_DECLINED', `${this.backend.place()}: the change log was dropped while checkpoint ${frozen.checkpointId} was written; the next checkpoint materializes`);
-      this.pending = this.pending.filter((p) => p !== item);
-      this.pendingBytes -= sealed.bytes;
-      this.chain.deltas.push({ ...stored, kind: 'changelog' });
-      this.chain.deltaBytes += stored.size;
+      chain.deltas.push({ ...stored, kind: 'changelog' });
+      chain.deltaBytes += stored.size;
+      chain.nextSegment = item.segment + 1;
       uploaded += stored.size;
     }
+    chain.nextSegment = frozen.nextSegment;
     const timers = encodeTimers(frozen);
-    return this.result(frozen, [this.chain.base!, ...this.chain.deltas], timers, [timers], uploaded + timers.length, false, 0);
+    return this.result(frozen, [chain.base, ...chain.deltas], timers, [timers], uploaded + timers.length, false, 0);
+  }
+
+  private forget(item: PendingSegment): void {
+    this.pending = this.pending.filter((p) => p !== item);
+    this.pendingBytes -= item.sealed.bytes;
   }
 
   private result(frozen: Frozen, chain: ChainFile[], timers: Uint8Array, data: Uint8Array[], incrementalBytes: number, inline: boolean, entries: number): KeyedSnapshotResult {
@@ -293,14 +421,68 @@ export class DiskSnapshotter implements ChangeSink {
   }
 }
 
+/**
+ * One checkpoint's snapshot: taken at the barrier, written in its turn of the snapshotter's queue.
+ * `release()` before the write frees the read view at once; during the write it makes the write
+ * stop at its next step and decline; after it, it does nothing.
+ */
+class DiskSnapshotRunner implements KeyedSnapshotRunner {
+  readonly kind: 'materialization' | 'delta';
+  released = false;
+  private started = false;
+
+  constructor(
+    private readonly owner: DiskSnapshotter,
+    readonly frozen: Frozen,
+    /** The store's read view at the barrier (materializations), until copied out. */
+    public view: Transaction | undefined,
+    readonly shared: SharedStateStore | undefined,
+  ) {
+    this.kind = view === undefined ? 'delta' : 'materialization';
+  }
+
+  write(): Promise<KeyedSnapshotResult> {
+    if (this.started || this.released)
+      return Promise.reject(new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${this.frozen.checkpointId} of the disk backend was ${this.started ? 'written' : 'aborted'} already`));
+    this.started = true;
+    return this.owner.enqueue(this);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    // A write in progress checks `released` before every use of the view, so the view can go now.
+    this.releaseView();
+    if (!this.started) this.owner.settled(this);
+  }
+
+  /** Frees the read view (its entries are copied out); the store may be closed only after every view is freed. */
+  releaseView(): void {
+    this.view?.done();
+    this.view = undefined;
+  }
+
+  /** The runner will not touch the store again. */
+  finish(): void {
+    this.releaseView();
+    this.owner.settled(this);
+  }
+}
+
 /** What the synchronous part of a snapshot captured besides the store's read view. */
 interface Frozen {
   checkpointId: number;
+  /** The segment opened at the barrier: the snapshot holds every change of the segments before it. */
+  nextSegment: number;
   names: string[];
   metas: KeyedSnapshotMeta['states'];
   sequence: number;
   timerQueues: string[];
   timers: Array<Array<{ timestamp: number; key: unknown; namespace: Namespace }>>;
+  /** TTL time at the barrier: expiry in the snapshot is judged then, not when it is written. */
+  ttlNow: number;
+  /** Per state (by index): its TTL config when it asks for cleanup on full snapshot. */
+  dropExpired: Array<StateTtlConfig | undefined>;
 }
 
 /** Timers as msgpack: [queue index, timestamp, namespace, key bytes] in firing order per queue. */
@@ -310,84 +492,6 @@ function encodeTimers(frozen: Frozen): Uint8Array {
     for (const t of entries) rows.push([q, t.timestamp, t.namespace, encodeKey(t.key)]);
   });
   return packr.pack(rows);
-}
-
-/**
- * Loads snapshots of one or more earlier subtasks into the store: every chain is applied in order,
- * keeping only entries of this backend's key groups; then the timers. A snapshot of another
- * backend is refused with an error that says what to do.
- */
-export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: RestoredKeyedState[]): Promise<void> {
-  const { startKeyGroup: lo, endKeyGroup: hi } = backend.keyGroupRange;
-  const previousKey = backend.getCurrentKey();
-  const appendAfter = new Map<string, Buffer | null | undefined>();
-  for (const snapshot of snapshots) {
-    const { meta } = snapshot;
-    const disk = meta.disk;
-    if (meta.backend !== 'disk' || disk === undefined)
-      throw new FloeError(
-        'CHECKPOINT_INVALID',
-        `${backend.place()}: the checkpoint was taken with the ${meta.backend} state backend and this job runs the disk backend; restore it with the ${meta.backend} backend (moving state between backends comes with savepoints)`,
-      );
-    for (const stateMeta of meta.states) backend.addRestoredState(stateMeta);
-    // A materialization is sorted by key per state: into a database nothing else wrote yet it
-    // loads in LMDB's append mode. `appendAfter` holds the last appended key; null once any
-    // other write touched the database (then appending could misplace keys).
-    const first = snapshot === snapshots[0];
-    const data = snapshot.data ?? new Uint8Array(0);
-    let inlineAt = disk.timerBytes;
-    for (const file of disk.chain) {
-      let source: AsyncIterable<KvRecord[]> | Iterable<KvRecord[]>;
-      if (disk.inline === true) {
-        source = [readRecordBytes(Buffer.from(data.buffer, data.byteOffset + inlineAt, file.size), 'inline snapshot')];
-        inlineAt += file.size;
-      } else {
-        if (snapshot.resolveFile === undefined) throw new FloeError('CHECKPOINT_INVALID', `${backend.place()}: the snapshot refers to ${file.name}, but no checkpoint directory was given to find it`);
-        source = readRecordFile(snapshot.resolveFile(file.name), file.kind);
-      }
-      const sorted = first && file.kind === 'materialization';
-      const store = backend.store;
-      for await (const records of source) {
-        // Records come in runs of one state: look its database up once per run.
-        let state = '';
-        let db = undefined as ReturnType<typeof store.db> | undefined;
-        let after: Buffer | null | undefined;
-        for (const r of records) {
-          const keyGroup = (r.key[0] << 8) | r.key[1];
-          if (keyGroup < lo || keyGroup > hi) continue;
-          if (r.state !== state) {
-            if (state !== '') appendAfter.set(state, after);
-            state = r.state;
-            db = store.db(state);
-            after = appendAfter.get(state);
-          }
-          if (sorted && r.value !== undefined && after !== null && (after === undefined || Buffer.compare(r.key, after) > 0)) {
-            store.append(db!, r.key, r.value);
-            after = r.key as Buffer; // a view into a chunk that is never reused
-            continue;
-          }
-          after = null;
-          if (r.value === undefined) store.remove(db!, r.key);
-          else store.put(db!, r.key, r.value);
-        }
-        if (state !== '') appendAfter.set(state, after);
-        await yieldToLoop();
-      }
-    }
-    const rows = disk.timerBytes === 0 ? [] : (packr.unpack(data.subarray(0, disk.timerBytes)) as Array<[number, number, Namespace, Uint8Array]>);
-    for (const [q, timestamp, namespace, keyBytes] of rows) {
-      const key = decodeKey(keyBytes);
-      backend.setCurrentKey(key);
-      if (backend.getCurrentKeyGroup() < lo || backend.getCurrentKeyGroup() > hi) continue;
-      backend.getTimerQueue(meta.timerQueues[q]).add(timestamp, namespace);
-    }
-    backend.sequence = Math.max(backend.sequence, disk.nextSequence);
-  }
-  backend.store.commit();
-  const only = snapshots.length === 1 ? snapshots[0].meta.disk : undefined;
-  if (only !== undefined && only.inline !== true && only.keyGroupRange[0] === lo && only.keyGroupRange[1] === hi)
-    backend.snapshotter.adoptChain(only.chain);
-  if (previousKey !== undefined) backend.setCurrentKey(previousKey);
 }
 
 function yieldToLoop(): Promise<void> {

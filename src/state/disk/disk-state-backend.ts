@@ -28,19 +28,21 @@ import type {
   KeyedStateBackend,
   KeyedStateBackendOptions,
   KeyGroupedTimerQueue,
+  Namespace,
   StateBackend,
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
-import { partitionedStateOf } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitionedStateOf } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
-import { DiskSnapshotter, loadSnapshots } from './disk-snapshot.js';
+import { loadSnapshots } from './disk-restore.js';
+import { DiskSnapshotter } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
 import { DiskIncrementalCleanup, DiskStateTable, TTL_TIMESTAMP_BYTES, type DiskKeyContext } from './disk-state-table.js';
-import { keyPart, parseKey } from './key-layout.js';
+import { decodeStoredKey, keyPart, namespacePart, parseKey } from './key-layout.js';
 import { LmdbStore } from './lmdb-store.js';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.js';
 
@@ -187,7 +189,9 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   /** List elements are keyed by this counter, so appends never read the list; restored with the snapshot. */
   sequence = 0;
   readonly snapshotter: DiskSnapshotter;
-  private disposed = false;
+  private disposing: Promise<void> | undefined;
+  /** The restore in progress, if any: the store closes only after it stopped. */
+  private restoring: Promise<void> | undefined;
   /** Names this operator instance (and a state) in errors. */
   private readonly errorPlace: StatePlace;
 
@@ -204,6 +208,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   setCurrentKey(key: unknown): void {
+    executingKeyedBackend.current = this;
     const ctx = this.ctx;
     if (key === ctx.key && key !== undefined) return;
     let bytes: Uint8Array;
@@ -216,6 +221,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       });
     }
     const keyGroup = keyGroupForHash(murmur3x86_32(bytes), this.maxParallelism);
+    if (!this.keyGroupRange.contains(keyGroup)) throw keyOutsideRangeError(this.place(), key, keyGroup, this.keyGroupRange);
     ctx.keyPart = keyPart(keyGroup, bytes, () => this.place(), key);
     ctx.key = key;
     ctx.keyGroup = keyGroup;
@@ -288,6 +294,22 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     return this.states.get(stateName)?.handle?.inspect() ?? [];
   }
 
+  /** A scan in key order: a key's entries are adjacent, so each key is yielded once without a set of seen keys. */
+  *keys(stateName: string, namespace: Namespace = VOID_NAMESPACE): Generator<unknown> {
+    const table = this.states.get(stateName)?.table;
+    if (table === undefined) return;
+    const wanted = namespacePart(namespace);
+    let last: Buffer | undefined;
+    for (const { key } of table.all()) {
+      const parsed = parseKey(key);
+      if (!key.subarray(parsed.keyPartEnd, parsed.prefixEnd).equals(wanted)) continue;
+      const part = key.subarray(0, parsed.keyPartEnd);
+      if (last !== undefined && part.equals(last)) continue;
+      last = Buffer.from(part);
+      yield decodeStoredKey(key, parsed);
+    }
+  }
+
   /** Exact: a scan over the state counting distinct keys. Progress lines use {@link estimatedNumKeys}. */
   numKeys(stateName: string): number {
     const table = this.states.get(stateName)?.table;
@@ -320,7 +342,14 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   async restore(snapshots: RestoredKeyedState[]): Promise<void> {
-    await loadSnapshots(this, snapshots);
+    const loading = loadSnapshots(this, snapshots);
+    this.restoring = loading.catch(() => {});
+    await loading;
+  }
+
+  /** True once dispose() started: a restore in progress stops at its next chunk. */
+  get closing(): boolean {
+    return this.disposing !== undefined;
   }
 
   /** The index of a state name in change-log records (assigned on first use, also for restored states). */
@@ -353,18 +382,26 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     } else if (existing.descriptor !== undefined) checkRestoredState(existing.descriptor, meta, this.errorPlace);
   }
 
+  /**
+   * Stops and awaits every snapshot runner (a pending one declines its checkpoint) and a restore
+   * in progress, then closes the store and removes the working directory. Safe while a checkpoint
+   * is written or a restore loads: nothing touches the LMDB environment after it closed.
+   */
   dispose(): Promise<void> {
-    if (this.disposed) return Promise.resolve();
-    this.disposed = true;
-    this.snapshotter.dispose();
+    if (this.disposing === undefined) this.disposing = this.close();
+    return this.disposing;
+  }
+
+  private async close(): Promise<void> {
+    if (executingKeyedBackend.current === this) executingKeyedBackend.current = undefined;
+    await this.snapshotter.dispose();
+    await this.restoring;
     this.states.clear();
     this.timers.clear();
     this.perRecordCleanups = [];
-    const closed = this.store.close().catch(() => {});
-    return closed.then(() => {
-      rmSync(this.config.dir, { recursive: true, force: true });
-      this.config.onDisposed();
-    });
+    await this.store.close().catch(() => {});
+    rmSync(this.config.dir, { recursive: true, force: true });
+    this.config.onDisposed();
   }
 
   place(state?: string): string {

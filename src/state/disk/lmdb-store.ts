@@ -3,6 +3,7 @@
 // transaction that is committed every `commitEvery` writes and before every snapshot.
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import { FloeError } from '../../core/errors.js';
+import { diskFullError } from './disk-write-failure.js';
 
 /**
  * How every environment is opened: no fsync on commit (a failed job restores from its checkpoint,
@@ -50,12 +51,16 @@ export class LmdbStore {
   private readonly dbs = new Map<string, Database<Buffer, Buffer>>();
   private finish: ((value: unknown) => unknown) | undefined;
   private writes = 0;
+  private endedNativeLine = false;
 
   constructor(private readonly options: LmdbStoreOptions) {
     try {
       this.env = open({ path: options.path, ...LMDB_ENV_OPTIONS }) as RootDatabase;
     } catch (cause) {
-      throw new FloeError('IO_ERROR', `${options.place}: cannot open the disk state store at ${options.path}: ${(cause as Error).message}`, { cause });
+      throw (
+        diskFullError({ place: options.place, dir: options.path, cause }) ??
+        new FloeError('IO_ERROR', `${options.place}: cannot open the disk state store at ${options.path}: ${(cause as Error).message}`, { cause })
+      );
     }
   }
 
@@ -65,7 +70,11 @@ export class LmdbStore {
     if (db === undefined) {
       // Opening a database is itself a write in LMDB: do it outside the long transaction.
       this.commit();
-      db = this.env.openDB({ name, keyEncoding: 'binary', encoding: 'binary', cache: false }) as unknown as Database<Buffer, Buffer>;
+      try {
+        db = this.env.openDB({ name, keyEncoding: 'binary', encoding: 'binary', cache: false }) as unknown as Database<Buffer, Buffer>;
+      } catch (cause) {
+        throw this.writeError(cause);
+      }
       this.dbs.set(name, db);
     }
     return db;
@@ -180,10 +189,13 @@ export class LmdbStore {
     return this.env.useReadTransaction();
   }
 
-  /** Commits and closes the environment. */
+  /** Commits and closes the environment; it closes also when the commit fails (a full disk), and then rejects. */
   async close(): Promise<void> {
-    this.commit();
-    await this.env.close();
+    try {
+      this.commit();
+    } finally {
+      await this.env.close();
+    }
   }
 
   private begin(): void {
@@ -196,12 +208,15 @@ export class LmdbStore {
   }
 
   private writeError(cause: unknown): FloeError {
+    const full = diskFullError({ place: this.options.place, dir: this.options.path, cause });
+    if (full !== undefined) {
+      // LMDB's C code has printed "Write error: ... position N, size M" to stderr without a
+      // newline: end that line once, so our message starts on a line of its own.
+      if (!this.endedNativeLine) process.stderr.write('\n');
+      this.endedNativeLine = true;
+      return full;
+    }
     const message = (cause as Error)?.message ?? String(cause);
-    const full = /ENOSPC|No space left|MDB_MAP_FULL/i.test(message);
-    return new FloeError(
-      'IO_ERROR',
-      `${this.options.place}: the disk state store at ${this.options.path} cannot write: ${message}.${full ? ' The disk is full: free space or move the state directory (--state-dir).' : ''}`,
-      { cause },
-    );
+    return new FloeError('IO_ERROR', `${this.options.place}: the disk state store at ${this.options.path} cannot write: ${message}`, { cause });
   }
 }

@@ -33,7 +33,12 @@ export interface StateTtlOptions {
    * `false` turns background cleanup off (expired values are then dropped only when read).
    */
   incrementalCleanup?: { cleanupSize: number; runCleanupForEveryRecord: boolean } | false;
-  /** Drop expired entries when writing a full snapshot (comes with checkpoints). Default false. */
+  /**
+   * Leave out of a full snapshot what had expired at its barrier (Flink's cleanupFullSnapshot).
+   * Default false: expired entries stay in snapshots until cleanup or a read removes them. The
+   * heap's snapshots are all full; the disk backend's materializations are, its incremental
+   * change-log segments carry changes as written (as Flink's incremental RocksDB checkpoints).
+   */
   cleanupFullSnapshot?: boolean;
 }
 

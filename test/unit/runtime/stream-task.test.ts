@@ -5,7 +5,8 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { END_OF_INPUT, type CheckpointBarrier, type StreamElement } from '../../../src/core/stream-elements.js';
 import { LocalChannel } from '../../../src/runtime/channel.js';
 import { InputGate } from '../../../src/runtime/input-gate.js';
-import { BaseOperator, type OperatorContext, type Output } from '../../../src/runtime/operators/stream-operator.js';
+import { MetricRegistry } from '../../../src/runtime/metrics/user-metrics.js';
+import { BaseOperator, type Output } from '../../../src/runtime/operators/stream-operator.js';
 import { ManualProcessingTimeService } from '../../../src/runtime/processing-time-service.js';
 import type { SourceReader } from '../../../src/runtime/source.js';
 import { StreamTask, decodeTaskSnapshot, type TaskCheckpointing } from '../../../src/runtime/task.js';
@@ -55,8 +56,7 @@ function createTask(options: {
   const gate = new InputGate(channels);
   const operator = new RecordingOperator();
   const output: Output = { collect: () => {}, emitWatermark: () => {} };
-  // Only what the recording operator uses (a stub context, not a job's).
-  const ctx = {
+  operator.setup({
     jobName: 'test',
     uid: 'recorder',
     name: 'Recorder',
@@ -66,10 +66,10 @@ function createTask(options: {
     output,
     keyedBackend: options.keyedBackend,
     processingTime: new ManualProcessingTimeService(new ManualClock(0)),
-    post: (action: () => void | Promise<void>) => gate.putMail(action),
+    metrics: new MetricRegistry().group('recorder', 'Recorder', 0),
+    post: (action) => gate.putMail(action),
     log: () => {},
-  };
-  operator.setup(ctx as OperatorContext);
+  });
   const task = new StreamTask({
     jobName: 'test',
     taskName: 'Recorder (1/1)',
