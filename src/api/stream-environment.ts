@@ -85,7 +85,15 @@ export interface StreamEnvironmentOptions {
 export interface JobClient {
   readonly jobName: string;
   metrics(): JobMetrics;
+  /** Stops at once: records since the last completed checkpoint are not committed (a later run replays them). */
   cancel(): void;
+  /**
+   * Stops gracefully (Flink's stop with a savepoint, without draining): takes a checkpoint, lets
+   * every sink commit what came before it, then stops; `result` resolves with
+   * `stoppedAtCheckpoint`, and a later run resumes from there. Event-time timers do not fire.
+   * Without checkpointing it cancels. Rejects, leaving the job running, when the checkpoint fails.
+   */
+  stop(): Promise<number | undefined>;
   /** Takes a checkpoint now (checkpointing must be enabled); resolves with its id once complete. */
   triggerCheckpoint(): Promise<number>;
   readonly result: Promise<JobResult>;
@@ -119,7 +127,11 @@ export class StreamEnvironment {
   executed = false;
   /** With `planOnly`: the graph execute() would have run. */
   plannedGraph: JobGraph | undefined;
-  private readonly planOnly: boolean;
+  /**
+   * True in `floe check` (and with `planOnly`): the graph is built, nothing runs. A job file that
+   * does something at build time (deleting old output, say) should skip it then.
+   */
+  readonly planOnly: boolean;
 
   private constructor(options: StreamEnvironmentOptions) {
     this.parallelism = options.parallelism ?? 1;
@@ -235,6 +247,7 @@ export class StreamEnvironment {
     const started = new Promise<void>((resolve) => (runnerStarted = resolve));
     let cancelled = false;
     let wakeFromDelay: (() => void) | undefined;
+    let stopping = false;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
     const start = async (): Promise<JobResult> => {
@@ -243,13 +256,16 @@ export class StreamEnvironment {
       // One running job per checkpoint directory; also proves the directory is usable.
       const lock = storage === undefined ? undefined : lockStateDir(storage.directory, { job: graph.jobName }, CHECKPOINT_DIR_LOCK);
       let highestUsedId = 0;
+      let completedOwnCheckpoint = false;
       try {
         for (let attempt = 0; ; attempt++) {
           try {
             // After a failure the job always resumes from its latest completed checkpoint.
             const { restore, firstCheckpointId } = await prepareRestore({
               storage,
-              wanted: attempt > 0 ? 'latest' : this.restore,
+              // A restart resumes its own timeline: the newest checkpoint this job completed, or
+              // (before its first) what the job started from — never another run's checkpoint.
+              wanted: attempt > 0 && completedOwnCheckpoint ? 'latest' : this.restore,
               atStart: attempt === 0,
               highestUsedId,
               allowFallbackDuplicates: this.allowFallbackDuplicates,
@@ -272,9 +288,10 @@ export class StreamEnvironment {
               return { ...result, restarts };
             } finally {
               highestUsedId = Math.max(highestUsedId, firstCheckpointId - 1, runner.highestCheckpointId);
+              if (runner.completedCheckpoints.length > 0) completedOwnCheckpoint = true;
             }
           } catch (error) {
-            if (cancelled || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
+            if (cancelled || stopping || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
             const message = (error as Error).message;
             if (!isRetriable(error)) {
               this.log(`[restart] job '${graph.jobName}' failed with an error no restart can fix (${(error as FloeError).code ?? 'configuration'}): not restarting`);
@@ -309,6 +326,20 @@ export class StreamEnvironment {
         cancelled = true;
         runner?.cancel();
         wakeFromDelay?.();
+      },
+      stop: async () => {
+        if (runner === undefined) {
+          cancelled = true;
+          wakeFromDelay?.();
+          return undefined;
+        }
+        stopping = true;
+        try {
+          return await runner.stop();
+        } catch (error) {
+          stopping = false;
+          throw error;
+        }
       },
       triggerCheckpoint: async () => {
         if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);

@@ -39,16 +39,24 @@ export interface RestoreTarget {
   operatorUids: string[];
   subtaskIndex: number;
   parallelism: number;
-  /** The old subtasks' files of the same chain, by old subtask index. */
+  /** The old subtasks' files of the chain whose head had this chain's head uid, by old subtask index. */
   old: Array<{ index: number; file: TaskSnapshotFile }>;
+  /**
+   * The old files of the chain that held operator `uid`, whichever chain that was: operator state
+   * and watermarks follow the operator's uid when chaining changed between runs. Default: `old`.
+   */
+  oldOf?: (uid: string) => Array<{ index: number; file: TaskSnapshotFile }>;
   /** Path of a file named in keyed-state metadata (shared files of incremental backends). */
   resolveFile?: (name: string) => string;
 }
 
 /** Decides what one subtask restores; undefined when the checkpoint has nothing for its chain. */
 export function assignRestoredState(target: RestoreTarget): TaskRestore | undefined {
-  const old = [...target.old].sort((a, b) => a.index - b.index);
-  if (old.length === 0) return undefined; // an operator added since the checkpoint starts empty
+  const byIndex = (files: RestoreTarget['old']) => [...files].sort((a, b) => a.index - b.index);
+  const old = byIndex(target.old);
+  const oldOf = (uid: string): RestoreTarget['old'] => (target.oldOf === undefined || uid === target.operatorUids[0] ? old : byIndex(target.oldOf(uid)));
+  // Operators added since the checkpoint start empty.
+  if (old.length === 0 && target.operatorUids.every((uid) => oldOf(uid).length === 0)) return undefined;
   const own = old.find((o) => o.index === target.subtaskIndex)?.file;
   // A source's position belongs to the subtask that read it: until sources are split-based, a
   // source restored at another parallelism would read some records twice and skip others.
@@ -60,16 +68,17 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     );
   const operatorState: Record<string, OperatorStateSnapshot[]> = {};
   for (const uid of target.operatorUids) {
-    const parts = old.map((o) => o.file.operators[uid] as OperatorStateSnapshot | undefined).filter((p): p is OperatorStateSnapshot => p !== undefined);
+    const opOld = oldOf(uid);
+    const parts = opOld.map((o) => o.file.operators[uid] as OperatorStateSnapshot | undefined).filter((p): p is OperatorStateSnapshot => p !== undefined);
     if (parts.length === 0) continue;
-    if (old.length !== target.parallelism) {
-      operatorState[uid] = [redistribute(uid, old, target)];
+    if (opOld.length !== target.parallelism) {
+      operatorState[uid] = [redistribute(uid, opOld, target)];
       continue;
     }
     // Same parallelism: a subtask takes its own part, plus every other part's union state.
     const mine =
-      (own?.operators[uid] as OperatorStateSnapshot | undefined) ??
-      onlyMode(old[target.subtaskIndex % old.length].file.operators[uid] as OperatorStateSnapshot | undefined, 'broadcast');
+      (opOld.find((o) => o.index === target.subtaskIndex)?.file.operators[uid] as OperatorStateSnapshot | undefined) ??
+      onlyMode(opOld[target.subtaskIndex % opOld.length].file.operators[uid] as OperatorStateSnapshot | undefined, 'broadcast');
     const unionParts = parts.filter((p) => p !== mine).map((p) => onlyMode(p, 'union')!);
     operatorState[uid] = [...(mine === undefined ? [] : [mine]), ...unionParts];
   }
@@ -79,16 +88,20 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     if (target.resolveFile !== undefined) restored.resolveFile = target.resolveFile;
     return [restored];
   });
-  return { checkpointId: target.checkpointId, file: own, operatorState, keyed, watermarks: restoredWatermarks(target, old, own) };
+  return { checkpointId: target.checkpointId, file: own, operatorState, keyed, watermarks: restoredWatermarks(target, old, oldOf) };
 }
 
-function restoredWatermarks(target: RestoreTarget, old: RestoreTarget['old'], own: TaskSnapshotFile | undefined): TaskRestore['watermarks'] {
-  const from = own !== undefined && old.length === target.parallelism ? [own] : old.map((o) => o.file);
+function restoredWatermarks(target: RestoreTarget, old: RestoreTarget['old'], oldOf: (uid: string) => RestoreTarget['old']): TaskRestore['watermarks'] {
+  // The subtask's own file at the same parallelism, else every old subtask (records may come from any).
+  const filesOf = (files: RestoreTarget['old']): TaskSnapshotFile[] => {
+    const own = files.find((o) => o.index === target.subtaskIndex)?.file;
+    return own !== undefined && files.length === target.parallelism ? [own] : files.map((o) => o.file);
+  };
   const lowest = (values: Array<number | undefined>): number =>
-    values.some((v) => v === undefined || v === null) ? Number.NEGATIVE_INFINITY : Math.min(...(values as number[]));
+    values.length === 0 || values.some((v) => v === undefined || v === null) ? Number.NEGATIVE_INFINITY : Math.min(...(values as number[]));
   const operators: Record<string, number> = {};
-  for (const uid of target.operatorUids) operators[uid] = lowest(from.map((f) => f.operatorWatermarks?.[uid]));
-  return { task: lowest(from.map((f) => f.watermark)), operators };
+  for (const uid of target.operatorUids) operators[uid] = lowest(filesOf(oldOf(uid)).map((f) => f.operatorWatermarks?.[uid]));
+  return { task: lowest(filesOf(old).map((f) => f.watermark)), operators };
 }
 
 /**

@@ -90,8 +90,20 @@ async function runJob(command: RunCommand): Promise<number> {
       return;
     }
     interrupted = true;
-    process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
-    client.cancel();
+    if (env.checkpointDirectory === undefined) {
+      process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
+      client.cancel();
+      return;
+    }
+    // Checkpointing is on: stop gracefully, so the sinks commit everything up to a last checkpoint.
+    process.stderr.write(`\nfloe: ${signal}: taking a last checkpoint and committing, then stopping (press Ctrl-C again to stop at once)\n`);
+    client.stop().then(
+      (id) => process.stderr.write(`floe: stopped at checkpoint ${id}; run the same command again to resume from it\n`),
+      (error) => {
+        process.stderr.write(`floe: the last checkpoint failed (${(error as Error).message}); stopping without it (the next run resumes from the last completed checkpoint)\n`);
+        client.cancel();
+      },
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -104,10 +116,11 @@ async function runJob(command: RunCommand): Promise<number> {
   };
   process.on('SIGUSR2', onCheckpointSignal);
   try {
-    await client.result;
+    const result = await client.result;
     progress?.stop();
-    process.stderr.write(`${formatSummary(client.jobName, client.metrics(), 'finished')}\n`);
-    return 0;
+    const stopped = result.stoppedAtCheckpoint !== undefined;
+    process.stderr.write(`${formatSummary(client.jobName, client.metrics(), stopped ? `stopped at checkpoint ${result.stoppedAtCheckpoint}` : 'finished')}\n`);
+    return stopped && interrupted ? 130 : 0;
   } catch (error) {
     progress?.stop();
     if (interrupted && error instanceof FloeError && error.code === 'JOB_CANCELLED') {

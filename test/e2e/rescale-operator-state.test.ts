@@ -48,4 +48,18 @@ describe('rescaling operator list state', () => {
     for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: ns.length }, (_, j) => j + 1));
     rmSync(dir, { recursive: true, force: true });
   }, 180_000);
+
+  it('finds a sink\'s pending transactions by its uid when chaining changed between runs (one chain at p=1, two at p=2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-chain-change-'));
+    const chk = join(dir, 'chk');
+    const chainJob = join(root, 'test/e2e/jobs/chain-change.ts');
+    const args = (p: string) => [chainJob, '-p', p, '--checkpoint-dir', chk, '--checkpoint-interval', '100', '-q', join(dir, 'out'), '20000', '5000'];
+    await killAfterNewCheckpoint(args('1'), chk);
+    await killAfterNewCheckpoint(args('2'), chk);
+    const last = spawnSync(process.execPath, [floe, 'run', ...args('1')], { encoding: 'utf8', timeout: 120_000 });
+    expect(last.status).toBe(0);
+    const committed = await readCommittedJsonLines<{ i: number }>(join(dir, 'out'));
+    expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+    rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
 });

@@ -64,6 +64,19 @@ describe('assignRestoredState', () => {
     expect(Buffer.from(up.operatorState.op[0].raw!).toString()).toBe('raw1');
   });
 
+  it('finds an operator\'s state by its uid when it ran in another chain (chaining changed between runs)', () => {
+    // Before: one chain src -> sink at parallelism 1. Now: src alone, and a chain map -> sink at 2.
+    const before = { index: 0, file: { operators: { sink: { states: { pending: part('split', 't1', 't2', 't3') } } }, operatorWatermarks: { sink: 42 }, watermark: 42, source: { next: 7 } } };
+    const byUid: Record<string, Array<typeof before>> = { src: [before], sink: [before] };
+    const restored = [0, 1].map(
+      (i) =>
+        assignRestoredState({ checkpointId: 1, operatorUids: ['map', 'sink'], subtaskIndex: i, parallelism: 2, old: [], oldOf: (uid) => byUid[uid] ?? [] })!,
+    );
+    expect(restored.map((r) => r.operatorState.sink[0].states.pending.elements.map((e) => Buffer.from(e).toString()))).toEqual([['t1', 't2'], ['t3']]);
+    expect(restored.map((r) => r.file)).toEqual([undefined, undefined]); // the source position stays with the source's chain
+    expect(restored[0].watermarks.operators.sink).toBe(42);
+  });
+
   it('leaves an operator that the checkpoint does not know empty', () => {
     expect(assignRestoredState({ checkpointId: 1, operatorUids: ['new-op'], subtaskIndex: 0, parallelism: 1, old: [] })).toBeUndefined();
   });
