@@ -233,6 +233,10 @@ export class StreamEnvironment {
     let cancelled = false;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
+    // A checkpoint asked for while the job is still preparing (reading its checkpoint directory)
+    // waits until the first attempt is deployed.
+    let deployed!: () => void;
+    const firstDeployment = new Promise<void>((resolve) => (deployed = resolve));
     const start = async (): Promise<JobResult> => {
       const cp = this.checkpointing;
       const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory));
@@ -261,6 +265,7 @@ export class StreamEnvironment {
               checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
               restore,
             });
+            deployed();
             if (cancelled) runner.cancel();
             try {
               const result = await runner.run();
@@ -287,6 +292,7 @@ export class StreamEnvironment {
         lock?.release();
       }
     };
+    const result = start();
     const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [], userMetrics: [] };
     return {
       jobName: graph.jobName,
@@ -296,10 +302,11 @@ export class StreamEnvironment {
         runner?.cancel();
       },
       triggerCheckpoint: async () => {
-        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', 'The job has not started yet');
+        await Promise.race([firstDeployment, result.then(() => undefined, () => undefined)]);
+        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', 'The job ended before it started');
         return (await runner.triggerCheckpoint()).checkpointId;
       },
-      result: start(),
+      result,
     };
   }
 

@@ -2,7 +2,7 @@
 // line and a final summary. Does process I/O: argv, stdout/stderr, signals, exit codes.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { StreamEnvironment } from '../api/stream-environment.js';
+import { StreamEnvironment, type JobClient } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
 import { USAGE, parseArgs, type RunCommand } from './args.js';
 import { checkJob, formatCheck } from './check.js';
@@ -73,9 +73,9 @@ async function runJob(command: RunCommand): Promise<number> {
     return 0;
   }
 
-  const client = env.executeAsync();
-  const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
-  progress?.start();
+  // Signal listeners come first: the job takes its checkpoint directory's lock as it starts, and
+  // whoever sees that lock may already signal the process.
+  let client: JobClient | undefined;
   let interrupted = false;
   // The first signal stops the job cleanly; a second one stops the process at once, even while
   // the job is still busy stopping (a disk backend flushing, a sink closing).
@@ -91,30 +91,38 @@ async function runJob(command: RunCommand): Promise<number> {
     }
     interrupted = true;
     process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
-    client.cancel();
+    client?.cancel();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
   const onCheckpointSignal = (): void => {
-    client.triggerCheckpoint().then(
+    client?.triggerCheckpoint().then(
       (id) => process.stderr.write(`\n[checkpoint] checkpoint ${id} completed (triggered by SIGUSR2)\n`),
       (error) => process.stderr.write(`\n[checkpoint] the triggered checkpoint failed: ${(error as Error).message}\n`),
     );
   };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   process.on('SIGUSR2', onCheckpointSignal);
+  let progress: ProgressReporter | undefined;
   try {
-    await client.result;
-    progress?.stop();
-    process.stderr.write(`${formatSummary(client.jobName, client.metrics(), 'finished')}\n`);
-    return 0;
-  } catch (error) {
-    progress?.stop();
-    if (interrupted && error instanceof FloeError && error.code === 'JOB_CANCELLED') {
-      process.stderr.write(`${formatSummary(client.jobName, client.metrics(), 'cancelled')}\n`);
-      return 130;
+    const running = env.executeAsync();
+    client = running;
+    if (interrupted) running.cancel();
+    progress = command.quiet ? undefined : new ProgressReporter(() => running.metrics());
+    progress?.start();
+    try {
+      await running.result;
+      progress?.stop();
+      process.stderr.write(`${formatSummary(running.jobName, running.metrics(), 'finished')}\n`);
+      return 0;
+    } catch (error) {
+      progress?.stop();
+      if (interrupted && error instanceof FloeError && error.code === 'JOB_CANCELLED') {
+        process.stderr.write(`${formatSummary(running.jobName, running.metrics(), 'cancelled')}\n`);
+        return 130;
+      }
+      throw error;
     }
-    throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
