@@ -125,7 +125,7 @@ export default async (env: StreamEnvironment, args: string[] = []) => {
   const output = '.floe/demo/sessions';
   // Checkpoints every second into .floe/demo/checkpoints: a Ctrl-C or a kill resumes where it was.
   env.enableCheckpointing({ directory: '.floe/demo/checkpoints', intervalMs: 1000, resume: true });
-  if (env.checkpointDirectory !== undefined) await startOverUnlessResuming(env.checkpointDirectory, output);
+  if (env.checkpointDirectory !== undefined && !env.planOnly) await startOverUnlessResuming(env.checkpointDirectory, output);
   process.stderr.write(
     `Floe demo: ${count === undefined ? `unbounded, ${eventsPerSecond} events/s (Ctrl-C to stop)` : `${count} events`} over ${users} users, ` +
       `parallelism ${env.parallelism}; sessions close after ${SESSION_GAP_MS / 1000} s of inactivity (event time) and go to ${output}/part-*.jsonl\n`,

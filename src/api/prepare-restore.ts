@@ -44,6 +44,7 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
     const problems = await s.verify(Number(m[2]));
     if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
     const envelope = await s.readMetadata(Number(m[2]));
+    if (request.atStart) sayWhenFinal(envelope, s.directory, log);
     return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
   }
   if (storage === undefined || listing === undefined) {
@@ -54,7 +55,9 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
     const problems = await storage.verify(wanted);
     if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
     log(`[checkpoint] restoring from checkpoint ${wanted} in ${storage.directory}`);
-    return { restore: { envelope: await storage.readMetadata(wanted), storage }, firstCheckpointId: firstId(wanted) };
+    const envelope = await storage.readMetadata(wanted);
+    if (request.atStart) sayWhenFinal(envelope, storage.directory, log);
+    return { restore: { envelope, storage }, firstCheckpointId: firstId(wanted) };
   }
   const choice = chooseRecovery(listing, { allowFallbackDuplicates: request.allowFallbackDuplicates, directory: storage.directory });
   for (const s of choice.skipped)
@@ -72,5 +75,13 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
   }
   if (choice.kind === 'fresh') return { restore: undefined, firstCheckpointId };
   log(`[checkpoint] restoring from checkpoint ${restoredId} in ${storage.directory}`);
-  return { restore: { envelope: await storage.readMetadata(restoredId), storage }, firstCheckpointId };
+  const envelope = await storage.readMetadata(restoredId);
+  if (request.atStart) sayWhenFinal(envelope, storage.directory, log);
+  return { restore: { envelope, storage }, firstCheckpointId };
+}
+
+/** A finished job run again restores its final checkpoint: say that there is nothing left to read. */
+function sayWhenFinal(envelope: CheckpointMetadataEnvelope, directory: string, log: (message: string) => void): void {
+  if (envelope.metadata?.isFinal === true)
+    log(`[checkpoint] checkpoint ${envelope.checkpointId} was taken at the end of input: the sources have nothing left to read. Delete ${directory} to start over.`);
 }

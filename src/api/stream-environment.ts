@@ -119,7 +119,11 @@ export class StreamEnvironment {
   executed = false;
   /** With `planOnly`: the graph execute() would have run. */
   plannedGraph: JobGraph | undefined;
-  private readonly planOnly: boolean;
+  /**
+   * True in `floe check` (and with `planOnly`): the graph is built, nothing runs. A job file that
+   * does something at build time (deleting old output, say) should skip it then.
+   */
+  readonly planOnly: boolean;
 
   private constructor(options: StreamEnvironmentOptions) {
     this.parallelism = options.parallelism ?? 1;
@@ -230,13 +234,13 @@ export class StreamEnvironment {
     }
     this.executed = true;
     let runner: JobRunner | undefined;
+    // Resolves when the first attempt's runner exists (a checkpoint asked for earlier waits for it).
+    let runnerStarted!: () => void;
+    const started = new Promise<void>((resolve) => (runnerStarted = resolve));
     let cancelled = false;
+    let wakeFromDelay: (() => void) | undefined;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
-    // A checkpoint asked for while the job is still preparing (reading its checkpoint directory)
-    // waits until the first attempt is deployed.
-    let deployed!: () => void;
-    const firstDeployment = new Promise<void>((resolve) => (deployed = resolve));
     const start = async (): Promise<JobResult> => {
       const cp = this.checkpointing;
       const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory));
@@ -265,7 +269,7 @@ export class StreamEnvironment {
               checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
               restore,
             });
-            deployed();
+            runnerStarted();
             if (cancelled) runner.cancel();
             try {
               const result = await runner.run();
@@ -284,8 +288,16 @@ export class StreamEnvironment {
             if (delay === undefined) throw error;
             restarts++;
             this.log(`[restart] job '${graph.jobName}' failed (${message}); a restart may fix this: restart ${restarts} in ${delay} ms (${strategy.describe()})`);
-            await new Promise((r) => setTimeout(r, delay));
-            if (cancelled) throw error;
+            // A cancel (Ctrl-C, SIGTERM) during the delay ends the wait at once.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, delay);
+              wakeFromDelay = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            wakeFromDelay = undefined;
+            if (cancelled) throw new FloeError('JOB_CANCELLED', `Job '${graph.jobName}' was cancelled while waiting to restart`, { cause: error });
           }
         }
       } finally {
@@ -300,10 +312,11 @@ export class StreamEnvironment {
       cancel: () => {
         cancelled = true;
         runner?.cancel();
+        wakeFromDelay?.();
       },
       triggerCheckpoint: async () => {
-        await Promise.race([firstDeployment, result.then(() => undefined, () => undefined)]);
-        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', 'The job ended before it started');
+        if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);
+        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', `Job '${graph.jobName}' ended before it started: no checkpoint to take`);
         return (await runner.triggerCheckpoint()).checkpointId;
       },
       result,

@@ -75,8 +75,8 @@ export interface JobResult {
   restarts?: number;
   /** Checkpoints completed by the last run. */
   checkpoints?: number[];
-  /** Per completed checkpoint: the slowest subtask's synchronous and asynchronous phase. */
-  checkpointStats?: Array<{ checkpointId: number; syncMs: number; asyncMs: number; bytes: number }>;
+  /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
+  checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
 
 interface DeployedSubtask {
@@ -158,7 +158,7 @@ export class JobRunner {
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
       checkpoints: this.completedCheckpoints.map((c) => c.checkpointId),
-      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
+      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, durationMs: c.durationMs, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
     };
   }
 
@@ -304,7 +304,6 @@ export class JobRunner {
           notifyAborted: (id) => {
             this.writers.delete(id);
             for (const s of this.subtasks) s.task.notifyCheckpointAborted(id);
-            if (this.finalIds.has(id) && this.failure === undefined && !this.cancelled) this.triggerFinal();
           },
           jobMetadata: () => ({
             jobName: this.graph.jobName,
@@ -324,7 +323,7 @@ export class JobRunner {
 
   private triggerFinal(): void {
     this.coordinator?.triggerFinalCheckpoint().catch(() => {
-      // counted and logged by the coordinator; notifyAborted triggers the next attempt
+      // failures are counted, logged and retried by the coordinator; this rejects only when the job stops
     });
   }
 
@@ -355,15 +354,27 @@ export class JobRunner {
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
     const files = new Map<string, TaskSnapshotFile>();
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
+    // Files are named by their chain's head uid; an operator's state is found by its own uid,
+    // in whichever chain it ran (chaining may differ between runs).
+    const byHead = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
+    const byOperator = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
+    for (const [key, file] of files) {
+      const at = key.lastIndexOf('#');
+      const entry = { index: Number(key.slice(at + 1)), file };
+      const head = key.slice(0, at);
+      byHead.set(head, [...(byHead.get(head) ?? []), entry]);
+      for (const uid of new Set([head, ...Object.keys(file.operators), ...Object.keys(file.operatorWatermarks ?? {})]))
+        byOperator.set(uid, [...(byOperator.get(uid) ?? []), entry]);
+    }
     for (const s of this.subtasks) {
       const headUid = s.vertex.nodes[0].uid;
-      const old = [...files.entries()].filter(([k]) => k.startsWith(`${headUid}#`)).map(([k, file]) => ({ index: Number(k.slice(headUid.length + 1)), file }));
       s.task.options.restore = assignRestoredState({
         checkpointId: envelope.checkpointId,
         operatorUids: s.vertex.nodes.map((n) => n.uid),
         subtaskIndex: s.index,
         parallelism: s.vertex.parallelism,
-        old,
+        old: byHead.get(headUid) ?? [],
+        oldOf: (uid) => byOperator.get(uid) ?? [],
         resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
       });
     }

@@ -364,6 +364,11 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         expect(error).toMatchObject({ code: 'INVALID_KEY' });
         expect((error as Error).message).toMatch(/operator 'contract-op'.*which this subtask does not own \(it owns/);
         expect(backend.entries('count')).toEqual([]);
+        expect(() => {
+          backend.setCurrentKey(foreign);
+          backend.getTimerQueue('event-timers').add(10, '');
+        }).toThrow(/which this subtask does not own/);
+        expect(backend.getTimerQueue('event-timers').size).toBe(0);
         backend.setCurrentKey(Array.from({ length: 50 }, (_, i) => `user-${i}`).find((k) => assignToKeyGroup(k, 8) <= 3)!);
         count.update(2);
         expect(backend.entries('count').map((e) => e.value)).toEqual([2]);

@@ -58,6 +58,17 @@ export default (env: StreamEnvironment) => { env.fromElements(1, 2, 3).map((x) =
   });
 });
 
+describe('running a finished job again', () => {
+  it('says that its final checkpoint was taken at the end of input and how to start over', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-rerun-'));
+    expect(run(['run', 'examples/count-window-average.ts', '--checkpoint-dir', dir, '-q']).code).toBe(0);
+    const again = run(['run', 'examples/count-window-average.ts', '--checkpoint-dir', dir, '-q']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/checkpoint \d+ was taken at the end of input: the sources have nothing left to read\. Delete .* to start over/);
+    expect(again.stdout).toBe('');
+  });
+});
+
 describe('floe check', () => {
   it('type-checks a job, prints its plan with warnings and runs nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-check-'));

@@ -121,17 +121,8 @@ describe('floe run with checkpoints', () => {
     const child = spawn(process.execPath, [floe, 'run', join(root, 'test/e2e/jobs/exactly-once-count.ts'), '--checkpoint-dir', join(dir, 'chk'), '--checkpoint-interval', '60000', '-q', join(dir, 'out'), '20000', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    // The job holds its checkpoint directory's lock from the moment it starts; floe listens for
-    // SIGUSR2 in the same tick. (A fixed sleep lost the race on a loaded machine: SIGUSR2's default
-    // action killed the process before the listener existed.)
-    const lockPid = () => {
-      try {
-        return (JSON.parse(readFileSync(join(dir, 'chk', 'LOCK'), 'utf8')) as { pid: number }).pid;
-      } catch {
-        return undefined;
-      }
-    };
-    while (lockPid() !== child.pid && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 20));
+    // The job has started (and listens for SIGUSR2) once it holds its checkpoint directory's lock.
+    while (!existsSync(join(dir, 'chk', 'LOCK')) && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGUSR2');
     while (!stderr.includes('triggered by SIGUSR2') && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');

@@ -79,7 +79,7 @@ describe('restoring into changed settings', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it('fails at once, without restarts, when list state cannot be redistributed to another parallelism', async () => {
+  it('fails at once, without restarts, when a parallel source would be restored at another parallelism', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-list-rescale-'));
     const chk = join(dir, 'chk');
     const args = (p: string) => [countJob, '-p', p, '--checkpoint-dir', chk, '--checkpoint-interval', '100', '-q', join(dir, 'out'), '20000', '8000'];
@@ -87,7 +87,7 @@ describe('restoring into changed settings', () => {
     const r = runToEnd(args('3'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('STATE_NOT_RESCALABLE');
-    expect(r.stderr).toMatch(/checkpointed at parallelism 2 and now runs at 3.*restore at parallelism 2/);
+    expect(r.stderr).toMatch(/Source 'events' was checkpointed at parallelism 2 and now runs at 3: .*Keep the source at parallelism 2/);
     expect(r.stderr).toMatch(/\[restart\] .*no restart can fix \(STATE_NOT_RESCALABLE\)/);
     expect(r.stderr).not.toMatch(/restart 1 in/);
     rmSync(dir, { recursive: true, force: true });

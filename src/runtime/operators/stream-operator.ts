@@ -62,6 +62,10 @@ export interface StreamOperator {
   notifyCheckpointAborted(checkpointId: number): void | Promise<void>;
   /** True when the operator keeps operator state in checkpoints (a CheckpointedFunction); for plans. */
   keepsOperatorState?(): boolean;
+  /** The event time this operator has reached (its input watermark), stored with each checkpoint. */
+  snapshotWatermark(): number;
+  /** Before open(): resumes at the stored event time, so lateness after a restore is judged as without the failure. */
+  restoreWatermark(timestamp: number): void;
 }
 
 /** Common plumbing: context access, watermark forwarding, user-error wrapping. */
@@ -103,6 +107,14 @@ export class BaseOperator implements StreamOperator {
   notifyCheckpointComplete(_checkpointId: number): void | Promise<void> {}
 
   notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
+
+  snapshotWatermark(): number {
+    return this.inputWatermark;
+  }
+
+  restoreWatermark(timestamp: number): void {
+    this.inputWatermark = timestamp;
+  }
 
   /**
    * Wraps an exception thrown by user code so it names the job, the operator, the subtask and

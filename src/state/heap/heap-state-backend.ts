@@ -85,7 +85,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
   /** The current key, shared by every handle: `id` is its Map identity, `keyGroup` computed on demand. */
-  private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1, checkNewKey: () => this.checkOwnedKey() };
+  private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1, checkNewKey: () => void this.ownedKeyGroup() };
   private readonly states = new Map<string, RegisteredState>();
   private readonly timers = new Map<string, HeapTimerQueue>();
   /** Cleanups that run for every processed record (runCleanupForEveryRecord). */
@@ -130,10 +130,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return ctx.keyGroup;
   }
 
-  /** Throws INVALID_KEY when the current key's key group is not in this backend's range (before a new key is stored). */
-  private checkOwnedKey(): void {
+  /** The current key's key group; throws INVALID_KEY when this backend does not own it (a new key stored, a timer set). */
+  private ownedKeyGroup(): number {
     const keyGroup = this.getCurrentKeyGroup();
     if (!this.keyGroupRange.contains(keyGroup)) throw keyOutsideRangeError(this.place(), this.ctx.key, keyGroup, this.keyGroupRange);
+    return keyGroup;
   }
 
   getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
@@ -184,7 +185,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   getTimerQueue(name: string): KeyGroupedTimerQueue {
     let queue = this.timers.get(name);
-    if (queue === undefined) this.timers.set(name, (queue = new HeapTimerQueue(this.ctx, () => this.getCurrentKeyGroup())));
+    if (queue === undefined) this.timers.set(name, (queue = new HeapTimerQueue(this.ctx, () => this.ownedKeyGroup())));
     return queue;
   }
 

@@ -83,8 +83,9 @@ export abstract class HeapStateHandle<S> implements InternalKvState {
   }
 
   /**
-   * Sets the current key's stored value. A write that adds a key (the map grows) checks first that
-   * the key's key group belongs to this backend: a Map size compare per write, a hash per new key.
+   * Sets the current key's stored value. A write that adds a key (the map grew) checks that the
+   * key's key group belongs to this backend and undoes itself when not: a Map size compare per
+   * write, one hash per new key.
    */
   protected store(value: S): void {
     const map = this.writable();
