@@ -85,7 +85,15 @@ export interface StreamEnvironmentOptions {
 export interface JobClient {
   readonly jobName: string;
   metrics(): JobMetrics;
+  /** Stops at once: records since the last completed checkpoint are not committed (a later run replays them). */
   cancel(): void;
+  /**
+   * Stops gracefully (Flink's stop with a savepoint, without draining): takes a checkpoint, lets
+   * every sink commit what came before it, then stops; `result` resolves with
+   * `stoppedAtCheckpoint`, and a later run resumes from there. Event-time timers do not fire.
+   * Without checkpointing it cancels. Rejects, leaving the job running, when the checkpoint fails.
+   */
+  stop(): Promise<number | undefined>;
   /** Takes a checkpoint now (checkpointing must be enabled); resolves with its id once complete. */
   triggerCheckpoint(): Promise<number>;
   readonly result: Promise<JobResult>;
@@ -239,6 +247,7 @@ export class StreamEnvironment {
     const started = new Promise<void>((resolve) => (runnerStarted = resolve));
     let cancelled = false;
     let wakeFromDelay: (() => void) | undefined;
+    let stopping = false;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
     const start = async (): Promise<JobResult> => {
@@ -278,7 +287,7 @@ export class StreamEnvironment {
               highestUsedId = Math.max(highestUsedId, firstCheckpointId - 1, runner.highestCheckpointId);
             }
           } catch (error) {
-            if (cancelled || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
+            if (cancelled || stopping || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
             const message = (error as Error).message;
             if (!isRetriable(error)) {
               this.log(`[restart] job '${graph.jobName}' failed with an error no restart can fix (${(error as FloeError).code ?? 'configuration'}): not restarting`);
@@ -313,6 +322,20 @@ export class StreamEnvironment {
         cancelled = true;
         runner?.cancel();
         wakeFromDelay?.();
+      },
+      stop: async () => {
+        if (runner === undefined) {
+          cancelled = true;
+          wakeFromDelay?.();
+          return undefined;
+        }
+        stopping = true;
+        try {
+          return await runner.stop();
+        } catch (error) {
+          stopping = false;
+          throw error;
+        }
       },
       triggerCheckpoint: async () => {
         if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);

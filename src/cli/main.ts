@@ -90,8 +90,22 @@ async function runJob(command: RunCommand): Promise<number> {
       return;
     }
     interrupted = true;
-    process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
-    client?.cancel();
+    if (client === undefined) return; // listeners run between events: the job exists by then
+    const running = client;
+    if (env.checkpointDirectory === undefined) {
+      process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
+      running.cancel();
+      return;
+    }
+    // Checkpointing is on: stop gracefully, so the sinks commit everything up to a last checkpoint.
+    process.stderr.write(`\nfloe: ${signal}: taking a last checkpoint and committing, then stopping (press Ctrl-C again to stop at once)\n`);
+    running.stop().then(
+      (id) => process.stderr.write(`floe: stopped at checkpoint ${id}; run the same command again to resume from it\n`),
+      (error) => {
+        process.stderr.write(`floe: the last checkpoint failed (${(error as Error).message}); stopping without it (the next run resumes from the last completed checkpoint)\n`);
+        running.cancel();
+      },
+    );
   };
   // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
   const onCheckpointSignal = (): void => {
@@ -107,14 +121,14 @@ async function runJob(command: RunCommand): Promise<number> {
   try {
     const running = env.executeAsync();
     client = running;
-    if (interrupted) running.cancel();
     progress = command.quiet ? undefined : new ProgressReporter(() => running.metrics());
     progress?.start();
     try {
-      await running.result;
+      const result = await running.result;
       progress?.stop();
-      process.stderr.write(`${formatSummary(running.jobName, running.metrics(), 'finished')}\n`);
-      return 0;
+      const stopped = result.stoppedAtCheckpoint !== undefined;
+      process.stderr.write(`${formatSummary(running.jobName, running.metrics(), stopped ? `stopped at checkpoint ${result.stoppedAtCheckpoint}` : 'finished')}\n`);
+      return stopped && interrupted ? 130 : 0;
     } catch (error) {
       progress?.stop();
       if (interrupted && error instanceof FloeError && error.code === 'JOB_CANCELLED') {

@@ -75,6 +75,8 @@ export interface JobResult {
   restarts?: number;
   /** Checkpoints completed by the last run. */
   checkpoints?: number[];
+  /** Set when the job was stopped gracefully (`client.stop()`, a first Ctrl-C): the checkpoint it stopped at. */
+  stoppedAtCheckpoint?: number;
   /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
   checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
@@ -145,15 +147,17 @@ export class JobRunner {
         throw error;
       }
     });
-    await Promise.allSettled(runs);
+    this.subtasksSettled = Promise.allSettled(runs);
+    await this.subtasksSettled;
     this.coordinator?.stop();
     await this.coordinator?.drain();
     this.finishedAt = Date.now();
     this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
     await this.dispose();
     if (this.failure !== undefined) throw this.wrapFailure(this.failure);
-    if (this.cancelled) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
+    if (this.cancelled && this.stoppedAt === undefined) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
     return {
+      ...(this.stoppedAt === undefined ? {} : { stoppedAtCheckpoint: this.stoppedAt }),
       jobName: this.graph.jobName,
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
@@ -163,11 +167,37 @@ export class JobRunner {
   }
 
   private cancelled = false;
+  /** Set by stop(): the checkpoint the job stopped at; run() then resolves instead of rejecting. */
+  private stoppedAt: number | undefined;
+  private subtasksSettled: Promise<unknown> | undefined;
+  /** Per recently completed checkpoint: resolves once every subtask was told (see stop()). */
+  private readonly notified = new Map<number, Promise<unknown>>();
 
   /** Stops every subtask; `run()` then rejects with JOB_CANCELLED. */
   cancel(): void {
     this.cancelled = this.failure === undefined;
     for (const s of this.subtasks) s.task.cancel();
+  }
+
+  /**
+   * Stops the job gracefully (Flink's stop with a savepoint, without draining): takes a checkpoint,
+   * waits until every subtask was told it completed (sinks committed what came before its barrier),
+   * then stops every subtask. Event-time timers do not fire; a later run resumes from that
+   * checkpoint. Resolves with its id; `run()` then resolves with `stoppedAtCheckpoint`. Without
+   * checkpointing it cancels (there is nothing to commit). Rejects (and leaves the job running)
+   * when the checkpoint fails.
+   */
+  async stop(): Promise<number | undefined> {
+    if (this.coordinator === undefined) {
+      this.cancel();
+      return undefined;
+    }
+    const info = await this.coordinator.triggerCheckpoint();
+    // A subtask that ended meanwhile is never told; the job is over then anyway.
+    await Promise.race([this.notified.get(info.checkpointId), this.subtasksSettled]);
+    this.stoppedAt = info.checkpointId;
+    this.cancel();
+    return info.checkpointId;
   }
 
   metrics(): JobMetrics {
@@ -299,7 +329,8 @@ export class JobRunner {
           notifyComplete: (id) => {
             this.writers.delete(id);
             const isFinal = this.finalIds.has(id);
-            for (const s of this.subtasks) s.task.notifyCheckpointComplete(id, isFinal);
+            this.notified.set(id, Promise.all(this.subtasks.map((s) => s.task.notifyCheckpointComplete(id, isFinal))));
+            for (const older of this.notified.keys()) if (older < id - 8) this.notified.delete(older);
           },
           notifyAborted: (id) => {
             this.writers.delete(id);

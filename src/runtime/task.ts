@@ -144,11 +144,18 @@ export class StreamTask {
   }
 
   /** Delivers checkpoint completion (run as mail, between batches). */
-  notifyCheckpointComplete(checkpointId: number, isFinal: boolean): void {
-    this.options.gate.putMail(async () => {
-      for (const op of this.options.operators) await op.notifyCheckpointComplete(checkpointId);
-      if (isFinal) this.finalCheckpointDone = true;
-    });
+  notifyCheckpointComplete(checkpointId: number, isFinal: boolean): Promise<void> {
+    // Resolves once the operators were told (sinks committed), or never when the task ends first.
+    return new Promise((resolve) =>
+      this.options.gate.putMail(async () => {
+        try {
+          for (const op of this.options.operators) await op.notifyCheckpointComplete(checkpointId);
+          if (isFinal) this.finalCheckpointDone = true;
+        } finally {
+          resolve();
+        }
+      }),
+    );
   }
 
   /** Delivers an abort (timeout, decline, subsumed): releases its alignment, then tells the operators. */
