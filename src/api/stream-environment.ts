@@ -256,13 +256,16 @@ export class StreamEnvironment {
       // One running job per checkpoint directory; also proves the directory is usable.
       const lock = storage === undefined ? undefined : lockStateDir(storage.directory, { job: graph.jobName }, CHECKPOINT_DIR_LOCK);
       let highestUsedId = 0;
+      let completedOwnCheckpoint = false;
       try {
         for (let attempt = 0; ; attempt++) {
           try {
             // After a failure the job always resumes from its latest completed checkpoint.
             const { restore, firstCheckpointId } = await prepareRestore({
               storage,
-              wanted: attempt > 0 ? 'latest' : this.restore,
+              // A restart resumes its own timeline: the newest checkpoint this job completed, or
+              // (before its first) what the job started from — never another run's checkpoint.
+              wanted: attempt > 0 && completedOwnCheckpoint ? 'latest' : this.restore,
               atStart: attempt === 0,
               highestUsedId,
               allowFallbackDuplicates: this.allowFallbackDuplicates,
@@ -285,6 +288,7 @@ export class StreamEnvironment {
               return { ...result, restarts };
             } finally {
               highestUsedId = Math.max(highestUsedId, firstCheckpointId - 1, runner.highestCheckpointId);
+              if (runner.completedCheckpoints.length > 0) completedOwnCheckpoint = true;
             }
           } catch (error) {
             if (cancelled || stopping || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
