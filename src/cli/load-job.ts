@@ -67,6 +67,7 @@ async function importCompiledAsEsm(jobPath: string): Promise<{ default?: unknown
     entryPoints: [jobPath],
     bundle: true,
     packages: 'external',
+    plugins: [absoluteJavaScriptImportsStayImports],
     format: 'esm',
     platform: 'node',
     target: `node${process.versions.node.split('.')[0]}`,
@@ -90,6 +91,18 @@ async function importCompiledAsEsm(jobPath: string): Promise<{ default?: unknown
     rmSync(compiled, { force: true });
   }
 }
+
+/**
+ * A job may import compiled JavaScript by absolute path (a built floe's dist/index.js, say). Bundled
+ * into the copy under the job's node_modules/.cache, that code's own package imports would resolve
+ * from the job's directory and fail; kept as an import, they resolve from where the file lives.
+ */
+const absoluteJavaScriptImportsStayImports = {
+  name: 'absolute-javascript-imports-stay-imports',
+  setup(build: { onResolve(options: { filter: RegExp }, callback: (args: { path: string; kind: string }) => { path: string; external: boolean } | undefined): void }) {
+    build.onResolve({ filter: /^(\/|file:).*\.(m?js|cjs|json)$/ }, (args) => (args.kind === 'entry-point' ? undefined : { path: args.path, external: true }));
+  },
+};
 
 /** The node_modules directory that package imports of `file` resolve from, if any. */
 function nodeModulesDir(file: string): string | undefined {
