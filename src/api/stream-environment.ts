@@ -70,6 +70,12 @@ export interface StreamEnvironmentOptions {
    */
   allowFallbackDuplicates?: boolean;
   /**
+   * Restore a checkpoint that holds state of operators this job no longer has, dropping that state
+   * (Flink's --allowNonRestoredState). Default false: such a restore fails with STATE_NOT_RESTORED,
+   * naming the operators.
+   */
+  allowNonRestoredState?: boolean;
+  /**
    * What happens when the job fails: restart from the latest completed checkpoint after a delay.
    * Default as Flink: exponential delay (1 s to 1 min) with checkpointing, no restarts without.
    */
@@ -122,6 +128,7 @@ export class StreamEnvironment {
   private restartStrategy: RestartStrategyOptions;
   private restartStrategyDefaulted: boolean;
   private readonly allowFallbackDuplicates: boolean;
+  private readonly allowNonRestoredState: boolean;
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
@@ -148,6 +155,7 @@ export class StreamEnvironment {
     this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
     this.restartStrategyDefaulted = options.restartStrategy === undefined;
     this.allowFallbackDuplicates = options.allowFallbackDuplicates ?? false;
+    this.allowNonRestoredState = options.allowNonRestoredState ?? false;
     this.planOnly = options.planOnly === true;
     if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
@@ -280,6 +288,7 @@ export class StreamEnvironment {
               log: this.log,
               checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
               restore,
+              allowNonRestoredState: this.allowNonRestoredState,
             });
             runnerStarted();
             if (cancelled) runner.cancel();

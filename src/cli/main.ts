@@ -62,6 +62,7 @@ async function runJob(command: RunCommand): Promise<number> {
     checkpointing,
     restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
     allowFallbackDuplicates: command.allowFallbackDuplicates,
+    allowNonRestoredState: command.allowNonRestoredState,
     ...(command.restartStrategy === undefined ? {} : { restartStrategy: command.restartStrategy }),
   });
   await job(env, command.jobArgs);

@@ -1,5 +1,6 @@
 // Deploys a job graph in this worker: creates channels, subtasks, operator chains and keyed
 // backends, runs every subtask's loop, and fails the whole job on the first error.
+import { resolve as resolvePath } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FloeError, describeContext } from '../core/errors.js';
 import { computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
@@ -12,7 +13,7 @@ import { createChannelSelector } from './partitioner.js';
 import { SystemProcessingTimeService, type ProcessingTimeService } from './processing-time-service.js';
 import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
-import { assignRestoredState } from '../checkpoint/restore-assignment.js';
+import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore-assignment.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
@@ -29,9 +30,10 @@ export interface JobRunnerOptions {
   checkpointing?: { options: ResolvedCheckpointingOptions; storage: FileCheckpointStorage; firstCheckpointId?: number };
   /** Restore every subtask from this completed checkpoint. */
   restore?: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage };
+  /** Skip (with a log line) state of operators the job no longer has, instead of failing (Flink's option). */
+  allowNonRestoredState?: boolean;
 }
 
-/** Counters of one operator over all its subtasks. */
 /** One operator's counts, summed over its subtasks. */
 export interface OperatorMetrics {
   uid: string;
@@ -385,6 +387,15 @@ export class JobRunner {
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
     const files = new Map<string, TaskSnapshotFile>();
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
+    const jobUids = new Set(this.graph.vertices.flatMap((v) => v.nodes.map((n) => n.uid)));
+    const orphaned = stateWithoutOperator(files, jobUids);
+    if (orphaned.length > 0 && this.options.allowNonRestoredState !== true)
+      throw new FloeError(
+        'STATE_NOT_RESTORED',
+        `Checkpoint ${envelope.checkpointId} in ${storage.directory} holds state of operators this job does not have: ${orphaned.map((u) => `'${u}'`).join(', ')}. ` +
+          'Give the operators their old uids (.uid(...)), or restore without that state with --allow-non-restored-state (allowNonRestoredState: true).',
+      );
+    if (orphaned.length > 0) this.options.log(`[checkpoint] not restoring the state of operators this job does not have: ${orphaned.join(', ')} (allowNonRestoredState)`);
     // Files are named by their chain's head uid; an operator's state is found by its own uid,
     // in whichever chain it ran (chaining may differ between runs).
     const byHead = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
@@ -407,6 +418,8 @@ export class JobRunner {
         old: byHead.get(headUid) ?? [],
         oldOf: (uid) => byOperator.get(uid) ?? [],
         resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
+        // Only the job's own checkpoints may be continued incrementally; another directory's are copied.
+        adoptable: this.options.checkpointing !== undefined && resolvePath(this.options.checkpointing.storage.directory) === resolvePath(storage.directory),
       });
     }
   }

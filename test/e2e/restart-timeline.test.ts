@@ -42,4 +42,31 @@ describe('restarts', () => {
     expect(committed.map((c) => c.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
     rmSync(dir, { recursive: true, force: true });
   }, 120_000);
+
+  it('a disk-backend job restored from another directory never depends on that directory afterwards', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-relocate-'));
+    const first = join(dir, 'first');
+    const second = join(dir, 'second');
+    const out = join(dir, 'out');
+    const run = (args: string[]) => [floe, 'run', countJob, '-p', '2', '--state-backend', 'disk', '--state-dir', join(dir, 'state'), '--checkpoint-interval', '100', '-q', ...args, out, '20000', '5000'];
+    const completed = (chk: string) => (existsSync(chk) ? readdirSync(chk).filter((n) => /^chk-\d+$/.test(n) && existsSync(join(chk, n, '_metadata'))).map((n) => Number(n.slice(4))) : []);
+    const killAfter = async (args: string[], chk: string, atLeast: number) => {
+      const child = spawn(process.execPath, run(args), { stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      while (completed(chk).length < atLeast && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGKILL');
+      await exited;
+    };
+    await killAfter(['--checkpoint-dir', first], first, 1);
+    const id = Math.max(...completed(first));
+    // Two checkpoints in second/: the second one would be an increment on the first's files.
+    await killAfter(['--from-checkpoint', join(first, `chk-${id}`), '--checkpoint-dir', second], second, 2);
+    rmSync(first, { recursive: true, force: true });
+    const resumed = spawnSync(process.execPath, run(['--checkpoint-dir', second]), { encoding: 'utf8', timeout: 120_000 });
+    expect(resumed.stderr).toMatch(new RegExp(`restoring from checkpoint \\d+ in ${second}`));
+    expect(resumed.status).toBe(0);
+    const committed = await readCommittedJsonLines<{ i: number }>(out);
+    expect(committed.map((c) => c.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+    rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
 });
