@@ -1,19 +1,9 @@
 // A keyed count whose operator uid is an argument, to restore a checkpoint into a job that changed
 // it. Args: output dir, events, events/s, uid of the counting operator.
-import { type RuntimeContext, type StreamEnvironment, type ValueState, ValueStateDescriptor } from 'floe';
+import { type StreamEnvironment } from 'floe';
 import { TransactionalJsonLinesSink } from '../../../src/connectors/file/transactional-json-lines-sink.js';
+import { RunningCount } from '../../fixtures/running-count.js';
 
-class RunningCount {
-  private count!: ValueState<number>;
-  open(ctx: RuntimeContext) {
-    this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
-  }
-  map(e: { key: string; i: number }) {
-    const n = (this.count.value() ?? 0) + 1;
-    this.count.update(n);
-    return { key: e.key, i: e.i, n };
-  }
-}
 
 export default (env: StreamEnvironment, args: string[]) => {
   env

@@ -7,19 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { FileCheckpointStorage } from '../../../src/checkpoint/files/file-checkpoint-storage.js';
 import { isRetriable } from '../../../src/core/errors.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
-import { type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../../../src/index.js';
+import { StreamEnvironment } from '../../../src/index.js';
+import { RunningCount } from '../../fixtures/running-count.js';
 
-class RunningCount {
-  private count!: ValueState<number>;
-  open(ctx: RuntimeContext) {
-    this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
-  }
-  map(e: { key: string; i: number }) {
-    const n = (this.count.value() ?? 0) + 1;
-    this.count.update(n);
-    return { key: e.key, i: e.i, n };
-  }
-}
 
 function job(dir: string, options: { backend: 'heap' | 'disk'; events?: number; rate?: number; checkpointing?: boolean }) {
   const logs: string[] = [];
