@@ -3,6 +3,8 @@
 import { Packr } from 'msgpackr';
 import { FloeError } from '../../core/errors.js';
 import { decodeKey } from '../../core/key-decoding.js';
+import { keyGroupForHash } from '../../core/key-groups.js';
+import { murmur3x86_32 } from '../../core/murmur.js';
 import type { RestoredKeyedState } from '../keyed-snapshot.js';
 import type { Namespace } from '../keyed-state-backend.js';
 import type { DiskKeyedStateBackend } from './disk-state-backend.js';
@@ -75,9 +77,10 @@ export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: R
     }
     const rows = disk.timerBytes === 0 ? [] : (packr.unpack(data.subarray(0, disk.timerBytes)) as Array<[number, number, Namespace, Uint8Array]>);
     for (const [q, timestamp, namespace, keyBytes] of rows) {
-      const key = decodeKey(keyBytes);
-      backend.setCurrentKey(key);
-      if (backend.getCurrentKeyGroup() < lo || backend.getCurrentKeyGroup() > hi) continue;
+      // Timers of other subtasks' key groups are skipped before the key becomes current.
+      const keyGroup = keyGroupForHash(murmur3x86_32(keyBytes), backend.maxParallelism);
+      if (keyGroup < lo || keyGroup > hi) continue;
+      backend.setCurrentKey(decodeKey(keyBytes));
       backend.getTimerQueue(meta.timerQueues[q]).add(timestamp, namespace);
     }
     backend.sequence = Math.max(backend.sequence, disk.nextSequence);
