@@ -183,6 +183,7 @@ export class DiskSnapshotter implements ChangeSink {
     }
     this.pending = kept;
     this.pendingBytes = kept.reduce((n, p) => n + p.sealed.bytes, 0);
+    if (noChain) this.gaps = []; // the first base covers them
   }
 
   private addGap(segment: number): void {
