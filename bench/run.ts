@@ -1,5 +1,6 @@
 // Benchmark runner: `npm run bench -- <name> [--json]`. Each benchmark runs its engine case and a
 // hand-written baseline in the same process and reports ratios, so machines can be compared.
+import { checkpointLatencyBenchmark } from './checkpoint-latency.js';
 import { checkpointOverheadBenchmark } from './checkpoint-overhead.js';
 import { diskBenchmark } from './disk.js';
 import { keyedCountBenchmark } from './keyed-count.js';
@@ -7,6 +8,7 @@ import { keyedCountBenchmark } from './keyed-count.js';
 const benchmarks: Record<string, (args: string[]) => Promise<Record<string, unknown>>> = {
   'keyed-count': keyedCountBenchmark,
   'checkpoint-overhead': checkpointOverheadBenchmark,
+  'checkpoint-latency': checkpointLatencyBenchmark,
   disk: diskBenchmark,
 };
 

@@ -97,16 +97,24 @@ function option(args: string[], name: string, fallback: number): number {
   return value;
 }
 
-/** Starts fresh when the last run finished (its final checkpoint is in the directory). */
-async function discardFinishedRun(directory: string): Promise<void> {
+/**
+ * Starts over when the last run finished (its final checkpoint is in the directory) or never
+ * checkpointed: its checkpoints and the sessions it committed go, so a new run does not add its
+ * sessions to the old ones. Otherwise the run resumes and keeps what was committed.
+ */
+async function startOverUnlessResuming(checkpoints: string, output: string): Promise<void> {
   const { FileCheckpointStorage } = await import('floe');
   const { rm } = await import('node:fs/promises');
-  const storage = new FileCheckpointStorage(directory);
+  const storage = new FileCheckpointStorage(checkpoints);
   const ids = await storage.listCompleted();
-  if (ids.length === 0) return;
-  const latest = await storage.readMetadata(ids[ids.length - 1]).catch(() => undefined);
-  if (latest?.metadata?.isFinal === true) await rm(directory, { recursive: true, force: true });
-  else process.stderr.write(`Resuming the demo from its checkpoints in ${directory} (delete that directory to start over)\n`);
+  const latest = ids.length === 0 ? undefined : await storage.readMetadata(ids[ids.length - 1]).catch(() => undefined);
+  if (ids.length > 0 && latest?.metadata?.isFinal !== true) {
+    process.stderr.write(`Resuming the demo from its checkpoints in ${checkpoints} (delete that directory to start over)\n`);
+    return;
+  }
+  if (ids.length > 0) process.stderr.write(`The last demo run finished: starting over (removing ${checkpoints} and the sessions in ${output})\n`);
+  await rm(checkpoints, { recursive: true, force: true });
+  await rm(output, { recursive: true, force: true });
 }
 
 export default async (env: StreamEnvironment, args: string[] = []) => {
@@ -117,7 +125,7 @@ export default async (env: StreamEnvironment, args: string[] = []) => {
   const output = '.floe/demo/sessions';
   // Checkpoints every second into .floe/demo/checkpoints: a Ctrl-C or a kill resumes where it was.
   env.enableCheckpointing({ directory: '.floe/demo/checkpoints', intervalMs: 1000, resume: true });
-  if (env.checkpointDirectory !== undefined) await discardFinishedRun(env.checkpointDirectory);
+  if (env.checkpointDirectory !== undefined && !env.planOnly) await startOverUnlessResuming(env.checkpointDirectory, output);
   process.stderr.write(
     `Floe demo: ${count === undefined ? `unbounded, ${eventsPerSecond} events/s (Ctrl-C to stop)` : `${count} events`} over ${users} users, ` +
       `parallelism ${env.parallelism}; sessions close after ${SESSION_GAP_MS / 1000} s of inactivity (event time) and go to ${output}/part-*.jsonl\n`,

@@ -1,9 +1,10 @@
 // The public API of Floe. Everything a job file needs is exported from here.
-export { StreamEnvironment, type StreamEnvironmentOptions, type JobClient } from './api/stream-environment.js';
+export { StreamEnvironment, type StreamEnvironmentOptions, type JobClient, type PlanDescription } from './api/stream-environment.js';
 export { DataStream } from './api/data-stream.js';
-export { KeyedStream, type FieldRef } from './api/keyed-stream.js';
-export { BroadcastStream, BroadcastConnectedStream } from './api/broadcast-stream.js';
+export { KeyedStream, type FieldRef, type NumericFieldRef } from './api/keyed-stream.js';
+export { BroadcastStream, BroadcastConnectedStream, KeyedBroadcastConnectedStream } from './api/broadcast-stream.js';
 export type { JobResult, JobMetrics, OperatorMetrics } from './runtime/job-runner.js';
+export type { MetricGroup, Counter, Histogram, HistogramStatistics, UserMetricSnapshot } from './runtime/metrics/user-metrics.js';
 export type {
   Collector,
   RuntimeContext,
@@ -11,6 +12,11 @@ export type {
   MapFunction,
   FilterFunction,
   FlatMapFunction,
+  RichMapFunction,
+  RichFilterFunction,
+  RichFlatMapFunction,
+  WithFields,
+  StateOf,
   ProcessFunction,
   ProcessContext,
   KeyedProcessFunction,

@@ -2,7 +2,7 @@
 // record to every subtask of the operator it is connected to; `connect` joins it with a keyed or
 // non-keyed stream, whose records then see the broadcast state read only.
 import type { Transformation, TwoInputTransformation } from '../plan/transformation.js';
-import type { BroadcastProcessFunction, KeyedBroadcastProcessFunction } from '../runtime/functions.js';
+import type { BroadcastProcessFunction, KeyedBroadcastProcessFunction, NoFields, WithFields } from '../runtime/functions.js';
 import { BroadcastProcessOperator } from '../runtime/operators/broadcast-process-operator.js';
 import type { MapStateDescriptor } from '../state/descriptors.js';
 import { copyFunction } from './copy-function.js';
@@ -23,17 +23,22 @@ export class BroadcastStream<T> {
   ) {}
 }
 
-/** A (keyed or non-keyed) stream connected with a broadcast stream. */
+/** A non-keyed stream connected with a broadcast stream. */
 export class BroadcastConnectedStream<IN1, IN2> {
   /** @internal */
   constructor(
-    private readonly environment: StreamEnvironment,
-    private readonly first: Transformation,
-    private readonly keyed: boolean,
-    private readonly broadcast: BroadcastStream<IN2>,
+    protected readonly environment: StreamEnvironment,
+    protected readonly first: Transformation,
+    protected readonly keyed: boolean,
+    protected readonly broadcast: BroadcastStream<IN2>,
   ) {}
 
-  /** Processes both inputs; a keyed first input takes a KeyedBroadcastProcessFunction. */
+  /**
+   * Processes both inputs. The output type comes from a type argument (`process<Alert>(...)`) or
+   * from annotating `out: Collector<Alert>`.
+   */
+  process<OUT, F extends object = NoFields>(fn: WithFields<F, BroadcastProcessFunction<IN1, IN2, OUT>>): DataStream<OUT>;
+  process<OUT>(fn: BroadcastProcessFunction<IN1, IN2, OUT>): DataStream<OUT>;
   process<OUT>(fn: BroadcastProcessFunction<IN1, IN2, OUT> | KeyedBroadcastProcessFunction<any, IN1, IN2, OUT>): DataStream<OUT> {
     const descriptors = this.broadcast.descriptors;
     const t: TwoInputTransformation = {
@@ -49,10 +54,22 @@ export class BroadcastConnectedStream<IN1, IN2> {
       keyed: this.keyed,
       kind: this.keyed ? 'KeyedBroadcastProcess' : 'BroadcastProcess',
       isSink: false,
+      declaredState: descriptors.map((d) => `broadcast '${d.name}'`),
     };
     return new DataStream<OUT>(this.environment, t);
   }
 }
 
+/** A keyed stream connected with a broadcast stream: the function sees the key K, timers and keyed state. */
+export class KeyedBroadcastConnectedStream<IN1, IN2, K> extends BroadcastConnectedStream<IN1, IN2> {
+  /** Processes both inputs with a KeyedBroadcastProcessFunction (Flink's keyed broadcast state pattern). */
+  override process<OUT, F extends object = NoFields>(fn: WithFields<F, KeyedBroadcastProcessFunction<K, IN1, IN2, OUT>>): DataStream<OUT>;
+  override process<OUT>(fn: KeyedBroadcastProcessFunction<K, IN1, IN2, OUT>): DataStream<OUT>;
+  override process<OUT>(fn: KeyedBroadcastProcessFunction<K, IN1, IN2, OUT>): DataStream<OUT> {
+    return super.process(fn as never);
+  }
+}
+
 DataStream.makeBroadcastStream = (env, t, descriptors) => new BroadcastStream(env, t, descriptors);
-DataStream.makeConnected = (env, first, keyed, broadcast) => new BroadcastConnectedStream(env, first, keyed, broadcast);
+DataStream.makeConnected = (env, first, keyed, broadcast) =>
+  keyed ? new KeyedBroadcastConnectedStream(env, first, keyed, broadcast) : new BroadcastConnectedStream(env, first, keyed, broadcast);

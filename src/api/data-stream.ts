@@ -3,7 +3,19 @@ import { FloeError } from '../core/errors.js';
 import type { WatermarkStrategy } from '../core/watermark-strategy.js';
 import { JsonLinesFileSink } from '../connectors/file/json-lines-file-sink.js';
 import type { OneInputTransformation, Transformation } from '../plan/transformation.js';
-import type { FilterFunction, FlatMapFunction, MapFunction, ProcessFunction, SinkFunction } from '../runtime/functions.js';
+import type {
+  Collector,
+  FilterFunction,
+  FlatMapFunction,
+  MapFunction,
+  ProcessFunction,
+  RichFilterFunction,
+  RichFlatMapFunction,
+  RichMapFunction,
+  SinkFunction,
+  NoFields,
+  WithFields,
+} from '../runtime/functions.js';
 import { FilterOperator, FlatMapOperator, MapOperator, ProcessOperator } from '../runtime/operators/basic-operators.js';
 import { PrintSink, SinkOperator, collectSink } from '../runtime/operators/sink-operators.js';
 import type { StreamOperator } from '../runtime/operators/stream-operator.js';
@@ -33,19 +45,39 @@ export class DataStream<T> {
     readonly transformation: Transformation,
   ) {}
 
+  /**
+   * One output per record: a function, or an object with `map` (and `open`/`close`, and fields
+   * of its own, which `this` sees).
+   */
+  map<R>(fn: (value: T) => R): DataStream<R>;
+  map<R, F extends object = NoFields>(fn: WithFields<F, RichMapFunction<T, R>>): DataStream<R>;
+  map<R>(fn: MapFunction<T, R>): DataStream<R>;
   map<R>(fn: MapFunction<T, R>): DataStream<R> {
     return this.addOperator('Map', fn, (f) => new MapOperator(f));
   }
 
+  /** Keeps the records for which the function returns true. */
+  filter(fn: (value: T) => boolean): DataStream<T>;
+  filter<F extends object = NoFields>(fn: WithFields<F, RichFilterFunction<T>>): DataStream<T>;
+  filter(fn: FilterFunction<T>): DataStream<T>;
   filter(fn: FilterFunction<T>): DataStream<T> {
     return this.addOperator('Filter', fn, (f) => new FilterOperator(f));
   }
 
+  /**
+   * Zero or more outputs per record through `out.collect`. The output type comes from a type
+   * argument (`flatMap<string>(...)`) or from annotating `out: Collector<string>`.
+   */
+  flatMap<R>(fn: (value: T, out: Collector<R>) => void): DataStream<R>;
+  flatMap<R, F extends object = NoFields>(fn: WithFields<F, RichFlatMapFunction<T, R>>): DataStream<R>;
+  flatMap<R>(fn: FlatMapFunction<T, R>): DataStream<R>;
   flatMap<R>(fn: FlatMapFunction<T, R>): DataStream<R> {
     return this.addOperator('FlatMap', fn, (f) => new FlatMapOperator(f));
   }
 
   /** Per-record logic with access to timestamps (no keyed state or timers: use keyBy first). */
+  process<R, F extends object = NoFields>(fn: WithFields<F, ProcessFunction<T, R>>): DataStream<R>;
+  process<R>(fn: ProcessFunction<T, R>): DataStream<R>;
   process<R>(fn: ProcessFunction<T, R>): DataStream<R> {
     return this.addOperator('Process', fn, (f) => new ProcessOperator(f));
   }
@@ -111,7 +143,11 @@ export class DataStream<T> {
     return this.addSink(new PrintSink(identifier), 'Print Sink');
   }
 
-  /** Writes every record as a JSON line to `path` (one part file per subtask when parallel). */
+  /**
+   * Writes every record as a JSON line to the file `path`. The sink runs at parallelism 1 (one
+   * file) unless `.setParallelism(n)` follows: then subtask i writes its part `out-<i>.jsonl`.
+   * At-least-once with checkpoints; `TransactionalJsonLinesSink` is the exactly-once variant.
+   */
   writeAsJsonLines(path: string): DataStream<T> {
     const sink = this.addSink(new JsonLinesFileSink<T>(path), `JSON Lines Sink (${path})`);
     if (this.transformation.parallelism === undefined) sink.setParallelism(1);

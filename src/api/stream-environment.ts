@@ -1,11 +1,12 @@
 // The entry point of a job: sources, job-wide settings, execution.
 import { systemClock, type Clock } from '../core/clock.js';
-import { FloeError } from '../core/errors.js';
+import { FloeError, isRetriable } from '../core/errors.js';
 import { checkParallelism } from '../core/key-groups.js';
 import { CollectionSource } from '../connectors/collection/collection-source.js';
 import { JsonLinesFileSource, type JsonLinesFileSourceOptions } from '../connectors/file/json-lines-file-source.js';
 import { GeneratorSource, type GeneratorFunction, type GeneratorSourceOptions } from '../connectors/generator/generator-source.js';
 import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
+import { describePlan, type PlanDescription } from '../plan/plan-description.js';
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
 import type { Source } from '../runtime/source.js';
@@ -13,11 +14,17 @@ import { DiskStateBackend, type DiskStateBackendOptions } from '../state/disk/di
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
 import type { StateBackend } from '../state/keyed-state-backend.js';
 import { DataStream } from './data-stream.js';
+import { prepareRestore } from './prepare-restore.js';
 import { createRestartStrategy, defaultRestartStrategy, type RestartStrategyOptions } from '../runtime/restart-strategy.js';
 import { resolveCheckpointingOptions, type CheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/files/file-checkpoint-storage.js';
+import { lockStateDir, type LockPurpose } from '../state/disk/state-dir-lock.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
 import './broadcast-stream.js'; // registers DataStream.broadcast/connect factories
+
+export type { PlanDescription } from '../plan/plan-description.js';
+
+const CHECKPOINT_DIR_LOCK: LockPurpose = { code: 'CHECKPOINT_DIR_IN_USE', what: 'checkpoint directory', option: '--checkpoint-dir DIR, or checkpointing.directory' };
 
 /** Job-wide settings. Every field has a default. */
 export interface StreamEnvironmentOptions {
@@ -57,10 +64,21 @@ export interface StreamEnvironmentOptions {
    */
   restore?: 'latest' | number | string;
   /**
+   * Resume from an older checkpoint when newer completed ones are damaged or missing (default
+   * false: such a fallback fails the job with CHECKPOINT_DAMAGED, because exactly-once sinks
+   * already committed those checkpoints' output and the replay would commit it again).
+   */
+  allowFallbackDuplicates?: boolean;
+  /**
    * What happens when the job fails: restart from the latest completed checkpoint after a delay.
    * Default as Flink: exponential delay (1 s to 1 min) with checkpointing, no restarts without.
    */
   restartStrategy?: RestartStrategyOptions;
+  /**
+   * Builds the job graph but runs nothing (Flink's `info`): execute() rejects with PLAN_ONLY and
+   * the graph is in `plannedGraph`. `floe check` uses it.
+   */
+  planOnly?: boolean;
 }
 
 /** A running job: live metrics, cancellation, and its result. */
@@ -95,9 +113,17 @@ export class StreamEnvironment {
   private restore: StreamEnvironmentOptions['restore'];
   private restartStrategy: RestartStrategyOptions;
   private restartStrategyDefaulted: boolean;
+  private readonly allowFallbackDuplicates: boolean;
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
+  /** With `planOnly`: the graph execute() would have run. */
+  plannedGraph: JobGraph | undefined;
+  /**
+   * True in `floe check` (and with `planOnly`): the graph is built, nothing runs. A job file that
+   * does something at build time (deleting old output, say) should skip it then.
+   */
+  readonly planOnly: boolean;
 
   private constructor(options: StreamEnvironmentOptions) {
     this.parallelism = options.parallelism ?? 1;
@@ -113,6 +139,8 @@ export class StreamEnvironment {
     this.restore = options.restore;
     this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
     this.restartStrategyDefaulted = options.restartStrategy === undefined;
+    this.allowFallbackDuplicates = options.allowFallbackDuplicates ?? false;
+    this.planOnly = options.planOnly === true;
     if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
 
@@ -132,6 +160,22 @@ export class StreamEnvironment {
     this.checkpointing = checkpointing;
     if (resume === true && this.restore === undefined) this.restore = 'latest';
     if (this.restartStrategyDefaulted) this.restartStrategy = defaultRestartStrategy(true);
+    return this;
+  }
+
+  /**
+   * Sets what happens when the job fails (Flink's setRestartStrategy), from inside a job file.
+   * A strategy given on the command line (`--restart-strategy`) or to create() wins.
+   *
+   * @example
+   * env.setRestartStrategy({ type: 'fixed-delay', attempts: 3, delayMs: 5000 });
+   */
+  setRestartStrategy(strategy: RestartStrategyOptions): this {
+    createRestartStrategy(strategy); // validates
+    if (this.restartStrategyDefaulted) {
+      this.restartStrategy = strategy;
+      this.restartStrategyDefaulted = false;
+    }
     return this;
   }
 
@@ -184,97 +228,120 @@ export class StreamEnvironment {
   /** Starts the job and returns at once with a client for metrics and cancellation. */
   executeAsync(jobName?: string): JobClient {
     const graph = this.buildGraph(jobName);
+    if (this.planOnly) {
+      this.plannedGraph = graph;
+      throw new FloeError('PLAN_ONLY', `Job '${graph.jobName}' was planned, not run (planOnly)`);
+    }
     this.executed = true;
     let runner: JobRunner | undefined;
+    // Resolves when the first attempt's runner exists (a checkpoint asked for earlier waits for it).
+    let runnerStarted!: () => void;
+    const started = new Promise<void>((resolve) => (runnerStarted = resolve));
     let cancelled = false;
+    let wakeFromDelay: (() => void) | undefined;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
     const start = async (): Promise<JobResult> => {
       const cp = this.checkpointing;
       const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory));
-      for (let attempt = 0; ; attempt++) {
-        // After a failure the job always resumes from its latest completed checkpoint.
-        const restore = await this.findRestore(storage, attempt > 0 ? 'latest' : this.restore);
-        // New checkpoints continue after every id in the directory (also invalid or abandoned
-        // ones), so a restored-from-older run never reuses an existing chk-<id>.
-        const existing = storage === undefined ? [] : await storage.listCompleted();
-        const firstCheckpointId = Math.max(0, restore?.envelope.checkpointId ?? 0, ...existing) + 1;
-        runner = new JobRunner(graph, {
-          stateBackend: this.stateBackend,
-          clock: this.clock,
-          batchSize: this.batchSize,
-          channelCapacity: this.channelCapacity,
-          log: this.log,
-          checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
-          restore,
-        });
-        if (cancelled) runner.cancel();
-        try {
-          const result = await runner.run();
-          return { ...result, restarts };
-        } catch (error) {
-          if (cancelled || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
-          const delay = strategy.onFailure(this.clock.now());
-          if (delay === undefined) throw error;
-          restarts++;
-          this.log(`[restart] job '${graph.jobName}' failed (${(error as Error).message}); restart ${restarts} in ${delay} ms (${strategy.describe()})`);
-          await new Promise((r) => setTimeout(r, delay));
-          if (cancelled) throw error;
+      // One running job per checkpoint directory; also proves the directory is usable.
+      const lock = storage === undefined ? undefined : lockStateDir(storage.directory, { job: graph.jobName }, CHECKPOINT_DIR_LOCK);
+      let highestUsedId = 0;
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            // After a failure the job always resumes from its latest completed checkpoint.
+            const { restore, firstCheckpointId } = await prepareRestore({
+              storage,
+              wanted: attempt > 0 ? 'latest' : this.restore,
+              atStart: attempt === 0,
+              highestUsedId,
+              allowFallbackDuplicates: this.allowFallbackDuplicates,
+              retained: cp === undefined ? 0 : resolveCheckpointingOptions(cp).retained,
+              log: this.log,
+            });
+            runner = new JobRunner(this.buildGraph(graph.jobName, restore), {
+              stateBackend: this.stateBackend,
+              clock: this.clock,
+              batchSize: this.batchSize,
+              channelCapacity: this.channelCapacity,
+              log: this.log,
+              checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
+              restore,
+            });
+            runnerStarted();
+            if (cancelled) runner.cancel();
+            try {
+              const result = await runner.run();
+              return { ...result, restarts };
+            } finally {
+              highestUsedId = Math.max(highestUsedId, firstCheckpointId - 1, runner.highestCheckpointId);
+            }
+          } catch (error) {
+            if (cancelled || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
+            const message = (error as Error).message;
+            if (!isRetriable(error)) {
+              this.log(`[restart] job '${graph.jobName}' failed with an error no restart can fix (${(error as FloeError).code ?? 'configuration'}): not restarting`);
+              throw error;
+            }
+            const delay = strategy.onFailure(this.clock.now());
+            if (delay === undefined) throw error;
+            restarts++;
+            this.log(`[restart] job '${graph.jobName}' failed (${message}); a restart may fix this: restart ${restarts} in ${delay} ms (${strategy.describe()})`);
+            // A cancel (Ctrl-C, SIGTERM) during the delay ends the wait at once.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, delay);
+              wakeFromDelay = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            wakeFromDelay = undefined;
+            if (cancelled) throw new FloeError('JOB_CANCELLED', `Job '${graph.jobName}' was cancelled while waiting to restart`, { cause: error });
+          }
         }
+      } finally {
+        lock?.release();
       }
     };
-    const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [] };
+    const result = start();
+    const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [], userMetrics: [] };
     return {
       jobName: graph.jobName,
       metrics: () => runner?.metrics() ?? emptyMetrics,
       cancel: () => {
         cancelled = true;
         runner?.cancel();
+        wakeFromDelay?.();
       },
       triggerCheckpoint: async () => {
-        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', 'The job has not started yet');
+        if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);
+        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', `Job '${graph.jobName}' ended before it started: no checkpoint to take`);
         return (await runner.triggerCheckpoint()).checkpointId;
       },
-      result: start(),
+      result,
     };
   }
 
-  /** Chooses the checkpoint to restore: newest valid first, logging each invalid one skipped. */
-  private async findRestore(
-    storage: FileCheckpointStorage | undefined,
-    wanted: StreamEnvironmentOptions['restore'],
-  ): Promise<{ envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage } | undefined> {
-    if (wanted === undefined) return undefined;
-    if (typeof wanted === 'string' && wanted !== 'latest') {
-      const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(wanted);
-      if (m === null) throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${wanted}: expected a checkpoint directory named chk-<id>`);
-      const s = new FileCheckpointStorage(m[1] === '' ? '.' : m[1]);
-      const problems = await s.verify(Number(m[2]));
-      if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-      return { envelope: await s.readMetadata(Number(m[2])), storage: s };
-    }
-    if (storage === undefined) {
-      if (wanted === 'latest') return undefined; // no checkpoints: a restart starts from scratch
-      throw new FloeError('INVALID_ARGUMENT', 'restore needs checkpointing.directory (or a path to a chk-<id> directory)');
-    }
-    const ids = typeof wanted === 'number' ? [wanted] : (await storage.listCompleted()).reverse();
-    for (const id of ids) {
-      const problems = await storage.verify(id);
-      if (problems.length === 0) {
-        this.log(`[checkpoint] restoring from checkpoint ${id} in ${storage.directory}`);
-        return { envelope: await storage.readMetadata(id), storage };
-      }
-      this.log(`[checkpoint] checkpoint ${id} is invalid (${problems.join('; ')}); trying an older one`);
-      if (typeof wanted === 'number') throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-    }
-    return undefined;
-  }
-
   /** The job graph that execute() would run (chains, parallelism, uids). */
-  buildGraph(jobName?: string): JobGraph {
+  buildGraph(jobName?: string, restore?: { envelope: CheckpointMetadataEnvelope }): JobGraph {
     if (this.sinks.length === 0)
       throw new FloeError('INVALID_JOB', `Job '${jobName ?? this.defaultJobName}' has no sink: end a stream with print(), writeAsJsonLines(...), addSink(...) or executeAndCollect()`);
-    return buildJobGraph(this.sinks, { jobName: jobName ?? this.defaultJobName, parallelism: this.parallelism, maxParallelism: this.maxParallelism });
+    return buildJobGraph(this.sinks, {
+      jobName: jobName ?? this.defaultJobName,
+      parallelism: this.parallelism,
+      maxParallelism: this.maxParallelism,
+      restoredMaxParallelism: restore === undefined ? undefined : restoredMaxParallelism(restore.envelope),
+    });
+  }
+
+  /**
+   * What the job would run, for people and tools (`floe check`): chains, operators, uids,
+   * parallelism, partitioning, declared state and warnings. With `planOnly`, the graph that
+   * execute() planned.
+   */
+  describePlan(jobName?: string): PlanDescription {
+    return describePlan(this.plannedGraph ?? this.buildGraph(jobName));
   }
 
   /** True when at least one sink was added (the CLI executes such a job for the user). */
@@ -296,6 +363,12 @@ export class StreamEnvironment {
   takeSinks(): Transformation[] {
     return this.sinks.splice(0, this.sinks.length);
   }
+}
+
+/** Max parallelism per head operator uid, as the checkpoint's job metadata recorded it. */
+function restoredMaxParallelism(envelope: CheckpointMetadataEnvelope): Map<string, number> {
+  const vertices = (envelope.metadata?.vertices ?? []) as Array<{ uid: string; maxParallelism?: number }>;
+  return new Map(vertices.filter((v) => typeof v.maxParallelism === 'number').map((v) => [v.uid, v.maxParallelism!]));
 }
 
 function resolveBackend(backend: StreamEnvironmentOptions['stateBackend']): StateBackend {

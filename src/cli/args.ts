@@ -1,8 +1,10 @@
 // Parses the `floe` command line. Pure: argv in, a command out (or a usage error).
 import { FloeError } from '../core/errors.js';
+import type { RestartStrategyOptions } from '../runtime/restart-strategy.js';
 
 export interface RunCommand {
-  command: 'run';
+  /** `check` type-checks and plans the job without running it (same options). */
+  command: 'run' | 'check';
   jobPath: string;
   parallelism: number | undefined;
   maxParallelism: number | undefined;
@@ -10,27 +12,43 @@ export interface RunCommand {
   quiet: boolean;
   checkpointDir: string | undefined;
   checkpointIntervalMs: number | undefined;
+  /** Checkpoint failures tolerated in a row before the job fails (Flink's default 0). */
+  tolerableFailedCheckpoints: number | undefined;
   fromCheckpoint: string | undefined;
+  restartStrategy: RestartStrategyOptions | undefined;
   stateBackend: 'heap' | 'disk' | undefined;
   stateDir: string | undefined;
-  /** Arguments after the job path that `floe` does not know: passed to the job. */
+  /** Resume past damaged completed checkpoints, accepting duplicate output. */
+  allowFallbackDuplicates: boolean;
+  /** Arguments after the job file (or after `--`) that floe does not know: passed to the job. */
   jobArgs: string[];
 }
 
 export type CliCommand = RunCommand | { command: 'help' } | { command: 'version' };
 
-export const USAGE = `Usage: floe run <job.ts|job.js> [options] [job arguments]
+export const USAGE = `Usage: floe run [options] <job.ts|job.js> [job arguments]
+       floe check [options] <job.ts|job.js> [job arguments]
 
 Runs a job file: a module whose default export receives the StreamEnvironment,
   export default (env: StreamEnvironment, args: string[]) => { ... }
-TypeScript job files run directly, with no build step.
+TypeScript job files run directly, with no build step. \`floe check\` type-checks the job
+file and prints its plan (chains, uids, parallelism, partitioning, warnings) without running it.
 
 Options:
   -p, --parallelism N       default parallelism of every operator
   --max-parallelism M       number of key groups (bounds future rescaling)
   --checkpoint-dir DIR      checkpoint into DIR; resume from its latest valid checkpoint
-  --checkpoint-interval MS  time between checkpoints (default 1000 with --checkpoint-dir)
+  --checkpoint-interval MS  time between checkpoints (default 1000; needs --checkpoint-dir)
+  --tolerable-failed-checkpoints N
+                            checkpoint failures in a row before the job fails (default 0)
   --from-checkpoint PATH    restore the checkpoint PATH (a .../chk-N directory)
+  --allow-fallback-duplicates
+                            resume from an older checkpoint when newer completed ones
+                            are damaged, although exactly-once sinks then commit
+                            output again (default: refuse and say which are damaged)
+  --restart-strategy S      what a failed job does: none, fixed-delay[:ATTEMPTS[:DELAY_MS]],
+                            exponential-delay[:INITIAL_MS[:MAX_MS]] (the default with
+                            checkpointing), failure-rate[:FAILURES[:INTERVAL_MS[:DELAY_MS]]]
   --state-backend B         heap (default: state in memory) or disk (state in an
                             embedded store on local disk, incremental checkpoints)
   --state-dir DIR           working directory of the disk backend (default: a
@@ -38,41 +56,147 @@ Options:
   -q, --quiet               no live progress line
   -h, --help                this text
   -v, --version             the version of floe
-Arguments floe does not know are passed to the job (e.g. --unbounded for the demo).
-While a job runs, \`kill -USR2 <pid>\` takes a checkpoint on demand.`;
+Options go before or after the job file. Other arguments after the job file, and everything
+after \`--\`, are passed to the job (e.g. \`floe run examples/demo.ts --unbounded\`).
+While a job runs, \`kill -USR2 <pid>\` takes a checkpoint on demand. Ctrl-C stops the job
+cleanly; a second Ctrl-C stops the process at once.`;
+
+type Flag = { names: string[]; value: 'none' | 'integer' | 'nonNegative' | 'path' | 'text'; apply: (run: RunCommand, value: string) => void };
+
+const FLAGS: Flag[] = [
+  { names: ['-p', '--parallelism'], value: 'integer', apply: (r, v) => (r.parallelism = Number(v)) },
+  { names: ['--max-parallelism'], value: 'integer', apply: (r, v) => (r.maxParallelism = Number(v)) },
+  { names: ['-q', '--quiet'], value: 'none', apply: (r) => (r.quiet = true) },
+  { names: ['--allow-fallback-duplicates'], value: 'none', apply: (r) => (r.allowFallbackDuplicates = true) },
+  { names: ['--checkpoint-dir'], value: 'path', apply: (r, v) => (r.checkpointDir = v) },
+  { names: ['--checkpoint-interval'], value: 'integer', apply: (r, v) => (r.checkpointIntervalMs = Number(v)) },
+  { names: ['--tolerable-failed-checkpoints'], value: 'nonNegative', apply: (r, v) => (r.tolerableFailedCheckpoints = Number(v)) },
+  { names: ['--from-checkpoint'], value: 'path', apply: (r, v) => (r.fromCheckpoint = v) },
+  { names: ['--restart-strategy'], value: 'text', apply: (r, v) => (r.restartStrategy = parseRestartStrategy(v)) },
+  { names: ['--state-dir'], value: 'path', apply: (r, v) => (r.stateDir = v) },
+  {
+    names: ['--state-backend'],
+    value: 'text',
+    apply: (r, v) => {
+      if (v !== 'heap' && v !== 'disk') throw usage(`--state-backend takes heap or disk, got ${v}`);
+      r.stateBackend = v;
+    },
+  },
+];
 
 export function parseArgs(argv: string[]): CliCommand {
   if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };
   if (argv[0] === '-v' || argv[0] === '--version') return { command: 'version' };
-  if (argv[0] !== 'run') throw new FloeError('INVALID_ARGUMENT', `Unknown command '${argv[0]}'.\n\n${USAGE}`);
-  const run: RunCommand = { command: 'run', jobPath: '', parallelism: undefined, maxParallelism: undefined, quiet: false, checkpointDir: undefined, checkpointIntervalMs: undefined, fromCheckpoint: undefined, stateBackend: undefined, stateDir: undefined, jobArgs: [] };
+  if (argv[0] !== 'run' && argv[0] !== 'check') throw usage(`Unknown command '${argv[0]}'${suggestion(argv[0], ['run', 'check', 'help'])}.\n\n${USAGE}`);
+  const run: RunCommand = {
+    command: argv[0],
+    jobPath: '',
+    parallelism: undefined,
+    maxParallelism: undefined,
+    quiet: false,
+    checkpointDir: undefined,
+    checkpointIntervalMs: undefined,
+    tolerableFailedCheckpoints: undefined,
+    fromCheckpoint: undefined,
+    restartStrategy: undefined,
+    stateBackend: undefined,
+    stateDir: undefined,
+    allowFallbackDuplicates: false,
+    jobArgs: [],
+  };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): number => {
-      const text = inline ?? argv[++i];
-      const n = Number(text);
-      if (text === undefined || !Number.isInteger(n) || n < 1) throw new FloeError('INVALID_ARGUMENT', `${flag} needs a positive integer, got ${text ?? 'nothing'}`);
-      return n;
-    };
-    if (flag === '-p' || flag === '--parallelism') run.parallelism = value();
-    else if (flag === '--max-parallelism') run.maxParallelism = value();
-    else if (flag === '-q' || flag === '--quiet') run.quiet = true;
-    else if (flag === '--checkpoint-interval') run.checkpointIntervalMs = value();
-    else if (flag === '--state-backend') {
-      const text = inline ?? argv[++i];
-      if (text !== 'heap' && text !== 'disk') throw new FloeError('INVALID_ARGUMENT', `--state-backend takes heap or disk, got ${text ?? 'nothing'}`);
-      run.stateBackend = text;
-    } else if (flag === '--checkpoint-dir' || flag === '--from-checkpoint' || flag === '--state-dir') {
-      const text = inline ?? argv[++i];
-      if (text === undefined || text.startsWith('-')) throw new FloeError('INVALID_ARGUMENT', `${flag} needs a path`);
-      if (flag === '--checkpoint-dir') run.checkpointDir = text;
-      else if (flag === '--state-dir') run.stateDir = text;
-      else run.fromCheckpoint = text;
+    if (arg === '--') {
+      run.jobArgs.push(...argv.slice(i + 1));
+      break;
     }
-    else if (run.jobPath === '' && !arg.startsWith('-')) run.jobPath = arg;
-    else run.jobArgs.push(arg);
+    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const flag = FLAGS.find((f) => f.names.includes(name));
+    if (flag !== undefined) {
+      if (flag.value === 'none') flag.apply(run, '');
+      else flag.apply(run, checkValue(name, flag.value, inline ?? argv[++i]));
+    } else if (run.jobPath === '' && !arg.startsWith('-')) run.jobPath = arg;
+    else if (run.jobPath === '') {
+      // Before the job file every option is floe's: a typo must not silently become a job argument.
+      const known = FLAGS.flatMap((f) => f.names).filter((n) => n.startsWith('--'));
+      throw usage(`Unknown option ${name}${suggestion(name, known)}. Job arguments go after the job file (or after --).`);
+    } else run.jobArgs.push(arg);
   }
-  if (run.jobPath === '') throw new FloeError('INVALID_ARGUMENT', `floe run needs a job file.\n\n${USAGE}`);
+  if (run.jobPath === '') throw usage(`floe ${run.command} needs a job file.\n\n${USAGE}`);
+  if (run.checkpointIntervalMs !== undefined && run.checkpointDir === undefined)
+    throw usage('--checkpoint-interval needs --checkpoint-dir DIR: checkpoints need a directory to go to');
+  if (run.tolerableFailedCheckpoints !== undefined && run.checkpointDir === undefined)
+    throw usage('--tolerable-failed-checkpoints needs --checkpoint-dir DIR (checkpointing is off without it)');
   return run;
+}
+
+function checkValue(flag: string, kind: Flag['value'], text: string | undefined): string {
+  if (kind === 'integer' || kind === 'nonNegative') {
+    const n = Number(text);
+    const min = kind === 'integer' ? 1 : 0;
+    if (text === undefined || text === '' || !Number.isInteger(n) || n < min)
+      throw usage(`${flag} needs ${kind === 'integer' ? 'a positive integer' : 'an integer >= 0'}, got ${text ?? 'nothing'}`);
+    return text;
+  }
+  if (text === undefined || text === '' || text.startsWith('-')) throw usage(`${flag} needs ${kind === 'path' ? 'a path' : 'a value'}`);
+  return text;
+}
+
+/**
+ * `none`, `fixed-delay[:ATTEMPTS[:DELAY_MS]]`, `exponential-delay[:INITIAL_MS[:MAX_MS]]` or
+ * `failure-rate[:FAILURES[:INTERVAL_MS[:DELAY_MS]]]`, as Flink's restart-strategy settings.
+ */
+export function parseRestartStrategy(text: string): RestartStrategyOptions {
+  const [type, ...parts] = text.split(':');
+  const numbers = parts.map((p) => {
+    const n = Number(p);
+    if (p === '' || !Number.isInteger(n) || n < 0) throw usage(`--restart-strategy ${text}: '${p}' is not an integer >= 0`);
+    return n;
+  });
+  const tooMany = (max: number) => {
+    if (numbers.length > max) throw usage(`--restart-strategy ${type} takes at most ${max} numbers, got ${text}`);
+  };
+  switch (type) {
+    case 'none':
+      tooMany(0);
+      return { type: 'none' };
+    case 'fixed-delay':
+      tooMany(2);
+      return { type: 'fixed-delay', attempts: numbers[0], delayMs: numbers[1] };
+    case 'exponential-delay':
+      tooMany(2);
+      return { type: 'exponential-delay', initialBackoffMs: numbers[0], maxBackoffMs: numbers[1] };
+    case 'failure-rate':
+      tooMany(3);
+      return { type: 'failure-rate', maxFailuresPerInterval: numbers[0], failureRateIntervalMs: numbers[1], delayMs: numbers[2] };
+    default:
+      throw usage(
+        `--restart-strategy takes none, fixed-delay[:ATTEMPTS[:DELAY_MS]], exponential-delay[:INITIAL_MS[:MAX_MS]] or failure-rate[:FAILURES[:INTERVAL_MS[:DELAY_MS]]], got ${text}${suggestion(type, ['none', 'fixed-delay', 'exponential-delay', 'failure-rate'])}`,
+      );
+  }
+}
+
+function usage(message: string): FloeError {
+  return new FloeError('INVALID_ARGUMENT', message);
+}
+
+/** ` (did you mean --parallelism?)` for the closest known word within a few typos, else ''. */
+export function suggestion(word: string, known: string[]): string {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const d = editDistance(word, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 4)) ? ` (did you mean ${best}?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
 }

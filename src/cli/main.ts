@@ -1,15 +1,15 @@
 // The `floe` command: runs job files (TypeScript directly, through tsx) with a live progress
 // line and a final summary. Does process I/O: argv, stdout/stderr, signals, exit codes.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { StreamEnvironment } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
 import { USAGE, parseArgs, type RunCommand } from './args.js';
+import { checkJob, formatCheck } from './check.js';
+import { loadJob } from './load-job.js';
 import { ProgressReporter, formatSummary } from './progress.js';
 
-/** A job file's default export. */
-export type JobFunction = (env: StreamEnvironment, args: string[]) => unknown;
+export type { JobFunction } from './load-job.js';
 
 export async function main(argv: string[]): Promise<number> {
   let command: ReturnType<typeof parseArgs>;
@@ -28,6 +28,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    if (command.command === 'check') {
+      const result = await checkJob(command);
+      process.stdout.write(`${formatCheck(result, command.jobPath)}\n`);
+      return result.typeErrors.length === 0 ? 0 : 1;
+    }
     return await runJob(command);
   } catch (error) {
     return fail(error);
@@ -37,8 +42,16 @@ export async function main(argv: string[]): Promise<number> {
 async function runJob(command: RunCommand): Promise<number> {
   const jobPath = resolve(command.jobPath);
   const job = await loadJob(jobPath);
+  if (command.fromCheckpoint !== undefined && !/^\d+$/.test(command.fromCheckpoint) && !existsSync(resolve(command.fromCheckpoint)))
+    throw new FloeError('INVALID_ARGUMENT', `--from-checkpoint ${command.fromCheckpoint}: no such checkpoint directory (${resolve(command.fromCheckpoint)} does not exist)`);
   const checkpointing =
-    command.checkpointDir === undefined ? undefined : { directory: resolve(command.checkpointDir), intervalMs: command.checkpointIntervalMs ?? 1000 };
+    command.checkpointDir === undefined
+      ? undefined
+      : {
+          directory: resolve(command.checkpointDir),
+          intervalMs: command.checkpointIntervalMs ?? 1000,
+          ...(command.tolerableFailedCheckpoints === undefined ? {} : { tolerableFailures: command.tolerableFailedCheckpoints }),
+        };
   const env = StreamEnvironment.create({
     parallelism: command.parallelism,
     maxParallelism: command.maxParallelism,
@@ -48,20 +61,40 @@ async function runJob(command: RunCommand): Promise<number> {
       : {}),
     checkpointing,
     restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
+    allowFallbackDuplicates: command.allowFallbackDuplicates,
+    ...(command.restartStrategy === undefined ? {} : { restartStrategy: command.restartStrategy }),
   });
   await job(env, command.jobArgs);
-  if (env.executed || !env.hasSinks) return 0; // the job ran itself (or had nothing to run)
+  if (env.executed) return 0; // the job ran itself
+  if (!env.hasSinks) {
+    process.stderr.write(
+      `floe: warning: ${command.jobPath} defines no sink, so nothing ran and its results would go nowhere. End a stream with .print(), .writeAsJsonLines(path) or .addSink(...).\n`,
+    );
+    return 0;
+  }
 
   const client = env.executeAsync();
   const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
   progress?.start();
   let interrupted = false;
-  const onSignal = (): void => {
+  // The first signal stops the job cleanly; a second one stops the process at once, even while
+  // the job is still busy stopping (a disk backend flushing, a sink closing).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      process.stderr.write(`\nfloe: ${signal} again: stopping now without waiting for the job\n`);
+      // Re-raised with no listener left, the signal's default action ends the process at once:
+      // no 'exit' handlers run (the disk store's could wait for the very work that is stuck).
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, signal);
+      return;
+    }
     interrupted = true;
+    process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
     client.cancel();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
   const onCheckpointSignal = (): void => {
     client.triggerCheckpoint().then(
@@ -87,31 +120,6 @@ async function runJob(command: RunCommand): Promise<number> {
     process.off('SIGTERM', onSignal);
     process.off('SIGUSR2', onCheckpointSignal);
   }
-}
-
-async function loadJob(jobPath: string): Promise<JobFunction> {
-  let mod: { default?: unknown };
-  try {
-    if (/\.[cm]?tsx?$/.test(jobPath)) {
-      // tsx compiles the job (and what it imports) on the fly; a job outside an ESM package works too.
-      const { tsImport } = await import('tsx/esm/api');
-      mod = (await tsImport(pathToFileURL(jobPath).href, import.meta.url)) as { default?: unknown };
-    } else mod = (await import(pathToFileURL(jobPath).href)) as { default?: unknown };
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException)?.code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((cause as Error).message).includes(jobPath))
-      throw new FloeError('INVALID_ARGUMENT', `Job file not found: ${jobPath}`, { cause });
-    throw cause;
-  }
-  // A job compiled as CommonJS (no "type": "module" around it) nests its default export.
-  const nested = (mod.default as { default?: unknown } | undefined)?.default;
-  if (typeof mod.default !== 'function' && typeof nested === 'function') return nested as JobFunction;
-  if (typeof mod.default !== 'function')
-    throw new FloeError(
-      'INVALID_JOB',
-      `${jobPath} has no default export function. A job file looks like:\n  export default (env: StreamEnvironment) => { env.fromElements(1, 2, 3).print(); };`,
-    );
-  return mod.default as JobFunction;
 }
 
 function fail(error: unknown): number {

@@ -10,6 +10,8 @@ export type FloeErrorCode =
   | 'JOB_FAILED'
   | 'JOB_CANCELLED'
   | 'INVALID_JOB'
+  /** execute() of an environment created with `planOnly`: the graph was built, nothing ran. */
+  | 'PLAN_ONLY'
   | 'MALFORMED_RECORD'
   | 'CHECKPOINT_DECLINED'
   | 'CHECKPOINT_FAILED'
@@ -17,12 +19,48 @@ export type FloeErrorCode =
   | 'CHECKPOINT_INVALID'
   | 'IO_ERROR'
   | 'STATE_DISK_FULL'
-  | 'STATE_DIR_IN_USE';
+  | 'STATE_DIR_IN_USE'
+  | 'CHECKPOINT_DIR_IN_USE'
+  | 'CHECKPOINT_DAMAGED'
+  | 'MAX_PARALLELISM_MISMATCH'
+  | 'STATE_NOT_RESCALABLE'
+  | 'DIRECTORY_UNUSABLE';
+
+/**
+ * Failures no restart can fix: the job's configuration, or state that does not fit it. A job fails
+ * at once on these (with a non-zero exit); every other failure goes to the restart strategy.
+ */
+const NON_RETRIABLE: ReadonlySet<FloeErrorCode> = new Set<FloeErrorCode>([
+  'INVALID_ARGUMENT',
+  'INVALID_JOB',
+  'STATE_TYPE_MISMATCH',
+  'STATE_NOT_AVAILABLE',
+  'CHECKPOINT_INVALID',
+  'STATE_DIR_IN_USE',
+  'CHECKPOINT_DIR_IN_USE',
+  'CHECKPOINT_DAMAGED',
+  'MAX_PARALLELISM_MISMATCH',
+  'STATE_NOT_RESCALABLE',
+  'DIRECTORY_UNUSABLE',
+]);
+
+/**
+ * True when a restart may fix `error`: false for configuration and state-compatibility errors,
+ * also when one is the cause of a wrapping error (a user function that rethrew it).
+ */
+export function isRetriable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++)
+    if (e instanceof FloeError && NON_RETRIABLE.has(e.code)) return false;
+  return true;
+}
 
 /** Where an error happened, so a message can name the job, the operator and the subtask. */
 export interface ErrorContext {
   job?: string;
+  /** The operator's uid. */
   operator?: string;
+  /** The operator's name (`.name(...)`), shown with the uid when they differ. */
+  operatorName?: string;
   subtask?: number;
   state?: string;
 }
@@ -43,6 +81,10 @@ export class FloeError extends Error {
   }
 }
 
+// Values JSON cannot show (5n, NaN, Infinity) travel through JSON.stringify as marked strings and lose their quotes after.
+const bare = (text: string): string => `\u0001${text}\u0001`;
+const BARE = /"\\u0001(.*?)\\u0001"/g;
+
 /** Renders a value for an error message, cut to `max` characters so a huge record cannot flood a log. */
 export function describeValue(value: unknown, max = 200): string {
   let text: string;
@@ -52,13 +94,18 @@ export function describeValue(value: unknown, max = 200): string {
         ? JSON.stringify(value)
         : typeof value === 'bigint'
           ? `${value}n`
-          : typeof value === 'function'
+          : typeof value === 'number'
+            ? String(value) // NaN and Infinity say so (JSON would print null)
+            : typeof value === 'function'
             ? `[function ${value.name || 'anonymous'}]`
             : typeof value === 'symbol'
               ? value.toString()
               : value === undefined
                 ? 'undefined'
-                : (JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value));
+                : (JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? bare(`${v}n`) : typeof v === 'number' && !Number.isFinite(v) ? bare(String(v)) : v)) ?? String(value)).replace(
+                    BARE,
+                    '$1',
+                  );
   } catch {
     text = String(value);
   }
@@ -69,7 +116,9 @@ export function describeValue(value: unknown, max = 200): string {
 export function describeContext(ctx: ErrorContext & { parallelism?: number }): string {
   const parts: string[] = [];
   if (ctx.job !== undefined) parts.push(`job '${ctx.job}'`);
-  if (ctx.operator !== undefined) parts.push(`operator '${ctx.operator}'`);
+  if (ctx.operator !== undefined)
+    parts.push(ctx.operatorName !== undefined && ctx.operatorName !== ctx.operator ? `operator '${ctx.operatorName}' (uid ${ctx.operator})` : `operator '${ctx.operator}'`);
+  else if (ctx.operatorName !== undefined) parts.push(`operator '${ctx.operatorName}'`);
   if (ctx.subtask !== undefined)
     parts.push(ctx.parallelism !== undefined ? `subtask ${ctx.subtask}/${ctx.parallelism}` : `subtask ${ctx.subtask}`);
   if (ctx.state !== undefined) parts.push(`state '${ctx.state}'`);

@@ -12,6 +12,12 @@ export interface PlanOptions {
   parallelism: number;
   /** Explicit max parallelism for every operator; otherwise derived per operator (Flink's formula). */
   maxParallelism: number | undefined;
+  /**
+   * Max parallelism of each keyed operator (by uid) in the checkpoint being restored. A keyed
+   * operator without an explicit max parallelism adopts it (its key groups must not change); an
+   * explicit, different one is refused with MAX_PARALLELISM_MISMATCH, as in Flink.
+   */
+  restoredMaxParallelism?: ReadonlyMap<string, number>;
 }
 
 /** One resolved operator (or source) with its final settings. */
@@ -21,6 +27,8 @@ export interface PlannedNode {
   readonly name: string;
   readonly parallelism: number;
   readonly maxParallelism: number;
+  /** True when the job or the operator set the max parallelism (not derived, not restored). */
+  readonly maxParallelismExplicit: boolean;
 }
 
 /** A physical edge between two chains. */
@@ -151,9 +159,25 @@ function planNode(t: PhysicalTransformation, options: PlanOptions): PlannedNode 
       throw new FloeError('INVALID_JOB', `Source '${t.name}' cannot run with parallelism ${t.parallelism}: it supports at most ${t.source.maxParallelism}`);
     parallelism = Math.min(parallelism, t.source.maxParallelism);
   }
-  const maxParallelism = t.maxParallelism ?? options.maxParallelism ?? computeDefaultMaxParallelism(parallelism);
+  const uid = t.uid ?? defaultUid(t);
+  const explicit = t.maxParallelism ?? options.maxParallelism;
+  const restored = t.type === 'source' || !t.keyed ? undefined : options.restoredMaxParallelism?.get(uid);
+  if (restored !== undefined && explicit !== undefined && explicit !== restored)
+    throw new FloeError(
+      'MAX_PARALLELISM_MISMATCH',
+      `Job '${options.jobName}': operator '${uid}' has max parallelism ${explicit}, but the checkpoint being restored was taken with max parallelism ${restored}; ` +
+        `keyed state cannot move to another number of key groups. Set max parallelism ${restored} (--max-parallelism ${restored} or setMaxParallelism(${restored})), or leave it unset to adopt the checkpoint's.`,
+      { context: { job: options.jobName, operator: uid } },
+    );
+  const maxParallelism = explicit ?? restored ?? computeDefaultMaxParallelism(parallelism);
+  if (restored !== undefined && parallelism > restored)
+    throw new FloeError(
+      'MAX_PARALLELISM_MISMATCH',
+      `Job '${options.jobName}': operator '${uid}' cannot run at parallelism ${parallelism}: its restored keyed state has ${restored} key groups (max parallelism ${restored}), so at most ${restored} subtasks can own them. Run at parallelism ${restored} or less.`,
+      { context: { job: options.jobName, operator: uid } },
+    );
   checkParallelism(parallelism, maxParallelism);
-  return { transformation: t, uid: t.uid ?? defaultUid(t), name: t.name, parallelism, maxParallelism };
+  return { transformation: t, uid, name: t.name, parallelism, maxParallelism, maxParallelismExplicit: explicit !== undefined };
 }
 
 /** Derived uid: kind and position in the graph. Stable while the job's shape stays the same. */

@@ -44,6 +44,8 @@ export interface TwoInputTransformation extends TransformationBase {
   readonly keyed: boolean;
   readonly kind: string;
   readonly isSink: false;
+  /** States the operator declares when the graph is built (its broadcast states), for inspection. */
+  readonly declaredState?: readonly string[];
 }
 
 /** keyBy / rebalance / forward / broadcast: sets the partitioner of the edges out of `input`. */

@@ -1,8 +1,9 @@
 // The shapes of user functions and the contexts the runtime hands them. Types only; the api/
 // layer re-exports them. A user function is a plain function or an object (often a class
 // instance) with the method, plus optional `open(ctx)` / `close()`.
-import type { AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../state/descriptors.js';
+import type { AggregatingStateDescriptor, AnyStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../state/descriptors.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.js';
+import type { MetricGroup } from './metrics/user-metrics.js';
 
 /** Receives the records a function emits. */
 export interface Collector<T> {
@@ -26,6 +27,16 @@ export interface RuntimeContext {
   getMapState<UK, UV>(descriptor: MapStateDescriptor<UK, UV>): MapState<UK, UV>;
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
   getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+  /**
+   * User metrics of this instance (Flink's metric group): `counter(name)`, `gauge(name, fn)`,
+   * `histogram(name)`; shown in the job's summary and in JobResult.metrics.userMetrics.
+   *
+   * @example
+   * open(ctx) { this.alerts = ctx.metrics.counter('alerts'); }
+   */
+  readonly metrics: MetricGroup;
+  /** The same as `metrics` (Flink's name). */
+  getMetricGroup(): MetricGroup;
 }
 
 /** Lifecycle hooks every function object may have (Flink's RichFunction). */
@@ -34,11 +45,34 @@ export interface RichFunction {
   close?(): void | Promise<void>;
 }
 
-export type MapFunction<I, O> = ((value: I) => O) | (RichFunction & { map(value: I): O });
-export type FilterFunction<T> = ((value: T) => boolean) | (RichFunction & { filter(value: T): boolean });
-export type FlatMapFunction<I, O> =
-  | ((value: I, out: Collector<O>) => void)
-  | (RichFunction & { flatMap(value: I, out: Collector<O>): void });
+/** A map function object (Flink's RichMapFunction). */
+export interface RichMapFunction<I, O> extends RichFunction {
+  map(value: I): O;
+}
+/** A filter function object (Flink's RichFilterFunction). */
+export interface RichFilterFunction<T> extends RichFunction {
+  filter(value: T): boolean;
+}
+/** A flatMap function object (Flink's RichFlatMapFunction). */
+export interface RichFlatMapFunction<I, O> extends RichFunction {
+  flatMap(value: I, out: Collector<O>): void;
+}
+
+export type MapFunction<I, O> = ((value: I) => O) | RichMapFunction<I, O>;
+export type FilterFunction<T> = ((value: T) => boolean) | RichFilterFunction<T>;
+export type FlatMapFunction<I, O> = ((value: I, out: Collector<O>) => void) | RichFlatMapFunction<I, O>;
+
+/**
+ * A function object `Fn` written as an object literal with fields of its own (`F`: state handles
+ * set in `open`, buffers): the fields are allowed and `this` in its methods is the whole object,
+ * so `this.count` has the field's type. F is inferred from the literal; a class instance is its
+ * own F. (A method whose return expression reads `this` needs a return type annotation: the
+ * compiler cannot infer both at once.)
+ */
+export type WithFields<F, Fn> = F & Fn & ThisType<F & Fn>;
+
+/** A function object without fields of its own (the default of `WithFields`' F). */
+export type NoFields = Record<never, never>;
 
 /** Timers of a keyed function; timers are per key and deduplicated per timestamp. */
 export interface TimerService {
@@ -114,6 +148,11 @@ export interface FunctionInitializationContext {
   getOperatorStateStore(): OperatorStateStore;
   /** Keyed state, on keyed streams only (same handles as the RuntimeContext's). */
   getKeyedStateStore(): RuntimeContext | undefined;
+  /**
+   * False when the job takes no checkpoints: no snapshot or completion notification will come,
+   * so a transactional sink commits at end of input instead.
+   */
+  isCheckpointingEnabled(): boolean;
 }
 
 /** What `snapshotState` receives. */
@@ -190,15 +229,34 @@ export interface KeyedReadOnlyBroadcastContext<K> extends ReadOnlyBroadcastConte
   timerService(): TimerService;
 }
 
+/** The state handle a descriptor gives: `ValueStateDescriptor<T>` -> `ValueState<T>`, and so on. */
+export type StateOf<D> =
+  D extends ValueStateDescriptor<infer T>
+    ? ValueState<T>
+    : D extends ListStateDescriptor<infer T>
+      ? ListState<T>
+      : D extends MapStateDescriptor<infer UK, infer UV>
+        ? MapState<UK, UV>
+        : D extends ReducingStateDescriptor<infer T>
+          ? ReducingState<T>
+          : D extends AggregatingStateDescriptor<infer IN, any, infer OUT>
+            ? AggregatingState<IN, OUT>
+            : never;
+
 /** Broadcast side's context on a keyed connection: can visit the keyed state of every key. */
-export interface KeyedBroadcastContext extends BroadcastContext {
-  /** Runs `fn` for every key that has this state, with that key set (Flink's applyToKeyedState). */
-  applyToKeyedState<S>(descriptor: import('../state/descriptors.js').StateDescriptor & { kind: string }, fn: (key: unknown, state: S) => void): void;
+export interface KeyedBroadcastContext<K = unknown> extends BroadcastContext {
+  /**
+   * Runs `fn` for every key that has this state, with that key set (Flink's applyToKeyedState);
+   * `state` is the handle the descriptor describes, scoped to `key`.
+   */
+  applyToKeyedState<D extends AnyStateDescriptor>(descriptor: D, fn: (key: K, state: StateOf<D>) => void): void;
+  /** As above, with the state's type given explicitly: `applyToKeyedState<ListState<Event>>(...)`. */
+  applyToKeyedState<S>(descriptor: AnyStateDescriptor, fn: (key: K, state: S) => void): void;
 }
 
 /** Flink's KeyedBroadcastProcessFunction: a keyed stream connected with a broadcast stream. */
 export interface KeyedBroadcastProcessFunction<K, IN1, IN2, OUT> extends RichFunction {
   processElement(value: IN1, ctx: KeyedReadOnlyBroadcastContext<K>, out: Collector<OUT>): void;
-  processBroadcastElement(value: IN2, ctx: KeyedBroadcastContext, out: Collector<OUT>): void;
+  processBroadcastElement(value: IN2, ctx: KeyedBroadcastContext<K>, out: Collector<OUT>): void;
   onTimer?(timestamp: number, ctx: KeyedReadOnlyBroadcastContext<K> & { timeDomain(): TimeDomain }, out: Collector<OUT>): void;
 }

@@ -15,6 +15,7 @@ import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpoint
 import { assignRestoredState } from '../checkpoint/restore-assignment.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
+import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
 import type { CheckpointMetadataEnvelope, CheckpointWriter, FileCheckpointStorage, StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
 
 export interface JobRunnerOptions {
@@ -31,12 +32,19 @@ export interface JobRunnerOptions {
 }
 
 /** Counters of one operator over all its subtasks. */
+/** One operator's counts, summed over its subtasks. */
 export interface OperatorMetrics {
   uid: string;
   name: string;
+  /** The chain (subtask) the operator runs in: its operators joined by ' -> '. */
+  chain: string;
   parallelism: number;
+  /** Records the operator received (a source: 0). */
   recordsIn: number;
+  /** Records the operator emitted (a source: records read; a sink: 0). */
   recordsOut: number;
+  isSource: boolean;
+  isSink: boolean;
 }
 
 /** A live view of a running job, for progress lines and the final summary. */
@@ -44,7 +52,7 @@ export interface JobMetrics {
   elapsedMs: number;
   /** Records emitted by all sources. */
   sourceRecords: number;
-  /** Records into the final stage: the input of vertices with no outputs (the chain that holds the sinks). */
+  /** Records written by sinks: what every sink operator received. */
   sinkRecords: number;
   /** Distinct keys held in keyed state (per operator: the state with most keys; summed). */
   distinctKeys: number;
@@ -55,6 +63,8 @@ export interface JobMetrics {
   /** Newest completed checkpoint of this run (undefined when none yet or checkpointing is off). */
   lastCheckpointId?: number;
   operators: OperatorMetrics[];
+  /** Metrics registered by user functions (`ctx.metrics`), combined over subtasks. */
+  userMetrics: UserMetricSnapshot[];
 }
 
 export interface JobResult {
@@ -65,8 +75,8 @@ export interface JobResult {
   restarts?: number;
   /** Checkpoints completed by the last run. */
   checkpoints?: number[];
-  /** Per completed checkpoint: the slowest subtask's synchronous and asynchronous phase. */
-  checkpointStats?: Array<{ checkpointId: number; syncMs: number; asyncMs: number; bytes: number }>;
+  /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
+  checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
 
 interface DeployedSubtask {
@@ -76,6 +86,8 @@ interface DeployedSubtask {
   task: StreamTask;
   backend: KeyedStateBackend | undefined;
   processingTime: ProcessingTimeService;
+  /** Records each operator of the chain emitted, by position in the chain (the source's: task.recordsIn). */
+  emitted: Float64Array;
 }
 
 /** Runs one job graph to completion (or failure, or cancellation). */
@@ -85,6 +97,7 @@ export class JobRunner {
   private finishedAt: number | undefined;
   private failure: unknown;
   private finalMetrics: JobMetrics | undefined;
+  private readonly userMetrics = new MetricRegistry();
 
   constructor(
     readonly graph: JobGraph,
@@ -98,11 +111,17 @@ export class JobRunner {
   private readonly writers = new Map<number, CheckpointWriter>();
   private readonly finalIds = new Set<number>();
   private sourcesFinished = 0;
+  private highestTriggeredId = 0;
 
   /** Triggers a checkpoint now; resolves when it completed. */
   async triggerCheckpoint(): Promise<CompletedCheckpointInfo> {
     if (this.coordinator === undefined) throw new FloeError('INVALID_ARGUMENT', 'Checkpointing is not enabled for this job (set checkpointing options)');
     return this.coordinator.triggerCheckpoint();
+  }
+
+  /** The highest checkpoint id this run triggered (0 before the first): a later attempt starts above it. */
+  get highestCheckpointId(): number {
+    return this.highestTriggeredId;
   }
 
   /** Completed checkpoints of this run. */
@@ -139,7 +158,7 @@ export class JobRunner {
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
       checkpoints: this.completedCheckpoints.map((c) => c.checkpointId),
-      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
+      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, durationMs: c.durationMs, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
     };
   }
 
@@ -163,12 +182,25 @@ export class JobRunner {
       const head = s.vertex.nodes[0];
       const isSource = head.transformation.type === 'source';
       if (isSource) sourceRecords += s.task.recordsIn;
-      if (s.vertex.outputs.length === 0 && !isSource) sinkRecords += s.task.recordsIn;
-      const key = s.vertex.nodes.map((n) => n.uid).join('>');
-      const m = byNode.get(key) ?? { uid: head.uid, name: s.vertex.name, parallelism: s.vertex.parallelism, recordsIn: 0, recordsOut: 0 };
-      m.recordsIn += s.task.recordsIn;
-      m.recordsOut += s.task.recordsOut;
-      byNode.set(key, m);
+      s.vertex.nodes.forEach((node, position) => {
+        const t = node.transformation;
+        const isSink = t.type === 'operator' && t.isSink;
+        const m = byNode.get(node.uid) ?? {
+          uid: node.uid,
+          name: node.name,
+          chain: s.vertex.name,
+          parallelism: node.parallelism,
+          recordsIn: 0,
+          recordsOut: 0,
+          isSource: t.type === 'source',
+          isSink,
+        };
+        const received = t.type === 'source' ? 0 : position === 0 ? s.task.recordsIn : position === 1 && isSource ? s.task.recordsIn : s.emitted[position - 1];
+        m.recordsIn += received;
+        m.recordsOut += t.type === 'source' ? s.task.recordsIn : s.emitted[position];
+        if (isSink) sinkRecords += received;
+        byNode.set(node.uid, m);
+      });
       if (s.backend !== undefined) {
         let most = 0;
         for (const info of s.backend.stateInfos()) most = Math.max(most, s.backend.estimatedNumKeys?.(info.name) ?? s.backend.numKeys(info.name));
@@ -187,6 +219,7 @@ export class JobRunner {
       timers,
       lastCheckpointId: this.coordinator?.latestCompletedId,
       operators: [...byNode.values()],
+      userMetrics: this.userMetrics.snapshot(),
     };
   }
 
@@ -258,6 +291,7 @@ export class JobRunner {
           taskKeys: this.subtasks.map((s) => s.key),
           triggerSources: (trigger: CheckpointTrigger) => {
             this.writers.set(trigger.checkpointId, trigger.writer as CheckpointWriter);
+            this.highestTriggeredId = Math.max(this.highestTriggeredId, trigger.checkpointId);
             if (trigger.isFinal) this.finalIds.add(trigger.checkpointId);
             const barrier = { kind: 'barrier' as const, checkpointId: trigger.checkpointId, timestamp: trigger.timestamp, isFinal: trigger.isFinal };
             for (const s of this.subtasks) if (s.vertex.nodes[0].transformation.type === 'source') s.task.triggerCheckpoint(barrier);
@@ -270,7 +304,6 @@ export class JobRunner {
           notifyAborted: (id) => {
             this.writers.delete(id);
             for (const s of this.subtasks) s.task.notifyCheckpointAborted(id);
-            if (this.finalIds.has(id) && this.failure === undefined && !this.cancelled) this.triggerFinal();
           },
           jobMetadata: () => ({
             jobName: this.graph.jobName,
@@ -290,7 +323,7 @@ export class JobRunner {
 
   private triggerFinal(): void {
     this.coordinator?.triggerFinalCheckpoint().catch(() => {
-      // counted and logged by the coordinator; notifyAborted triggers the next attempt
+      // failures are counted, logged and retried by the coordinator; this rejects only when the job stops
     });
   }
 
@@ -321,15 +354,27 @@ export class JobRunner {
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
     const files = new Map<string, TaskSnapshotFile>();
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
+    // Files are named by their chain's head uid; an operator's state is found by its own uid,
+    // in whichever chain it ran (chaining may differ between runs).
+    const byHead = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
+    const byOperator = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
+    for (const [key, file] of files) {
+      const at = key.lastIndexOf('#');
+      const entry = { index: Number(key.slice(at + 1)), file };
+      const head = key.slice(0, at);
+      byHead.set(head, [...(byHead.get(head) ?? []), entry]);
+      for (const uid of new Set([head, ...Object.keys(file.operators), ...Object.keys(file.operatorWatermarks ?? {})]))
+        byOperator.set(uid, [...(byOperator.get(uid) ?? []), entry]);
+    }
     for (const s of this.subtasks) {
       const headUid = s.vertex.nodes[0].uid;
-      const old = [...files.entries()].filter(([k]) => k.startsWith(`${headUid}#`)).map(([k, file]) => ({ index: Number(k.slice(headUid.length + 1)), file }));
       s.task.options.restore = assignRestoredState({
         checkpointId: envelope.checkpointId,
         operatorUids: s.vertex.nodes.map((n) => n.uid),
         subtaskIndex: s.index,
         parallelism: s.vertex.parallelism,
-        old,
+        old: byHead.get(headUid) ?? [],
+        oldOf: (uid) => byOperator.get(uid) ?? [],
         resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
       });
     }
@@ -347,6 +392,7 @@ export class JobRunner {
     // Build the chain from the tail: each operator's output feeds the next one.
     let output: Output = writerOutput(writers);
     const operators: StreamOperator[] = [];
+    const emitted = new Float64Array(vertex.nodes.length);
     const startIndex = head.transformation.type === 'source' ? 1 : 0;
     for (let n = vertex.nodes.length - 1; n >= startIndex; n--) {
       const node = vertex.nodes[n];
@@ -360,11 +406,14 @@ export class JobRunner {
         subtaskIndex: index,
         parallelism: node.parallelism,
         maxParallelism: node.maxParallelism,
-        output,
+        output: countingOutput(output, emitted, n),
         keyedBackend: n === 0 ? backend : undefined,
         processingTime,
+        checkpointing: this.options.checkpointing !== undefined,
+        metrics: this.userMetrics.group(node.uid, node.name, index),
         post: (action) => gate.putMail(action),
-        log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: node.uid, subtask: index, parallelism: node.parallelism })}] ${message}`),
+        log: (message) =>
+          this.options.log(`[${describeContext({ job: jobName, operator: node.uid, operatorName: node.name, subtask: index, parallelism: node.parallelism })}] ${message}`),
       };
       operator.setup(ctx);
       operators.unshift(operator);
@@ -378,7 +427,8 @@ export class JobRunner {
             subtaskIndex: index,
             parallelism: head.parallelism,
             clock: this.options.clock,
-            log: (message) => this.options.log(`[${describeContext({ job: jobName, operator: head.uid, subtask: index, parallelism: head.parallelism })}] ${message}`),
+            log: (message) =>
+              this.options.log(`[${describeContext({ job: jobName, operator: head.uid, operatorName: head.name, subtask: index, parallelism: head.parallelism })}] ${message}`),
           })
         : undefined;
     const key = `${head.uid}#${index}`;
@@ -397,7 +447,7 @@ export class JobRunner {
       batchSize: this.options.batchSize,
       headInput: output,
     });
-    return { key, index, vertex, task, backend, processingTime };
+    return { key, index, vertex, task, backend, processingTime, emitted };
   }
 
   private createBackend(head: PlannedNode, index: number): KeyedStateBackend | undefined {
@@ -405,6 +455,7 @@ export class JobRunner {
     if (t.type === 'source' || !t.keyed) return undefined;
     return this.options.stateBackend.createKeyedStateBackend({
       operator: head.uid,
+      operatorName: head.name,
       job: this.graph.jobName,
       subtask: index,
       parallelism: head.parallelism,
@@ -413,6 +464,17 @@ export class JobRunner {
       ttlClock: this.options.clock,
     });
   }
+}
+
+/** `output`, counting each record into `emitted[position]` (per-operator counts of the summary). */
+function countingOutput(output: Output, emitted: Float64Array, position: number): Output {
+  return {
+    collect: (value, timestamp) => {
+      emitted[position]++;
+      output.collect(value, timestamp);
+    },
+    emitWatermark: (timestamp) => output.emitWatermark(timestamp),
+  };
 }
 
 function operatorOutput(operator: StreamOperator): Output {

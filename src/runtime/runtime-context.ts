@@ -1,11 +1,20 @@
 // The RuntimeContext handed to `open(ctx)`: task facts plus keyed state handles from the
-// operator's keyed backend. No I/O.
+// operator's keyed backend (handles that follow the executing subtask, see
+// subtask-state-handles.ts). No I/O.
 import { FloeError } from '../core/errors.js';
 import type { AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../state/descriptors.js';
 import type { KeyedStateBackend } from '../state/keyed-state-backend.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.js';
 import type { RuntimeContext } from './functions.js';
 import type { OperatorContext } from './operators/stream-operator.js';
+import {
+  SubtaskAggregatingState,
+  SubtaskListState,
+  SubtaskMapState,
+  SubtaskReducingState,
+  SubtaskValueState,
+  registerOperatorBackend,
+} from './subtask-state-handles.js';
 
 /** Builds the RuntimeContext of one operator instance. */
 export function createRuntimeContext(ctx: OperatorContext): RuntimeContext {
@@ -18,18 +27,36 @@ export function createRuntimeContext(ctx: OperatorContext): RuntimeContext {
       );
     return ctx.keyedBackend;
   };
+  const operator = `${ctx.jobName}\u0000${ctx.uid}`;
+  if (ctx.keyedBackend !== undefined) registerOperatorBackend(ctx.keyedBackend, operator);
   return {
+    metrics: ctx.metrics,
+    getMetricGroup: () => ctx.metrics,
     getJobName: () => ctx.jobName,
     getOperatorUid: () => ctx.uid,
     getTaskName: () => ctx.name,
     getIndexOfThisSubtask: () => ctx.subtaskIndex,
     getNumberOfParallelSubtasks: () => ctx.parallelism,
     getMaxNumberOfParallelSubtasks: () => ctx.maxParallelism,
-    getState: <T>(d: ValueStateDescriptor<T>): ValueState<T> => backend(d.name).getState(d),
-    getListState: <T>(d: ListStateDescriptor<T>): ListState<T> => backend(d.name).getListState(d),
-    getMapState: <UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> => backend(d.name).getMapState(d),
-    getReducingState: <T>(d: ReducingStateDescriptor<T>): ReducingState<T> => backend(d.name).getReducingState(d),
-    getAggregatingState: <IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> =>
-      backend(d.name).getAggregatingState(d),
+    getState: <T>(d: ValueStateDescriptor<T>): ValueState<T> => {
+      const b = backend(d.name);
+      return new SubtaskValueState<T>(b, operator, d, b.getState(d));
+    },
+    getListState: <T>(d: ListStateDescriptor<T>): ListState<T> => {
+      const b = backend(d.name);
+      return new SubtaskListState<T>(b, operator, d, b.getListState(d));
+    },
+    getMapState: <UK, UV>(d: MapStateDescriptor<UK, UV>): MapState<UK, UV> => {
+      const b = backend(d.name);
+      return new SubtaskMapState<UK, UV>(b, operator, d, b.getMapState(d));
+    },
+    getReducingState: <T>(d: ReducingStateDescriptor<T>): ReducingState<T> => {
+      const b = backend(d.name);
+      return new SubtaskReducingState<T>(b, operator, d, b.getReducingState(d));
+    },
+    getAggregatingState: <IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> => {
+      const b = backend(d.name);
+      return new SubtaskAggregatingState<IN, OUT>(b, operator, d, b.getAggregatingState(d));
+    },
   };
 }

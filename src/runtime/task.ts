@@ -1,7 +1,7 @@
 // One parallel subtask: a single-threaded mailbox loop over its input gate (or its source
 // reader), driving a chain of operators and writing to its output edges. Records are handled
 // batch by batch; the loop awaits only when it has no input, when an output is full, or for I/O.
-import { FloeError } from '../core/errors.js';
+import { FloeError, describeValue } from '../core/errors.js';
 import { Packr } from 'msgpackr';
 import { MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from '../core/stream-elements.js';
 import type { TaskRestore, TaskSnapshotFile } from '../checkpoint/restore-assignment.js';
@@ -14,8 +14,12 @@ import type { StreamOperator, Output } from './operators/stream-operator.js';
 import type { RecordWriter } from './record-writer.js';
 import type { SourceOutput, SourceReader } from './source.js';
 
-/** How many input batches a busy loop handles before yielding to the event loop. */
-const YIELD_EVERY_BATCHES = 32;
+/**
+ * How long a busy loop runs before it yields to the event loop. Subtasks hand batches to each
+ * other through promises (microtasks), so only these yields let I/O (the asynchronous phase of
+ * checkpoints, sinks' writes) and timers make progress; each of their steps waits for one.
+ */
+const YIELD_AFTER_MS = 4;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -85,11 +89,13 @@ export class StreamTask {
   private cancelled = false;
   private opened = 0;
   private watermark = Number.NEGATIVE_INFINITY;
-  private batchesSinceYield = 0;
+  private lastYieldAt = performance.now();
   finished = false;
   /** Barriers received per checkpoint id while aligning (channel indexes). */
   private readonly aligning = new Map<number, { barrier: CheckpointBarrier; seen: Set<number> }>();
   private lastCheckpointTaken = 0;
+  /** Checkpoints aborted before this subtask took them (their late barriers are ignored). */
+  private readonly abortedCheckpoints = new Set<number>();
   private finalCheckpointDone = false;
   private readonly pendingWrites = new Set<Promise<void>>();
 
@@ -111,7 +117,8 @@ export class StreamTask {
     const { operators, restore } = this.options;
     if (restore !== undefined) {
       if (restore.keyed.length > 0) await this.options.keyedBackend?.restore(restore.keyed);
-      if (restore.file?.watermark !== undefined && restore.file.watermark !== null) this.watermark = restore.file.watermark;
+      this.watermark = restore.watermarks.task;
+      for (const op of operators) op.restoreWatermark(restore.watermarks.operators[op.uid] ?? Number.NEGATIVE_INFINITY);
       if (restore.file?.source !== undefined) this.options.source?.restorePosition?.(restore.file.source);
     }
     for (const op of operators)
@@ -144,10 +151,25 @@ export class StreamTask {
     });
   }
 
+  /** Delivers an abort (timeout, decline, subsumed): releases its alignment, then tells the operators. */
   notifyCheckpointAborted(checkpointId: number): void {
     this.options.gate.putMail(async () => {
+      this.releaseAlignment(checkpointId);
       for (const op of this.options.operators) await op.notifyCheckpointAborted(checkpointId);
     });
+  }
+
+  /**
+   * Forgets an aborted checkpoint's alignment and unblocks the channels its barrier held back
+   * (channels still held by another aligning checkpoint stay blocked); its late barriers are ignored.
+   */
+  private releaseAlignment(checkpointId: number): void {
+    if (checkpointId <= this.lastCheckpointTaken) return;
+    this.abortedCheckpoints.add(checkpointId);
+    if (!this.aligning.delete(checkpointId)) return;
+    const gate = this.options.gate;
+    gate.unblockAll();
+    if (this.options.checkpointing?.mode === 'exactly-once') for (const { seen } of this.aligning.values()) for (const c of seen) gate.block(c);
   }
 
   /** After end of input: take part in the final checkpoint and wait for its completion, so sinks commit. */
@@ -173,7 +195,7 @@ export class StreamTask {
   /** A barrier arrived on `channel`: align (exactly-once) or count (at-least-once), then snapshot. */
   private async onBarrier(barrier: CheckpointBarrier, channel: number): Promise<void> {
     const id = barrier.checkpointId;
-    if (id <= this.lastCheckpointTaken) return; // a late barrier of a checkpoint already taken
+    if (id <= this.lastCheckpointTaken || this.abortedCheckpoints.has(id)) return; // a late barrier of a checkpoint taken or aborted
     let alignment = this.aligning.get(id);
     if (alignment === undefined) this.aligning.set(id, (alignment = { barrier, seen: new Set() }));
     alignment.seen.add(channel);
@@ -201,8 +223,9 @@ export class StreamTask {
    */
   private async performCheckpoint(barrier: CheckpointBarrier): Promise<void> {
     const checkpointing = this.options.checkpointing;
-    if (checkpointing === undefined || barrier.checkpointId <= this.lastCheckpointTaken) return;
+    if (checkpointing === undefined || barrier.checkpointId <= this.lastCheckpointTaken || this.abortedCheckpoints.has(barrier.checkpointId)) return;
     this.lastCheckpointTaken = barrier.checkpointId;
+    for (const aborted of this.abortedCheckpoints) if (aborted < barrier.checkpointId) this.abortedCheckpoints.delete(aborted);
     const id = barrier.checkpointId;
     const started = performance.now();
     let file: TaskSnapshotFile;
@@ -213,9 +236,12 @@ export class StreamTask {
         const state = await op.snapshotState(id, barrier.timestamp);
         if (state !== undefined) operators[op.uid] = state;
       }
-      file = { operators, watermark: this.watermark };
+      const operatorWatermarks: Record<string, number> = {};
+      for (const op of this.options.operators) operatorWatermarks[op.uid] = op.snapshotWatermark();
+      file = { operators, watermark: this.watermark, operatorWatermarks };
+      // Copied now: a reader may return a live object that moves on before the file is written.
       const position = this.options.source?.snapshotPosition?.();
-      if (position !== undefined) file.source = position;
+      if (position !== undefined) file.source = packr.unpack(packr.pack(position));
       runner = this.options.keyedBackend?.snapshot({ checkpointId: id, shared: checkpointing.shared });
     } catch (error) {
       checkpointing.decline(id, error);
@@ -240,8 +266,14 @@ export class StreamTask {
     void write.finally(() => this.pendingWrites.delete(write));
   }
 
-  /** Best-effort close after a failure; errors here must not hide the original one. */
+  /**
+   * Best-effort close after a failure; errors here must not hide the original one. First waits
+   * for this attempt's snapshot writers: they read keyed state (a disk backend's open view) and
+   * write into its checkpoints, so they must end before the backend is disposed and before a
+   * restart begins (a write that is no longer wanted fails and is declined).
+   */
   async abort(): Promise<void> {
+    await Promise.allSettled([...this.pendingWrites]);
     try {
       await this.closeOperators();
     } catch {
@@ -327,10 +359,21 @@ export class StreamTask {
     const n = values.length;
     this.recordsIn += n;
     if (backend !== undefined && keys !== undefined) {
-      for (let i = 0; i < n; i++) {
-        backend.setCurrentKey(keys[i]);
-        head.processElement(values[i], timestamps === undefined ? Number.NaN : timestamps[i]);
-        backend.onRecordProcessed();
+      let i = 0;
+      try {
+        for (; i < n; i++) {
+          backend.setCurrentKey(keys[i]);
+          head.processElement(values[i], timestamps === undefined ? Number.NaN : timestamps[i]);
+          backend.onRecordProcessed();
+        }
+      } catch (error) {
+        // At parallelism 1 the partitioner does not check keys: the backend does, without the record.
+        if (error instanceof FloeError && error.code === 'INVALID_KEY' && !error.message.includes(' for record '))
+          throw new FloeError('INVALID_KEY', `${error.message} (the key selector returned it for record ${describeValue(values[i], 120)})`, {
+            context: error.context,
+            cause: error.cause,
+          });
+        throw error;
       }
     } else if (timestamps === undefined) {
       for (let i = 0; i < n; i++) head.processElement(values[i], Number.NaN);
@@ -357,10 +400,10 @@ export class StreamTask {
       const pending = op.onBatchEnd();
       if (pending !== undefined) await pending;
     }
-    if (++this.batchesSinceYield >= YIELD_EVERY_BATCHES) {
-      this.batchesSinceYield = 0;
+    if (performance.now() - this.lastYieldAt >= YIELD_AFTER_MS) {
       this.flushWriters();
       await new Promise<void>((resolve) => setImmediate(resolve));
+      this.lastYieldAt = performance.now();
       this.checkCancelled();
     }
   }

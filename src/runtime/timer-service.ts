@@ -53,6 +53,11 @@ export class InternalTimerService implements TimerService {
     this.processingTimers.remove(timestamp, namespace);
   }
 
+  /** Resumes at a restored watermark without firing: timers due by then fired before the checkpoint. */
+  restoreWatermark(watermark: number): void {
+    this.watermark = watermark;
+  }
+
   /** Fires every event-time timer with timestamp <= watermark, in timestamp order. */
   advanceWatermark(watermark: number): void {
     this.watermark = watermark;

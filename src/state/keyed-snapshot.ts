@@ -16,7 +16,8 @@ export interface SnapshotStateMeta {
 
 /** JSON metadata of a keyed snapshot (kept in the checkpoint's _metadata). */
 export interface KeyedSnapshotMeta {
-  format: 1;
+  /** The heap backend's block format (2 since state indexes above 254 exist; 1 is still read); the disk backend writes 1. */
+  format: 1 | 2;
   backend: string;
   maxParallelism: number;
   states: SnapshotStateMeta[];

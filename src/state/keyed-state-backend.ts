@@ -1,6 +1,7 @@
 // The per-subtask keyed state backend contract: the working state of one key-group range of one
 // operator instance, plus its timers. Implementations: heap/ (objects in memory); disk/ later.
 import type { Clock } from '../core/clock.js';
+import { FloeError, describeValue } from '../core/errors.js';
 import type { KeyGroupRange } from '../core/key-groups.js';
 import type { AnyStateDescriptor, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from './descriptors.js';
 import type { AggregatingState, ListState, MapState, ReducingState, StateKind, ValueState } from './state.js';
@@ -30,6 +31,40 @@ export function partitionedStateOf(backend: KeyedStateBackend, descriptor: AnySt
   }
 }
 
+/**
+ * The keyed backend whose current key was set last: the subtask whose keyed code runs now (one
+ * thread runs every subtask, one record or timer at a time, and the runtime sets the key first).
+ * Backends set it in `setCurrentKey`; the state handles user functions get follow it, so a handle
+ * kept in a closure shared by every subtask's copy of a function reaches the right subtask's state
+ * (runtime/subtask-state-handles.ts).
+ */
+export const executingKeyedBackend: { current: KeyedStateBackend | undefined } = { current: undefined };
+
+/**
+ * INVALID_KEY for a key whose key group this backend does not own (Flink throws here too): state
+ * written there would belong to no subtask after a restore.
+ */
+export function keyOutsideRangeError(place: string, key: unknown, keyGroup: number, range: KeyGroupRange): FloeError {
+  return new FloeError(
+    'INVALID_KEY',
+    `${place}: the key ${describeValue(key, 60)} is in key group ${keyGroup}, which this subtask does not own (it owns ${range}); ` +
+      'state of a key lives only in the subtask its key group is assigned to. Use keyed state only while that key is processed, through the handle the runtime context gave this function.',
+  );
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `namespace` is a string or a number (not NaN). Both backends
+ * call it, so a null or undefined namespace is refused with the same words everywhere instead of
+ * being stored (and restored as another namespace) or failing as an unusable key.
+ */
+export function checkNamespace(namespace: unknown, place: string): asserts namespace is Namespace {
+  if (typeof namespace === 'string' || (typeof namespace === 'number' && namespace === namespace)) return;
+  throw new FloeError(
+    'INVALID_ARGUMENT',
+    `${place}: ${describeValue(namespace)} is not a namespace; a namespace is a string or a number (the default namespace is '', VOID_NAMESPACE)`,
+  );
+}
+
 /** Every state handle a backend creates can be switched to another namespace (internal use). */
 export interface InternalKvState {
   setCurrentNamespace(namespace: Namespace): void;
@@ -39,6 +74,8 @@ export interface InternalKvState {
 export interface KeyedStateBackendOptions {
   /** Operator uid, named in every error. */
   operator: string;
+  /** Operator name (`.name(...)`), named with the uid in errors. */
+  operatorName?: string;
   job?: string;
   subtask: number;
   parallelism: number;
@@ -131,6 +168,13 @@ export interface KeyedStateBackend extends SnapshottableKeyedStateBackend {
   stateInfos(): StateInfo[];
   /** Stored entries of one state, expired-but-not-cleaned ones included (inspection, tests). */
   entries(stateName: string): StateEntry[];
+  /**
+   * The keys that have a value in `stateName` under `namespace` (default: the void namespace), each
+   * once, decoded from their canonical encoding and streamed (Flink's `getKeys`): memory does not
+   * grow with the number of keys. The caller may change or clear the state of the key it was just
+   * given while iterating.
+   */
+  keys(stateName: string, namespace?: Namespace): Iterable<unknown>;
   /** Number of keys that have a value in this state (any namespace). */
   numKeys(stateName: string): number;
   /** A cheap estimate of numKeys for progress lines (the disk backend's exact count is a scan). */

@@ -16,7 +16,7 @@ export interface StatePlace {
 /** The place of a keyed backend's operator instance ("job 'j', operator 'o', subtask 1/2[, state 's']"). */
 export function statePlaceOf(o: KeyedStateBackendOptions): StatePlace {
   return {
-    describe: (state) => describeContext({ job: o.job, operator: o.operator, subtask: o.subtask, parallelism: o.parallelism, state }),
+    describe: (state) => describeContext({ job: o.job, operator: o.operator, operatorName: o.operatorName, subtask: o.subtask, parallelism: o.parallelism, state }),
     context: { job: o.job, operator: o.operator, subtask: o.subtask },
   };
 }

@@ -8,6 +8,7 @@ import type { KeyedProcessFunction } from '../runtime/functions.js';
 import { FlatMapOperator, MapOperator } from '../runtime/operators/basic-operators.js';
 import { KeyedProcessOperator } from '../runtime/operators/keyed-process-operator.js';
 import type { StreamOperator } from '../runtime/operators/stream-operator.js';
+import { MetricRegistry } from '../runtime/metrics/user-metrics.js';
 import { ManualProcessingTimeService } from '../runtime/processing-time-service.js';
 import type { KeySelector } from '../runtime/partitioner.js';
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
@@ -43,6 +44,8 @@ export class KeyedOperatorTestHarness<IN, OUT> {
   readonly backend: KeyedStateBackend;
   private readonly processingTime: ManualProcessingTimeService;
   private readonly output: HarnessOutput<OUT>[] = [];
+  /** The user metrics the operator registered (`snapshot()` reads them). */
+  readonly userMetrics = new MetricRegistry();
   private readonly mails: Array<() => void | Promise<void>> = [];
   private readonly maxParallelism: number;
   private readonly parallelism: number;
@@ -73,6 +76,7 @@ export class KeyedOperatorTestHarness<IN, OUT> {
       jobName: 'test-harness',
       uid,
       name: uid,
+      metrics: this.userMetrics.group(uid, uid, this.subtaskIndex),
       subtaskIndex: this.subtaskIndex,
       parallelism: this.parallelism,
       maxParallelism: this.maxParallelism,

@@ -6,6 +6,7 @@ import type { OperatorStateSnapshot } from '../state/operator/operator-state-sto
 import type { SinkFunction } from '../runtime/functions.js';
 import { SinkOperator } from '../runtime/operators/sink-operators.js';
 import type { StreamOperator } from '../runtime/operators/stream-operator.js';
+import { MetricRegistry } from '../runtime/metrics/user-metrics.js';
 import { ManualProcessingTimeService } from '../runtime/processing-time-service.js';
 
 /** What a harness checkpoint holds: the operator state of the instance. */
@@ -16,6 +17,8 @@ export interface HarnessSnapshot {
 
 export class OperatorTestHarness<IN, OUT = never> {
   private readonly output: OUT[] = [];
+  /** The user metrics the operator registered (`snapshot()` reads them). */
+  readonly userMetrics = new MetricRegistry();
 
   private constructor(
     private readonly operator: StreamOperator,
@@ -26,6 +29,7 @@ export class OperatorTestHarness<IN, OUT = never> {
       jobName: 'test-harness',
       uid: 'operator-under-test',
       name: 'operator-under-test',
+      metrics: this.userMetrics.group('operator-under-test', 'operator-under-test', subtaskIndex),
       subtaskIndex,
       parallelism,
       maxParallelism: 128,

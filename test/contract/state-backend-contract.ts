@@ -3,8 +3,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import { describeValue } from '../../src/core/errors.js';
 import { KEY_ENCODING } from '../../src/core/key-encoding.js';
-import { type KeyGroupRange, assignToKeyGroup } from '../../src/core/key-groups.js';
+import { KeyGroupRange, assignToKeyGroup } from '../../src/core/key-groups.js';
 import {
   AggregatingStateDescriptor,
   ListStateDescriptor,
@@ -99,6 +100,26 @@ export function describeStateBackendContract(name: string, createBackend: (optio
         expect(s.value()).toBe('string one');
         expect(backend.numKeys('v')).toBe(1);
         expect(backend.totalEntries()).toBe(2);
+      });
+
+      it('refuses a null, undefined or NaN namespace with a clear error and keeps the namespace it had', () => {
+        const { backend } = make();
+        const s = backend.getState(new ValueStateDescriptor<string>('v'));
+        backend.setCurrentKey('a');
+        s.setCurrentNamespace(0);
+        s.update('zero');
+        for (const bad of [null, undefined, Number.NaN]) {
+          let error: unknown;
+          try {
+            s.setCurrentNamespace(bad as unknown as number);
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+          expect((error as Error).message).toMatch(/state 'v'.* is not a namespace; a namespace is a string or a number/);
+        }
+        expect(s.value()).toBe('zero');
+        expect(backend.entries('v').map((e) => e.namespace)).toEqual([0]);
       });
     });
 
@@ -329,6 +350,59 @@ export function describeStateBackendContract(name: string, createBackend: (optio
     });
 
     describe('keys, namespaces and registration', () => {
+      it('refuses to store a key whose key group it does not own, naming the operator and its range', () => {
+        const { backend } = make({ maxParallelism: 8, keyGroupRange: KeyGroupRange.of(0, 3) });
+        const count = backend.getState(new ValueStateDescriptor<number>('count'));
+        const foreign = Array.from({ length: 50 }, (_, i) => `user-${i}`).find((k) => assignToKeyGroup(k, 8) > 3)!;
+        let error: unknown;
+        try {
+          backend.setCurrentKey(foreign); // the disk backend refuses here, the heap backend when the key is stored
+          count.update(1);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toMatchObject({ code: 'INVALID_KEY' });
+        expect((error as Error).message).toMatch(/operator 'contract-op'.*which this subtask does not own \(it owns/);
+        expect(backend.entries('count')).toEqual([]);
+        expect(() => {
+          backend.setCurrentKey(foreign);
+          backend.getTimerQueue('event-timers').add(10, '');
+        }).toThrow(/which this subtask does not own/);
+        expect(backend.getTimerQueue('event-timers').size).toBe(0);
+        backend.setCurrentKey(Array.from({ length: 50 }, (_, i) => `user-${i}`).find((k) => assignToKeyGroup(k, 8) <= 3)!);
+        count.update(2);
+        expect(backend.entries('count').map((e) => e.value)).toEqual([2]);
+      });
+
+      it('lists each key of a namespace once, bigint and composite keys included, and lets the visited key be cleared', () => {
+        const { backend } = make();
+        const l = backend.getListState(new ListStateDescriptor<number>('l'));
+        const keys: unknown[] = [1n, 2n ** 70n, 'a', 7, [1, 'x'], { a: 1, b: 2 }];
+        for (const key of keys) {
+          backend.setCurrentKey(key);
+          l.add(1);
+          l.add(2); // several entries of one key (the disk backend stores one per element)
+          l.setCurrentNamespace('window');
+          l.add(3);
+          l.setCurrentNamespace('');
+        }
+        backend.setCurrentKey('only-in-window');
+        l.setCurrentNamespace('window');
+        l.add(4);
+        l.setCurrentNamespace('');
+        const seen: unknown[] = [];
+        for (const key of backend.keys('l')) {
+          seen.push(key);
+          backend.setCurrentKey(key);
+          l.clear();
+        }
+        const canonical = (xs: unknown[]) => xs.map((k) => describeValue(k)).sort();
+        expect(canonical(seen)).toEqual(canonical(keys));
+        expect([...backend.keys('l')]).toEqual([]);
+        expect(canonical([...backend.keys('l', 'window')])).toEqual(canonical([...keys, 'only-in-window']));
+        expect([...backend.keys('not-registered')]).toEqual([]);
+      });
+
       it('treats plain-object keys with the same fields in another order as one key', () => {
         const { backend } = make();
         const s = backend.getState(new ValueStateDescriptor<number>('v'));

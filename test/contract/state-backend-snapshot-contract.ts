@@ -89,7 +89,8 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
         s.l.add(1);
         s.m.put('e', 1);
       }
-      const before = dump(source);
+      // a deep copy: inspection shows the heap's live objects, which the user changes in place below
+      const before = structuredClone(dump(source));
       const runner = source.snapshot({ checkpointId: 7 });
       // processing goes on while the snapshot is written
       source.setCurrentKey('a');
@@ -144,6 +145,55 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       target.getState(new ValueStateDescriptor<{ n: number }>('big'));
       const after = target.entries('big').map((e) => [e.key, (e.value as { n: number }).n]);
       expect(after.sort()).toEqual(before.sort());
+    });
+
+    it('keeps restored state that nobody registered in every later snapshot', async () => {
+      const source = make();
+      const s = register(source);
+      for (const k of ['a', 'b', 'c']) {
+        source.setCurrentKey(k);
+        s.v.update({ n: 1, tags: [k] });
+        s.l.add(2);
+        s.m.put('e', 3);
+        s.r.add(4);
+      }
+      const expected = dump(source);
+      let snapshot = await source.snapshot({ checkpointId: 1 }).write();
+      // Three generations restore and snapshot again without touching the state (a function that
+      // calls getState lazily and saw no record in between).
+      for (let checkpointId = 2; checkpointId <= 4; checkpointId++) {
+        const idle = make();
+        await idle.restore([restoredFromBytes(snapshot.meta, concatChunks(snapshot.data))]);
+        snapshot = await idle.snapshot({ checkpointId }).write();
+        expect(snapshot.meta.states.map((st) => st.name).sort()).toEqual(['l', 'm', 'r', 'v']);
+      }
+      const target = make();
+      await target.restore([restoredFromBytes(snapshot.meta, concatChunks(snapshot.data))]);
+      register(target);
+      expect(dump(target)).toEqual({ ...expected, timers: [] });
+    });
+
+    it('is not changed when restored state it holds unclaimed is registered and changed while it is written', async () => {
+      const source = make();
+      const s = register(source);
+      source.setCurrentKey('a');
+      s.v.update({ n: 1, tags: ['x'] });
+      s.l.add(1);
+      const first = await source.snapshot({ checkpointId: 1 }).write();
+      const idle = make();
+      await idle.restore([restoredFromBytes(first.meta, concatChunks(first.data))]);
+      const runner = idle.snapshot({ checkpointId: 2 });
+      const claimed = register(idle);
+      idle.setCurrentKey('a');
+      claimed.v.value()!.tags.push('mutated');
+      claimed.l.add(2);
+      const second = await runner.write();
+      const target = make();
+      await target.restore([restoredFromBytes(second.meta, concatChunks(second.data))]);
+      const restored = register(target);
+      target.setCurrentKey('a');
+      expect(restored.v.value()).toEqual({ n: 1, tags: ['x'] });
+      expect(restored.l.get()).toEqual([1]);
     });
 
     it('restores into several subtasks, each reading only the key groups it owns', async () => {

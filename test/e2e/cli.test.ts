@@ -38,6 +38,24 @@ describe('floe run', () => {
     expect(sessions.reduce((n, s) => n + s.events, 0)).toBe(20_000);
   });
 
+  it('starts the demo over when it is run again after it finished, without doubling its sessions', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-demo-twice-'));
+    const sessionsDir = join(dir, '.floe/demo/sessions');
+    const events = () =>
+      readdirSync(sessionsDir)
+        .filter((n) => n.startsWith('part-'))
+        .flatMap((n) => readFileSync(join(sessionsDir, n), 'utf8').trim().split('\n'))
+        .filter((l) => l.length > 0)
+        .reduce((n, l) => n + (JSON.parse(l) as { events: number }).events, 0);
+    const args = ['run', join(root, 'examples/demo.ts'), '-q', '--events', '20000', '--users', '500'];
+    expect(run(args, dir).code).toBe(0);
+    expect(events()).toBe(20_000);
+    const again = run(args, dir);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain('The last demo run finished: starting over');
+    expect(events()).toBe(20_000);
+  });
+
   it('passes --max-parallelism to the job and lets a job file written by a user import floe', () => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-job-'));
     const job = join(dir, 'job.ts');
@@ -71,7 +89,7 @@ export default (env: StreamEnvironment) => {
     const r = run(['run', job, '-q']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('USER_FUNCTION_FAILED');
-    expect(r.stderr).toContain("operator 'picky'");
+    expect(r.stderr).toContain("operator 'Map' (uid picky)");
     expect(r.stderr).toContain('two is not allowed');
     expect(r.stderr).toContain('on record 2');
   });
@@ -88,7 +106,7 @@ export default (env: StreamEnvironment) => {
   });
 
   it('prints usage for --help and rejects bad flags', () => {
-    expect(run(['--help']).stdout).toContain('floe run <job.ts|job.js>');
+    expect(run(['--help']).stdout).toContain('floe run [options] <job.ts|job.js>');
     const bad = run(['run', 'examples/demo.ts', '--parallelism', 'zero']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--parallelism needs a positive integer');
@@ -103,9 +121,10 @@ describe('floe run with checkpoints', () => {
     const child = spawn(process.execPath, [floe, 'run', join(root, 'test/e2e/jobs/exactly-once-count.ts'), '--checkpoint-dir', join(dir, 'chk'), '--checkpoint-interval', '60000', '-q', join(dir, 'out'), '20000', '5000'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    await new Promise((r) => setTimeout(r, 1500)); // let the job start (it runs about 4 s)
+    // The job has started (and listens for SIGUSR2) once it holds its checkpoint directory's lock.
+    while (!existsSync(join(dir, 'chk', 'LOCK')) && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGUSR2');
-    while (!stderr.includes('triggered by SIGUSR2') && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    while (!stderr.includes('triggered by SIGUSR2') && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     expect(stderr).toMatch(/checkpoint 1 completed \(triggered by SIGUSR2\)/);
     expect(existsSync(join(dir, 'chk', 'chk-1', '_metadata'))).toBe(true);

@@ -53,7 +53,7 @@ describe('exactly-once after kill -9', () => {
     for (let round = 0; round < 5; round++) {
       const run = start(dir, backend);
       if (round === 0) {
-        killedDuringCheckpoint = await checkpointInProgress(dir, 5000);
+        killedDuringCheckpoint = await checkpointInProgress(dir, 30_000);
       } else await sleep(300 + Math.floor(Math.random() * 700));
       run.child.kill('SIGKILL');
       const code = await run.done;

@@ -1,7 +1,8 @@
-// Runs the checkpoint protocol's bookkeeping: triggers checkpoints (periodic or on demand),
-// collects every subtask's acknowledgement, completes the checkpoint by writing its metadata,
-// retains and subsumes, aborts on decline or timeout, and counts consecutive failures.
-// It does no I/O itself: storage and the runtime are injected.
+// Runs the checkpoint protocol's bookkeeping: triggers checkpoints (periodic, on demand, and the
+// final one after end of input, retried with backoff), collects every subtask's acknowledgement,
+// completes checkpoints one at a time in id order by writing their metadata, retains and subsumes,
+// aborts on decline or timeout, and counts consecutive failures. It does no I/O itself: storage,
+// timers and the runtime are injected, and stop() cancels every timer it scheduled.
 import type { Clock } from '../../core/clock.js';
 import { FloeError } from '../../core/errors.js';
 import type { ResolvedCheckpointingOptions } from './checkpoint-options.js';
@@ -74,6 +75,9 @@ interface PendingCheckpoint {
   acks: Map<string, TaskAcknowledgement>;
   waiters: Array<{ resolve: (info: CompletedCheckpointInfo) => void; reject: (error: Error) => void }>;
   cancelTimeout: () => void;
+  /** Every subtask acknowledged: its metadata is written (or queued to be) and it can no longer be aborted from outside. */
+  completing: boolean;
+  /** Completed or aborted. */
   done: boolean;
 }
 
@@ -88,6 +92,10 @@ export interface CoordinatorOptions {
   firstCheckpointId?: number;
 }
 
+/** Backoff of the final checkpoint's retries after it failed: 100 ms, doubling, at most 10 s. */
+export const FINAL_RETRY_INITIAL_MS = 100;
+export const FINAL_RETRY_MAX_MS = 10_000;
+
 export class CheckpointCoordinator {
   private nextId: number;
   private readonly pending = new Map<number, PendingCheckpoint>();
@@ -95,8 +103,13 @@ export class CheckpointCoordinator {
   private lastCompletedAt = Number.NEGATIVE_INFINITY;
   private consecutiveFailures = 0;
   private cancelPeriodic: (() => void) | undefined;
+  /** Cancel functions of every timer scheduled and not yet fired (stop() cancels them all). */
+  private readonly timers = new Set<() => void>();
   private stopped = false;
-  private finalRequested = false;
+  /** Set once every source ended: periodic checkpoints stop and the final one is taken (and retried). */
+  private final: { waiters: PendingCheckpoint['waiters']; failures: number; inFlight: boolean; retryScheduled: boolean } | undefined;
+  /** Completions run one at a time, so checkpoints complete in id order. */
+  private completing: Promise<void> = Promise.resolve();
   /** Deletion of subsumed checkpoints in progress (awaited by drain()). */
   private housekeeping: Promise<void> = Promise.resolve();
   readonly completed: CompletedCheckpointInfo[] = [];
@@ -111,15 +124,20 @@ export class CheckpointCoordinator {
     this.schedulePeriodic();
   }
 
-  /** Stops triggering; pending checkpoints are aborted. */
+  /** Stops triggering and cancels every timer; pending checkpoints are aborted (those writing their metadata finish). */
   stop(): void {
     this.stopped = true;
     this.cancelPeriodic?.();
-    for (const p of [...this.pending.values()]) void this.abort(p, new FloeError('JOB_CANCELLED', `Checkpoint ${p.trigger.checkpointId} aborted: the job is stopping`), false);
+    for (const cancel of [...this.timers]) cancel();
+    const stopping = new FloeError('JOB_CANCELLED', 'Checkpointing stopped: the job is stopping');
+    for (const p of [...this.pending.values()])
+      void this.abort(p, new FloeError('JOB_CANCELLED', `Checkpoint ${p.trigger.checkpointId} aborted: the job is stopping`), false);
+    if (this.final !== undefined) for (const w of this.final.waiters.splice(0)) w.reject(stopping);
   }
 
-  /** Waits for pending deletions of subsumed checkpoints (at job end, so retention holds on disk). */
+  /** Waits for metadata writes and deletions of subsumed checkpoints in progress (at job end). */
   async drain(): Promise<void> {
+    await this.completing;
     await this.housekeeping;
   }
 
@@ -128,11 +146,19 @@ export class CheckpointCoordinator {
     return this.trigger(false);
   }
 
-  /** Triggers the final checkpoint after every source ended; resolves when it completes. */
+  /**
+   * Every source ended: stops periodic checkpoints and takes the final checkpoint once fewer
+   * than maxConcurrent are pending; a failed one is retried with backoff (each failure counts
+   * against tolerableFailures). Resolves when a final checkpoint completed.
+   */
   async triggerFinalCheckpoint(): Promise<CompletedCheckpointInfo> {
-    this.finalRequested = true;
-    this.cancelPeriodic?.();
-    return this.trigger(true);
+    if (this.stopped) throw new FloeError('JOB_CANCELLED', 'Cannot trigger the final checkpoint: the job is stopping');
+    return new Promise<CompletedCheckpointInfo>((resolve, reject) => {
+      this.final ??= { waiters: [], failures: 0, inFlight: false, retryScheduled: false };
+      this.final.waiters.push({ resolve, reject });
+      this.cancelPeriodic?.();
+      this.triggerFinalWhenPossible();
+    });
   }
 
   get numPending(): number {
@@ -142,9 +168,9 @@ export class CheckpointCoordinator {
   /** A subtask finished its snapshot of checkpoint `id`. */
   acknowledge(id: number, taskKey: string, ack: TaskAcknowledgement): void {
     const p = this.pending.get(id);
-    if (p === undefined || p.done) return; // aborted or unknown: the files are discarded with the checkpoint
+    if (p === undefined || p.done || p.completing) return; // aborted or unknown: the files are discarded with the checkpoint
     p.acks.set(taskKey, ack);
-    if (p.acks.size === this.deps.runtime.taskKeys.length) void this.complete(p);
+    if (p.acks.size === this.deps.runtime.taskKeys.length) this.enqueueCompletion(p);
   }
 
   /** A subtask could not take its part of checkpoint `id`. */
@@ -164,34 +190,42 @@ export class CheckpointCoordinator {
     try {
       writer = await this.deps.storage.beginCheckpoint(id);
     } catch (error) {
-      this.countFailure(new FloeError('CHECKPOINT_WRITE_FAILED', `Checkpoint ${id} could not be started: ${(error as Error).message}`, { cause: error }));
-      this.schedulePeriodic();
-      throw error;
+      const failure = new FloeError('CHECKPOINT_WRITE_FAILED', `Checkpoint ${id} could not be started: ${(error as Error).message}`, { cause: error });
+      this.countFailure(failure);
+      this.afterSettled(isFinal, false);
+      throw failure;
+    }
+    if (this.stopped) {
+      // The job stopped while the storage prepared the checkpoint: nothing may outlive it.
+      await writer.abort().catch(() => {});
+      throw new FloeError('JOB_CANCELLED', `Checkpoint ${id} aborted: the job is stopping`);
     }
     return new Promise<CompletedCheckpointInfo>((resolve, reject) => {
       const trigger: CheckpointTrigger = { checkpointId: id, timestamp, writer, isFinal };
-      const p: PendingCheckpoint = {
-        trigger,
-        startedAt: timestamp,
-        acks: new Map(),
-        waiters: [{ resolve, reject }],
-        cancelTimeout: () => {},
-        done: false,
-      };
-      p.cancelTimeout = this.deps.schedule(this.deps.options.timeoutMs, () => {
+      const p: PendingCheckpoint = { trigger, startedAt: timestamp, acks: new Map(), waiters: [{ resolve, reject }], cancelTimeout: () => {}, completing: false, done: false };
+      p.cancelTimeout = this.schedule(this.deps.options.timeoutMs, () => {
         void this.abort(p, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} expired after ${this.deps.options.timeoutMs} ms before every subtask acknowledged it`), true);
       });
       this.pending.set(id, p);
       this.deps.runtime.triggerSources(trigger);
-      if (this.deps.runtime.taskKeys.length === 0) void this.complete(p);
+      if (this.deps.runtime.taskKeys.length === 0) this.enqueueCompletion(p);
     });
   }
 
-  private async complete(p: PendingCheckpoint): Promise<void> {
-    if (p.done) return;
-    p.done = true;
+  private enqueueCompletion(p: PendingCheckpoint): void {
+    p.completing = true;
     p.cancelTimeout();
+    this.completing = this.completing.then(() => this.complete(p));
+  }
+
+  private async complete(p: PendingCheckpoint): Promise<void> {
     const { checkpointId } = p.trigger;
+    if (this.latestCompletedId !== undefined && this.latestCompletedId > checkpointId) {
+      // A newer checkpoint completed first: completing this one would move "latest" backwards.
+      p.completing = false;
+      await this.abort(p, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${checkpointId} was subsumed by ${this.latestCompletedId}`), false);
+      return;
+    }
     const files = [...p.acks.values()].flatMap((a) => a.files);
     const tasks: Record<string, unknown> = {};
     for (const [key, ack] of p.acks) tasks[key] = ack.state;
@@ -201,10 +235,11 @@ export class CheckpointCoordinator {
         files,
       );
     } catch (error) {
-      p.done = false;
+      p.completing = false;
       await this.abort(p, error instanceof FloeError ? error : new FloeError('CHECKPOINT_WRITE_FAILED', `Checkpoint ${checkpointId}: ${(error as Error).message}`, { cause: error }), true);
       return;
     }
+    p.done = true;
     this.pending.delete(checkpointId);
     const now = this.deps.clock.now();
     this.lastCompletedAt = now;
@@ -226,9 +261,10 @@ export class CheckpointCoordinator {
         void this.abort(older, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${older.trigger.checkpointId} was subsumed by ${checkpointId}`), false);
     this.deps.runtime.notifyComplete(checkpointId);
     for (const w of p.waiters) w.resolve(info);
+    if (p.trigger.isFinal && this.final !== undefined) for (const w of this.final.waiters.splice(0)) w.resolve(info);
     this.housekeeping = this.housekeeping.then(() => this.discardSubsumed());
     await this.housekeeping;
-    this.schedulePeriodic();
+    this.afterSettled(p.trigger.isFinal, true);
   }
 
   private async discardSubsumed(): Promise<void> {
@@ -242,7 +278,7 @@ export class CheckpointCoordinator {
   }
 
   private async abort(p: PendingCheckpoint, error: FloeError, countsAsFailure: boolean): Promise<void> {
-    if (p.done && this.pending.get(p.trigger.checkpointId) !== p) return;
+    if (p.done || p.completing) return; // a checkpoint writing its metadata finishes (or fails) by itself
     p.done = true;
     p.cancelTimeout();
     this.pending.delete(p.trigger.checkpointId);
@@ -254,7 +290,38 @@ export class CheckpointCoordinator {
     this.deps.runtime.notifyAborted(p.trigger.checkpointId);
     for (const w of p.waiters) w.reject(error);
     if (countsAsFailure) this.countFailure(error);
-    this.schedulePeriodic();
+    this.afterSettled(p.trigger.isFinal, false);
+  }
+
+  /** A checkpoint completed or failed: the next periodic one, or the final one (again), may go. */
+  private afterSettled(wasFinal: boolean, succeeded: boolean): void {
+    const final = this.final;
+    if (final !== undefined && wasFinal) {
+      final.inFlight = false;
+      if (!succeeded && !this.stopped && final.waiters.length > 0) {
+        final.failures++;
+        const delay = Math.min(FINAL_RETRY_MAX_MS, FINAL_RETRY_INITIAL_MS * 2 ** (final.failures - 1));
+        this.deps.runtime.log(`the final checkpoint failed (${final.failures} so far); retrying in ${delay} ms`);
+        final.retryScheduled = true;
+        this.schedule(delay, () => {
+          final.retryScheduled = false;
+          this.triggerFinalWhenPossible();
+        });
+        return;
+      }
+    }
+    if (final !== undefined) this.triggerFinalWhenPossible();
+    else this.schedulePeriodic();
+  }
+
+  private triggerFinalWhenPossible(): void {
+    const final = this.final;
+    if (final === undefined || this.stopped || final.inFlight || final.retryScheduled || final.waiters.length === 0) return;
+    if (this.pending.size >= this.deps.options.maxConcurrent) return; // triggered when one settles
+    final.inFlight = true;
+    this.trigger(true).catch(() => {
+      // counted and logged; afterSettled() schedules the retry
+    });
   }
 
   private countFailure(error: FloeError): void {
@@ -271,9 +338,23 @@ export class CheckpointCoordinator {
       );
   }
 
+  /** Schedules through the injected scheduler and remembers the timer until it fires or is cancelled. */
+  private schedule(delayMs: number, callback: () => void): () => void {
+    const cancelTimer = this.deps.schedule(delayMs, () => {
+      this.timers.delete(cancel);
+      callback();
+    });
+    const cancel = (): void => {
+      this.timers.delete(cancel);
+      cancelTimer();
+    };
+    this.timers.add(cancel);
+    return cancel;
+  }
+
   private schedulePeriodic(): void {
     const interval = this.deps.options.intervalMs;
-    if (interval === undefined || this.stopped || this.finalRequested) return;
+    if (interval === undefined || this.stopped || this.final !== undefined) return;
     this.cancelPeriodic?.();
     if (this.pending.size >= this.deps.options.maxConcurrent) return; // rescheduled on completion/abort
     const at = nextTriggerTime({
@@ -283,7 +364,7 @@ export class CheckpointCoordinator {
       lastCompletedAt: this.lastCompletedAt,
       now: this.deps.clock.now(),
     });
-    this.cancelPeriodic = this.deps.schedule(Math.max(0, at - this.deps.clock.now()), () => {
+    this.cancelPeriodic = this.schedule(Math.max(0, at - this.deps.clock.now()), () => {
       this.cancelPeriodic = undefined;
       this.trigger(false).catch(() => {
         // failures are counted and logged in abort(); a periodic checkpoint has no caller to tell

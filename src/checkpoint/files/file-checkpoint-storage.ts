@@ -8,6 +8,7 @@ import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
+import type { CheckpointDirectoryListing } from '../recovery-choice.js';
 
 /** Format version of data files and metadata written by this Floe. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -16,6 +17,12 @@ const MAGIC = Buffer.from('FLOE');
 const TRAILER_BYTES = 32;
 const METADATA = '_metadata';
 const SHARED = 'shared/';
+/**
+ * The newest completed checkpoint id: tells a deleted `_metadata` from an attempt that never
+ * completed. Written after `_metadata` and before anyone is told the checkpoint completed, so
+ * every checkpoint whose output a sink committed is recorded.
+ */
+const LAST_COMPLETED = '_last-completed';
 
 /** One data file of a checkpoint, as recorded in its metadata. */
 export interface StoredFile {
@@ -90,7 +97,10 @@ export class FileCheckpointStorage {
     } catch (cause) {
       throw writeFailed(`cannot create ${dir}`, cause);
     }
-    let done = false;
+    // Completing and aborting exclude each other: an abort that arrives while _metadata is being
+    // written leaves the checkpoint complete (a restore commits what it pre-committed), and a
+    // checkpoint that was aborted cannot complete afterwards.
+    let state: 'open' | 'completing' | 'completed' | 'aborted' = 'open';
     return {
       checkpointId: id,
       writeFile: async (name, bytes) => {
@@ -106,15 +116,28 @@ export class FileCheckpointStorage {
         return { name, size: contentSize + TRAILER_BYTES, sha256 };
       },
       complete: async (metadata, files) => {
+        if (state !== 'open') throw new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} cannot complete: it was ${state === 'aborted' ? 'aborted' : 'completed before'}`);
+        state = 'completing';
         const envelope: CheckpointMetadataEnvelope = { format: CHECKPOINT_FORMAT_VERSION, checkpointId: id, createdAt: new Date().toISOString(), files, metadata };
         const body = JSON.stringify(envelope);
         const sum = createHash('sha256').update(body).digest('hex');
-        await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)]);
-        await fsyncDir(dir);
-        done = true;
+        try {
+          await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)]);
+          await fsyncDir(dir);
+        } catch (error) {
+          state = 'open'; // not complete: nothing was committed for it, so an abort may delete it
+          throw error;
+        }
+        state = 'completed';
+        if (id > ((await this.readLastCompleted()) ?? 0)) {
+          await atomicWrite(join(this.directory, LAST_COMPLETED), [Buffer.from(`${id}\n`)]);
+          await fsyncDir(this.directory);
+        }
       },
       abort: async () => {
-        if (!done) await rm(dir, { recursive: true, force: true });
+        if (state !== 'open') return;
+        state = 'aborted';
+        await rm(dir, { recursive: true, force: true });
       },
     };
   }
@@ -133,6 +156,82 @@ export class FileCheckpointStorage {
       if (m !== null && (await exists(join(this.directory, name, METADATA)))) ids.push(Number(m[1]));
     }
     return ids.sort((a, b) => a - b);
+  }
+
+  /** Every `chk-<id>` directory (complete or not), ascending, and whether it has a `_metadata` file. */
+  async listCheckpointDirectories(): Promise<Array<{ id: number; hasMetadata: boolean }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch {
+      return [];
+    }
+    const found: Array<{ id: number; hasMetadata: boolean }> = [];
+    for (const name of names) {
+      const m = /^chk-(\d+)$/.exec(name);
+      if (m !== null) found.push({ id: Number(m[1]), hasMetadata: await exists(join(this.directory, name, METADATA)) });
+    }
+    return found.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * What recovery needs to know about the directory: every `chk-<id>`, the completed marker, and
+   * with `verify` the verification results newest first up to and including the first valid
+   * checkpoint (older ones are not read: verifying streams every file).
+   */
+  async readListing(options: { verify: boolean }): Promise<CheckpointDirectoryListing> {
+    const dirs = await this.listCheckpointDirectories();
+    const checkpoints = dirs.map((d) => ({ ...d, problems: undefined as string[] | undefined }));
+    for (const c of options.verify ? [...checkpoints].reverse() : []) {
+      if (!c.hasMetadata) continue;
+      c.problems = await this.verify(c.id);
+      if (c.problems.length === 0) break;
+    }
+    return { checkpoints, lastCompletedId: await this.readLastCompleted() };
+  }
+
+  /** The newest checkpoint id this storage completed, from its marker (undefined when none or unreadable). */
+  async readLastCompleted(): Promise<number | undefined> {
+    try {
+      const id = Number((await readFile(join(this.directory, LAST_COMPLETED), 'utf8')).trim());
+      return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Deletes the given checkpoint directories (`_metadata` first), then every file in `shared/`
+   * that no remaining checkpoint with readable metadata lists, and temporary files of writes
+   * that never finished. Only for a directory no running job writes to (the caller holds its lock).
+   */
+  async removeUnreferenced(ids: number[]): Promise<{ checkpoints: number; sharedFiles: number }> {
+    for (const id of ids) {
+      await rm(join(this.dirOf(id), METADATA), { force: true });
+      await rm(this.dirOf(id), { recursive: true, force: true });
+    }
+    const listed = new Set<string>();
+    for (const { id, hasMetadata } of await this.listCheckpointDirectories()) {
+      if (!hasMetadata) continue;
+      try {
+        for (const f of (await this.readMetadata(id)).files) listed.add(f.name);
+      } catch {
+        // unreadable metadata protects nothing: that checkpoint cannot be restored
+      }
+    }
+    let sharedFiles = 0;
+    let names: string[] = [];
+    try {
+      names = await readdir(join(this.directory, 'shared'));
+    } catch {
+      // no shared/ directory: nothing to collect
+    }
+    for (const name of names) {
+      if (listed.has(`${SHARED}${name}`)) continue;
+      await rm(join(this.directory, 'shared', name), { force: true });
+      sharedFiles++;
+    }
+    return { checkpoints: ids.length, sharedFiles };
   }
 
   /** Reads and verifies `_metadata`. */
@@ -277,7 +376,9 @@ async function atomicWrite(path: string, chunks: Uint8Array[]): Promise<void> {
   try {
     const handle = await open(tmp, 'w');
     try {
-      for (const c of chunks) await handle.write(c);
+      // One writev, not a write per chunk: each await is a turn of an event loop that busy
+      // subtasks share, and a checkpoint file has a chunk per key group.
+      await handle.writev(chunks);
       await handle.sync();
     } finally {
       await handle.close();
@@ -315,7 +416,7 @@ function writeFailed(what: string, cause: unknown): FloeError {
 function invalid(id: number, path: string, why: string, cause?: unknown): FloeError {
   return new FloeError(
     'CHECKPOINT_INVALID',
-    `Checkpoint ${id} is invalid: ${path}: ${why}. Recovery falls back to an older retained checkpoint; delete the chk-${id} directory to discard it.`,
+    `Checkpoint ${id} is invalid: ${path}: ${why} (restore the file from a backup, or resume from another checkpoint)`,
     { cause },
   );
 }

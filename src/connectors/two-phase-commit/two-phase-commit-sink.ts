@@ -2,7 +2,8 @@
 // transaction; at each checkpoint's snapshot the transaction is pre-committed and kept as pending
 // in operator state; when the checkpoint completes every pending transaction up to it is
 // committed; after a restore, the restored pending transactions are committed (their checkpoint
-// completed) and anything else is aborted. Commits must be idempotent.
+// completed) and anything else is aborted. Commits must be idempotent. Without checkpointing the
+// one transaction is committed at end of input.
 import { ListStateDescriptor } from '../../state/descriptors.js';
 import type { ListState } from '../../state/state.js';
 import type {
@@ -25,6 +26,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T>, Che
   private pending: PendingTransaction<TXN>[] = [];
   private state: ListState<PendingTransaction<TXN>> | undefined;
   private context: RuntimeContext | undefined;
+  private checkpointing = true;
 
   /** Starts a new transaction. */
   protected abstract beginTransaction(ctx: RuntimeContext): TXN | Promise<TXN>;
@@ -49,6 +51,7 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T>, Che
   }
 
   async initializeState(ctx: FunctionInitializationContext): Promise<void> {
+    this.checkpointing = ctx.isCheckpointingEnabled();
     this.state = ctx.getOperatorStateStore().getListState(new ListStateDescriptor<PendingTransaction<TXN>>('two-phase-commit-pending'));
     if (!ctx.isRestored()) return;
     // Restored from a completed checkpoint: what it recorded as pending was pre-committed in it.
@@ -61,8 +64,17 @@ export abstract class TwoPhaseCommitSink<T, TXN> implements SinkFunction<T>, Che
   }
 
   async flush(endOfInput: boolean): Promise<void> {
-    if (this.current !== undefined) await this.flushTransaction(this.current);
-    void endOfInput;
+    if (this.current === undefined) return;
+    if (endOfInput && !this.checkpointing) {
+      // No checkpoint will ever commit: the end of a bounded input is the only commit point
+      // (checkpoint id 0). A job that fails before it commits nothing, as in Flink.
+      const txn = this.current;
+      this.current = undefined;
+      await this.preCommit(txn, 0);
+      await this.commit(txn);
+      return;
+    }
+    await this.flushTransaction(this.current);
   }
 
   async snapshotState(ctx: FunctionSnapshotContext): Promise<void> {

@@ -15,6 +15,10 @@ export class UserFunctionOperator extends BaseOperator {
     super();
   }
 
+  keepsOperatorState(): boolean {
+    return isCheckpointedFunction(this.userFunction);
+  }
+
   /** Calls the user's CheckpointedFunction.initializeState with operator (and keyed) state. */
   override async initializeState(restore: OperatorRestore | undefined): Promise<void> {
     this.runtimeContext = createRuntimeContext(this.ctx);
@@ -30,6 +34,7 @@ export class UserFunctionOperator extends BaseOperator {
         getRestoredCheckpointId: () => restore?.checkpointId,
         getOperatorStateStore: () => store,
         getKeyedStateStore: () => (this.ctx.keyedBackend === undefined ? undefined : runtimeContext),
+        isCheckpointingEnabled: () => this.ctx.checkpointing === true,
       });
     } catch (cause) {
       throw this.userError(cause, 'initializeState()', undefined, false);

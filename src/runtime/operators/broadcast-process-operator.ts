@@ -64,8 +64,8 @@ export class BroadcastProcessOperator extends UserFunctionOperator {
         const backend = self.ctx.keyedBackend;
         if (backend === undefined) throw new FloeError('STATE_NOT_AVAILABLE', `Operator '${self.ctx.uid}': applyToKeyedState needs a keyed stream`);
         const handle = backend.getPartitionedState(descriptor as AnyStateDescriptor) as unknown as S;
-        const keys = [...new Set(backend.entries(descriptor.name).map((e) => JSON.stringify([e.key])))].map((k) => JSON.parse(k)[0]);
-        for (const key of keys) {
+        // Streamed in the backend's canonical key encoding (any key type, bigint included), as Flink's applyToAllKeys.
+        for (const key of backend.keys(descriptor.name)) {
           backend.setCurrentKey(key);
           visit(key, handle);
         }

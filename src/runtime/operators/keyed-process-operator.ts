@@ -26,6 +26,7 @@ export class KeyedProcessOperator extends UserFunctionOperator implements OnTime
     this.timers = new InternalTimerService(backend, this.ctx.processingTime, this.ctx.post, (timer, domain) =>
       this.onTimer(timer, domain),
     );
+    this.timers.restoreWatermark(this.inputWatermark);
     await super.open();
   }
 

@@ -1,11 +1,20 @@
 // Rolling reduce on a keyed stream (reduce, sum, min, max): keeps the reduced value per key in
 // ValueState and emits it after every record, as Flink's StreamGroupedReduceOperator. No I/O.
 import { ValueStateDescriptor } from '../../state/descriptors.js';
+import type { TypeSerializer } from '../../state/serde/type-serializer.js';
 import type { ValueState } from '../../state/state.js';
 import { UserFunctionOperator } from './basic-operators.js';
 
+/**
+ * Stores a copy of each reduced object, made with the state's serializer, and emits the object the
+ * reduce function returned: downstream functions that change their input can never reach the
+ * state (Flink copies records between chained operators for the same reason). Costs one
+ * serialize and deserialize per record whose reduced value is an object.
+ */
 export class KeyedReduceOperator extends UserFunctionOperator {
   private state!: ValueState<unknown>;
+  private readonly descriptor = new ValueStateDescriptor<unknown>('_reduce');
+  private readonly serializer: TypeSerializer<unknown> = this.descriptor.serializer;
 
   constructor(
     private readonly reduce: (accumulated: any, value: any) => unknown,
@@ -16,7 +25,7 @@ export class KeyedReduceOperator extends UserFunctionOperator {
 
   override async open(): Promise<void> {
     await super.open();
-    this.state = this.runtimeContext.getState(new ValueStateDescriptor<unknown>('_reduce'));
+    this.state = this.runtimeContext.getState(this.descriptor);
   }
 
   override processElement(value: unknown, timestamp: number): void {
@@ -30,7 +39,7 @@ export class KeyedReduceOperator extends UserFunctionOperator {
         throw this.userError(cause, this.what, value);
       }
     }
-    this.state.update(next);
+    this.state.update(typeof next === 'object' && next !== null ? this.serializer.deserialize(this.serializer.serialize(next)) : next);
     this.output.collect(next, timestamp);
   }
 }

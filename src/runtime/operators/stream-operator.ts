@@ -22,6 +22,10 @@ export interface OperatorContext {
   /** Present for operators on a keyed stream. */
   keyedBackend: KeyedStateBackend | undefined;
   processingTime: ProcessingTimeService;
+  /** True when the job takes checkpoints (undefined: it does not). */
+  checkpointing?: boolean;
+  /** The user metrics of this operator instance (`ctx.metrics` in rich functions). */
+  metrics: import('../metrics/user-metrics.js').MetricGroup;
   /** Posts an action to the subtask's mailbox (runs between batches). */
   post(action: () => void | Promise<void>): void;
   log(message: string): void;
@@ -56,6 +60,12 @@ export interface StreamOperator {
   snapshotState(checkpointId: number, timestamp: number): unknown | Promise<unknown>;
   notifyCheckpointComplete(checkpointId: number): void | Promise<void>;
   notifyCheckpointAborted(checkpointId: number): void | Promise<void>;
+  /** True when the operator keeps operator state in checkpoints (a CheckpointedFunction); for plans. */
+  keepsOperatorState?(): boolean;
+  /** The event time this operator has reached (its input watermark), stored with each checkpoint. */
+  snapshotWatermark(): number;
+  /** Before open(): resumes at the stored event time, so lateness after a restore is judged as without the failure. */
+  restoreWatermark(timestamp: number): void;
 }
 
 /** Common plumbing: context access, watermark forwarding, user-error wrapping. */
@@ -98,6 +108,14 @@ export class BaseOperator implements StreamOperator {
 
   notifyCheckpointAborted(_checkpointId: number): void | Promise<void> {}
 
+  snapshotWatermark(): number {
+    return this.inputWatermark;
+  }
+
+  restoreWatermark(timestamp: number): void {
+    this.inputWatermark = timestamp;
+  }
+
   /**
    * Wraps an exception thrown by user code so it names the job, the operator, the subtask and
    * the record. An error already wrapped further down the chain passes through unchanged.
@@ -105,11 +123,11 @@ export class BaseOperator implements StreamOperator {
   protected userError(cause: unknown, what: string, record?: unknown, hasRecord = true): FloeError {
     if (cause instanceof FloeError && cause.code !== 'IO_ERROR') return cause;
     const ctx = this.ctx;
-    const place = describeContext({ job: ctx.jobName, operator: ctx.uid, subtask: ctx.subtaskIndex, parallelism: ctx.parallelism });
+    const place = describeContext({ job: ctx.jobName, operator: ctx.uid, operatorName: ctx.name, subtask: ctx.subtaskIndex, parallelism: ctx.parallelism });
     const message = cause instanceof Error ? cause.message : String(cause);
     const onRecord = hasRecord ? ` on record ${describeValue(record)}` : '';
     return new FloeError('USER_FUNCTION_FAILED', `${what} failed in ${place}${onRecord}: ${message}`, {
-      context: { job: ctx.jobName, operator: ctx.uid, subtask: ctx.subtaskIndex },
+      context: { job: ctx.jobName, operator: ctx.uid, operatorName: ctx.name, subtask: ctx.subtaskIndex },
       cause,
     });
   }

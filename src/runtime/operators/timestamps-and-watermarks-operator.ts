@@ -36,6 +36,16 @@ export class TimestampsAndWatermarksOperator extends BaseOperator {
     }
   }
 
+  /** For a watermark generator, the event time reached is what it emitted. */
+  override snapshotWatermark(): number {
+    return this.emitted;
+  }
+
+  /** Never emits a watermark at or below the one emitted before the checkpoint. */
+  override restoreWatermark(timestamp: number): void {
+    this.emitted = timestamp;
+  }
+
   override processWatermark(timestamp: number): void {
     // Only the end-of-input watermark passes: this operator now owns the stream's event time.
     if (timestamp === MAX_WATERMARK && this.emitted < MAX_WATERMARK) {

@@ -3,12 +3,9 @@
 import { Packr } from 'msgpackr';
 import { FloeError } from '../../core/errors.js';
 import { decodeKey } from '../../core/key-decoding.js';
-import { keyGroupForHash, type KeyGroupRange } from '../../core/key-groups.js';
-import { murmur3x86_32 } from '../../core/murmur.js';
-import type { RestoredKeyedState } from '../keyed-snapshot.js';
-import type { Namespace } from '../keyed-state-backend.js';
-import type { SnapshotStateMeta, DiskSnapshotMeta } from '../keyed-snapshot.js';
-import type { KeyGroupedTimerQueue } from '../keyed-state-backend.js';
+import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-groups.js';
+import type { DiskSnapshotMeta, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { KeyGroupedTimerQueue, Namespace } from '../keyed-state-backend.js';
 import type { LmdbStore } from './lmdb-store.js';
 import { type KvRecord, readRecordBytes, readRecordFile } from './record-file.js';
 
@@ -98,10 +95,10 @@ export async function loadSnapshots(backend: DiskRestoreTarget, snapshots: Resto
     }
     const rows = disk.timerBytes === 0 ? [] : (packr.unpack(data.subarray(0, disk.timerBytes)) as Array<[number, number, Namespace, Uint8Array]>);
     for (const [q, timestamp, namespace, keyBytes] of rows) {
-      // Timers of other subtasks' key groups are skipped before the key becomes current.
-      const keyGroup = keyGroupForHash(murmur3x86_32(keyBytes), backend.maxParallelism);
-      if (keyGroup < lo || keyGroup > hi) continue;
-      backend.setCurrentKey(decodeKey(keyBytes));
+      const key = decodeKey(keyBytes);
+      const keyGroup = assignToKeyGroup(key, backend.maxParallelism);
+      if (keyGroup < lo || keyGroup > hi) continue; // another subtask's timer (rescale): its key may not be set here
+      backend.setCurrentKey(key);
       backend.getTimerQueue(meta.timerQueues[q]).add(timestamp, namespace);
     }
     backend.sequence = Math.max(backend.sequence, disk.nextSequence);

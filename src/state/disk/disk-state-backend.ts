@@ -28,11 +28,12 @@ import type {
   KeyedStateBackend,
   KeyedStateBackendOptions,
   KeyGroupedTimerQueue,
+  Namespace,
   StateBackend,
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
-import { partitionedStateOf } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitionedStateOf } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
@@ -42,7 +43,7 @@ import { loadSnapshots } from './disk-restore.js';
 import { DiskSnapshotter } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
 import { DiskIncrementalCleanup, DiskStateTable, TTL_TIMESTAMP_BYTES, type DiskKeyContext } from './disk-state-table.js';
-import { keyPart, parseKey } from './key-layout.js';
+import { decodeStoredKey, keyPart, namespacePart, parseKey } from './key-layout.js';
 import { LmdbStore } from './lmdb-store.js';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.js';
 
@@ -208,6 +209,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   setCurrentKey(key: unknown): void {
+    executingKeyedBackend.current = this;
     const ctx = this.ctx;
     if (key === ctx.key && key !== undefined) return;
     let bytes: Uint8Array;
@@ -220,6 +222,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       });
     }
     const keyGroup = keyGroupForHash(murmur3x86_32(bytes), this.maxParallelism);
+    if (!this.keyGroupRange.contains(keyGroup)) throw keyOutsideRangeError(this.place(), key, keyGroup, this.keyGroupRange);
     ctx.keyPart = keyPart(keyGroup, bytes, () => this.place(), key);
     ctx.key = key;
     ctx.keyGroup = keyGroup;
@@ -290,6 +293,22 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   entries(stateName: string): StateEntry[] {
     return this.states.get(stateName)?.handle?.inspect() ?? [];
+  }
+
+  /** A scan in key order: a key's entries are adjacent, so each key is yielded once without a set of seen keys. */
+  *keys(stateName: string, namespace: Namespace = VOID_NAMESPACE): Generator<unknown> {
+    const table = this.states.get(stateName)?.table;
+    if (table === undefined) return;
+    const wanted = namespacePart(namespace);
+    let last: Buffer | undefined;
+    for (const { key } of table.all()) {
+      const parsed = parseKey(key);
+      if (!key.subarray(parsed.keyPartEnd, parsed.prefixEnd).equals(wanted)) continue;
+      const part = key.subarray(0, parsed.keyPartEnd);
+      if (last !== undefined && part.equals(last)) continue;
+      last = Buffer.from(part);
+      yield decodeStoredKey(key, parsed);
+    }
   }
 
   /** Exact: a scan over the state counting distinct keys. Progress lines use {@link estimatedNumKeys}. */
@@ -385,6 +404,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   private async close(): Promise<void> {
+    if (executingKeyedBackend.current === this) executingKeyedBackend.current = undefined;
     await this.snapshotter.dispose();
     await this.restoring;
     this.states.clear();

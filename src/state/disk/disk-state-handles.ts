@@ -3,7 +3,7 @@
 // TTL semantics follow the heap handles in ttl/ exactly (the contract suites hold both to them).
 import { FloeError, describeValue } from '../../core/errors.js';
 import { encodeKey } from '../../core/key-encoding.js';
-import { VOID_NAMESPACE, type InternalKvState, type Namespace, type StateEntry } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, checkNamespace, type InternalKvState, type Namespace, type StateEntry } from '../keyed-state-backend.js';
 import type { AggregateFunction, AggregatingState, ListState, MapState, ReduceFunction, ReducingState, ValueState } from '../state.js';
 import { checkListElement, checkedListElements } from '../heap/heap-list-state.js';
 import type { DiskIncrementalCleanup, DiskStateTable } from './disk-state-table.js';
@@ -29,6 +29,7 @@ export abstract class DiskStateHandle implements InternalKvState {
 
   setCurrentNamespace(namespace: Namespace): void {
     if (namespace === this.namespace) return;
+    checkNamespace(namespace, this.place);
     this.namespace = namespace;
     this.nsPart = namespacePart(namespace);
     this.cachedPrefix = undefined;

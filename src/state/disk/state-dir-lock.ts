@@ -1,10 +1,11 @@
 // One running job per state directory (does I/O): a LOCK file naming the holder's pid and job,
 // created atomically. A lock whose process is gone (kill -9) is taken over; a live one is refused
 // before anything in the directory is touched.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FloeError } from '../../core/errors.js';
+import { ensureUsableDirectory } from '../usable-directory.js';
 
 export interface StateDirLock {
   readonly dir: string;
@@ -20,16 +21,25 @@ export interface StateDirHolder {
   token: string;
 }
 
+/** Which directory a lock guards: its error code, its name in messages and the setting that moves it. */
+export interface LockPurpose {
+  code: 'STATE_DIR_IN_USE' | 'CHECKPOINT_DIR_IN_USE';
+  what: string;
+  option: string;
+}
+
+const STATE_DIR: LockPurpose = { code: 'STATE_DIR_IN_USE', what: 'state directory', option: "--state-dir DIR, or stateBackend: { kind: 'disk', dir }" };
+
 /** Directories locked by live StateDirLock objects of this process. */
 const held = new Set<string>();
 
 /**
- * Takes the lock of `dir` (creating the directory), or throws STATE_DIR_IN_USE naming the
- * directory, the holder's pid and job, and what to do.
+ * Takes the lock of `dir` (creating the directory), or throws STATE_DIR_IN_USE (or the purpose's
+ * code) naming the directory, the holder's pid and job, and what to do; DIRECTORY_UNUSABLE when
+ * the directory cannot be created or written.
  */
-export function lockStateDir(dir: string, owner: { job: string }): StateDirLock {
-  const abs = resolve(dir);
-  mkdirSync(abs, { recursive: true });
+export function lockStateDir(dir: string, owner: { job: string }, purpose: LockPurpose = STATE_DIR): StateDirLock {
+  const abs = ensureUsableDirectory(resolve(dir), purpose);
   const path = join(abs, 'LOCK');
   const mine: StateDirHolder = { pid: process.pid, job: owner.job, startedAt: new Date().toISOString(), host: hostname(), token: crypto.randomUUID() };
   const content = JSON.stringify(mine);
@@ -40,8 +50,8 @@ export function lockStateDir(dir: string, owner: { job: string }): StateDirLock 
     const holder = readStateDirLock(abs);
     if (holder !== undefined && isLive(holder, abs))
       throw new FloeError(
-        'STATE_DIR_IN_USE',
-        `The state directory ${abs} is in use by process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`} (job '${holder.job}', since ${holder.startedAt}). Stop that job, or give this one another state directory (--state-dir DIR, or stateBackend: { kind: 'disk', dir }).`,
+        purpose.code,
+        `The ${purpose.what} ${abs} is in use by process ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`} (job '${holder.job}', since ${holder.startedAt}). Stop that job, or give this one another ${purpose.what} (${purpose.option}).`,
       );
     // The holder is gone (or the file is unreadable): take over atomically.
     const tmp = `${path}.${mine.token}`;

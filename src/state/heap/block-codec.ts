@@ -1,6 +1,9 @@
 // The binary layout of one key group's block in a heap snapshot, built for speed: entries go
 // into one growable buffer with tags, so common cases (string or number keys, number values)
 // are written without allocating per entry. Pure (no I/O).
+//
+// Format 2 (written now) stores a state or timer-queue index below 255 in one byte and any other
+// as 0xff followed by a u32; format 1 (still read) had one byte only, so more than 255 states wrapped.
 import { Packr } from 'msgpackr';
 import type { KeyId } from '../../core/key-encoding.js';
 import type { Namespace } from '../keyed-state-backend.js';
@@ -20,6 +23,11 @@ export const PAYLOAD_PACKED = 2;
 /** Record kinds inside a block. */
 const REC_ENTRY = 1;
 const REC_TIMER = 2;
+/** Format 2: an index byte with this value is followed by the index as a u32. */
+const INDEX_WIDE = 0xff;
+
+/** The block format BlockWriter writes (recorded in the snapshot's metadata). */
+export const BLOCK_FORMAT = 2;
 
 /** Appends entries and timers of one key group to a growable buffer. */
 export class BlockWriter {
@@ -44,6 +52,15 @@ export class BlockWriter {
   private u8(v: number): void {
     this.ensure(1);
     this.buf[this.pos++] = v;
+  }
+
+  /** A state or timer-queue index: one byte below 255, else 0xff and a u32. */
+  private index(v: number): void {
+    if (v < INDEX_WIDE) return this.u8(v);
+    this.ensure(5);
+    this.buf[this.pos] = INDEX_WIDE;
+    this.view.setUint32(this.pos + 1, v);
+    this.pos += 5;
   }
 
   private f64(v: number): void {
@@ -92,7 +109,7 @@ export class BlockWriter {
 
   /** One state entry; `value` is a number (PAYLOAD_NUMBER) or anything msgpack encodes. */
   entry(state: number, ns: Namespace, id: KeyId, value: unknown): void {
-    if (ns === '' && typeof id === 'number' && typeof value === 'number') {
+    if (ns === '' && typeof id === 'number' && typeof value === 'number' && state < INDEX_WIDE) {
       // The common case (number key, number value, no namespace) in one bounds check.
       this.ensure(21);
       const buf = this.buf;
@@ -110,7 +127,7 @@ export class BlockWriter {
       return;
     }
     this.u8(REC_ENTRY);
-    this.u8(state);
+    this.index(state);
     this.namespace(ns);
     this.keyId(id);
     if (typeof value === 'number') {
@@ -122,9 +139,19 @@ export class BlockWriter {
     }
   }
 
+  /** One state entry whose payload was packed already ({@link packPayload}). */
+  packedEntry(state: number, ns: Namespace, id: KeyId, packed: Uint8Array): void {
+    this.u8(REC_ENTRY);
+    this.index(state);
+    this.namespace(ns);
+    this.keyId(id);
+    this.u8(PAYLOAD_PACKED);
+    this.bytes(packed);
+  }
+
   timer(queue: number, timestamp: number, ns: Namespace, id: KeyId, order: number): void {
     this.u8(REC_TIMER);
-    this.u8(queue);
+    this.index(queue);
     this.f64(timestamp);
     this.namespace(ns);
     this.keyId(id);
@@ -136,13 +163,19 @@ export class BlockWriter {
   }
 }
 
+/** The bytes `entry` would write for a non-number payload; the result stays valid (msgpackr does not reuse it). */
+export function packPayload(payload: unknown): Uint8Array {
+  return packr.pack(payload);
+}
+
 export interface DecodedBlock {
   entries: Array<[number, Namespace, KeyId, unknown]>;
   timers: Array<[number, number, Namespace, KeyId, number]>;
 }
 
-/** Reads a block written by BlockWriter; throws on bytes it cannot read. */
-export function readBlock(bytes: Uint8Array): DecodedBlock {
+/** Reads a block written by BlockWriter in `format` (1 or 2); throws on bytes it cannot read. */
+export function readBlock(bytes: Uint8Array, format: number = BLOCK_FORMAT): DecodedBlock {
+  if (format !== 1 && format !== 2) throw new RangeError(`unknown heap snapshot block format ${format} (this version reads 1 and 2)`);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   const need = (n: number) => {
@@ -151,6 +184,14 @@ export function readBlock(bytes: Uint8Array): DecodedBlock {
   const u8 = () => {
     need(1);
     return buf[pos++];
+  };
+  const index = () => {
+    const v = u8();
+    if (format === 1 || v !== INDEX_WIDE) return v;
+    need(4);
+    const wide = buf.readUInt32BE(pos);
+    pos += 4;
+    return wide;
   };
   const f64 = () => {
     need(8);
@@ -195,7 +236,7 @@ export function readBlock(bytes: Uint8Array): DecodedBlock {
   while (pos < buf.length) {
     const rec = u8();
     if (rec === REC_ENTRY) {
-      const state = u8();
+      const state = index();
       const ns = namespace();
       const id = keyId();
       const tag = u8();
@@ -203,7 +244,7 @@ export function readBlock(bytes: Uint8Array): DecodedBlock {
       if (tag !== PAYLOAD_NUMBER && tag !== PAYLOAD_PACKED) throw new RangeError(`unknown payload tag ${tag}`);
       out.entries.push([state, ns, id, value]);
     } else if (rec === REC_TIMER) {
-      const queue = u8();
+      const queue = index();
       const ts = f64();
       const ns = namespace();
       const id = keyId();

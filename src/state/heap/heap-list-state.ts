@@ -32,7 +32,7 @@ export class HeapListState<T> extends HeapStateHandle<T[]> implements ListState<
     checkListElement(value, this.place);
     this.access();
     const list = this.map.get(this.ctx.id);
-    if (list === undefined) this.writable().set(this.ctx.id, [value]);
+    if (list === undefined) this.store([value]);
     else list.push(value);
   }
 
@@ -41,7 +41,7 @@ export class HeapListState<T> extends HeapStateHandle<T[]> implements ListState<
     if (items.length === 0) return;
     this.access();
     const list = this.map.get(this.ctx.id);
-    if (list === undefined) this.writable().set(this.ctx.id, items);
+    if (list === undefined) this.store(items);
     else for (let i = 0; i < items.length; i++) list.push(items[i]);
   }
 
@@ -49,7 +49,7 @@ export class HeapListState<T> extends HeapStateHandle<T[]> implements ListState<
   update(values: Iterable<T>): void {
     const items = checkedListElements(values, this.place);
     if (items.length === 0) this.removeCurrent();
-    else this.writable().set(this.ctx.id, items);
+    else this.store(items);
   }
 
   clear(): void {

@@ -39,7 +39,7 @@ export class HeapMapState<UK, UV> extends HeapStateHandle<Map<KeyId, UV>> implem
     const uid = userKeyId(key, this.place);
     this.access();
     let m = this.map.get(this.ctx.id);
-    if (m === undefined) this.writable().set(this.ctx.id, (m = new Map()));
+    if (m === undefined) this.store((m = new Map()));
     m.set(uid, value);
   }
 
@@ -48,7 +48,7 @@ export class HeapMapState<UK, UV> extends HeapStateHandle<Map<KeyId, UV>> implem
     if (items.length === 0) return;
     this.access();
     let m = this.map.get(this.ctx.id);
-    if (m === undefined) this.writable().set(this.ctx.id, (m = new Map()));
+    if (m === undefined) this.store((m = new Map()));
     for (let i = 0; i < items.length; i++) m.set(items[i][0], items[i][1]);
   }
 

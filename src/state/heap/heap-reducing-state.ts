@@ -23,7 +23,7 @@ export class HeapReducingState<T> extends HeapStateHandle<T> implements Reducing
   add(value: T): void {
     this.access();
     const acc = this.map.get(this.ctx.id);
-    this.writable().set(this.ctx.id, acc === undefined ? value : this.reduce(acc, value));
+    this.store(acc === undefined ? value : this.reduce(acc, value));
   }
 
   clear(): void {
@@ -54,7 +54,7 @@ export class HeapAggregatingState<IN, ACC, OUT> extends HeapStateHandle<ACC> imp
   add(value: IN): void {
     this.access();
     const acc = this.map.get(this.ctx.id);
-    this.writable().set(this.ctx.id, this.aggregate.add(value, acc === undefined ? this.aggregate.createAccumulator() : acc));
+    this.store(this.aggregate.add(value, acc === undefined ? this.aggregate.createAccumulator() : acc));
   }
 
   clear(): void {

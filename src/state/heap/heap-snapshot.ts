@@ -11,7 +11,7 @@ import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { TtlPolicy, TtlValue } from '../ttl/ttl-support.js';
 import { SnapshotLog, type StateTable } from './state-table.js';
-import { BlockWriter, readBlock } from './block-codec.js';
+import { BLOCK_FORMAT, BlockWriter, packPayload, readBlock } from './block-codec.js';
 
 /** Entries encoded between two yields to the event loop. */
 const CHUNK = 4096;
@@ -21,6 +21,18 @@ export interface SnapshotSource {
   descriptor: StateDescriptor;
   table: StateTable<any>;
   ttl: TtlPolicy | undefined;
+}
+
+/**
+ * Restored entries of a state that no descriptor has claimed yet, kept as the block payloads they
+ * were read as, so every later snapshot carries them unchanged (Flink's
+ * testSnapshotNonAccessedState). `heldBy` counts the snapshots that still refer to `entries`:
+ * while it is above zero, claiming the state must not hand these payload objects to the live table.
+ */
+export interface UnclaimedState {
+  meta: SnapshotStateMeta;
+  entries: Array<[Namespace, KeyId, unknown]>;
+  heldBy: number;
 }
 
 
@@ -35,14 +47,22 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
 
   constructor(
     private readonly sources: SnapshotSource[],
+    /** Restored states nobody registered: written as they were read. */
+    private readonly unclaimed: UnclaimedState[],
     timerQueues: Array<[string, { entries(): TimerEntry[] }]>,
     private readonly maxParallelism: number,
     now: () => number,
   ) {
+    for (const u of unclaimed) u.heldBy++;
     this.barrierTime = now();
     // Synchronous part: O(number of states + timers), no copy of keyed state.
     this.logs = sources.map((s) => {
-      const log = new SnapshotLog();
+      const encode = payloadEncoder(s.descriptor, s.ttl);
+      const dropExpired = s.ttl !== undefined && s.ttl.config.cleanupFullSnapshot;
+      const log = new SnapshotLog((stored) => {
+        const payload = encode(stored, dropExpired ? this.barrierTime : undefined);
+        return payload === undefined ? null : packPayload(payload);
+      });
       s.table.snapshots.push(log);
       return log;
     });
@@ -68,19 +88,46 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       const { descriptor, ttl } = this.sources[s];
       const encode = payloadEncoder(descriptor, ttl);
       const dropExpired = ttl !== undefined && ttl.config.cleanupFullSnapshot;
-      const emit = (namespace: Namespace, id: KeyId, stored: unknown): void => {
+      const log = this.logs[s];
+      const emit = (namespace: Namespace, id: KeyId, stored: unknown, saved: Map<KeyId, [object, Uint8Array | null]> | undefined): void => {
+        // An entry the live table touched since the barrier was encoded then (when it still held this object).
+        const early = saved?.get(id);
+        if (early !== undefined && early[0] === stored) {
+          if (early[1] === null) return;
+          blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).packedEntry(s, namespace, id, early[1]);
+          entries++;
+          return;
+        }
         const payload = encode(stored, dropExpired ? this.barrierTime : undefined);
         if (payload === undefined) return;
         blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
         entries++;
       };
       for (const [namespace, ids, values] of this.lists[s]) {
+        // Entries are saved only while processing runs, that is during the yields below.
+        let saved = log.saved.get(namespace);
         for (let i = 0; i < ids.length; i++) {
-          emit(namespace, ids[i], values[i]);
+          emit(namespace, ids[i], values[i], saved);
           if (++sinceYield >= CHUNK) {
             sinceYield = 0;
             await yieldToEventLoop();
+            saved = log.saved.get(namespace);
           }
+        }
+      }
+      if (log.error !== undefined) {
+        this.release();
+        throw log.error;
+      }
+    }
+    for (let u = 0; u < this.unclaimed.length; u++) {
+      const s = this.sources.length + u;
+      for (const [namespace, id, payload] of this.unclaimed[u].entries) {
+        blockOf(assignToKeyGroup(keyFromId(id), maxParallelism)).entry(s, namespace, id, payload);
+        entries++;
+        if (++sinceYield >= CHUNK) {
+          sinceYield = 0;
+          await yieldToEventLoop();
         }
       }
     }
@@ -92,10 +139,10 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         blockOf(keyGroup).timer(q, timer.timestamp, timer.namespace, keyId(timer.key), order);
       });
     const meta: KeyedSnapshotMeta = {
-      format: 1,
+      format: BLOCK_FORMAT,
       backend: 'heap',
       maxParallelism: this.maxParallelism,
-      states: this.sources.map(({ descriptor, ttl }) => stateMeta(descriptor, ttl !== undefined)),
+      states: [...this.sources.map(({ descriptor, ttl }) => stateMeta(descriptor, ttl !== undefined)), ...this.unclaimed.map((u) => u.meta)],
       timerQueues: queueNames,
       keyGroups: [],
       entries,
@@ -120,6 +167,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   release(): void {
     if (this.released) return;
     this.released = true;
+    for (const u of this.unclaimed) u.heldBy--;
     this.sources.forEach((s, i) => {
       const at = s.table.snapshots.indexOf(this.logs[i]);
       if (at >= 0) s.table.snapshots.splice(at, 1);
@@ -214,11 +262,14 @@ export function payloadDecoder(descriptor: StateDescriptor, ttl: boolean, toId: 
   }
 }
 
-/** Decodes one key group's block; keys come back as the user's keys. */
-export function decodeBlock(bytes: Uint8Array): { entries: Array<[number, Namespace, unknown, unknown]>; timers: Array<[number, number, Namespace, unknown, number]> } {
-  const block = readBlock(bytes);
+/** Decodes one key group's block written in `format`; entries keep their key ids, timers come back with the user's keys. */
+export function decodeBlock(
+  bytes: Uint8Array,
+  format: number,
+): { entries: Array<[number, Namespace, KeyId, unknown]>; timers: Array<[number, number, Namespace, unknown, number]> } {
+  const block = readBlock(bytes, format);
   return {
-    entries: block.entries.map(([s, ns, id, p]) => [s, ns, keyFromId(id), p]),
+    entries: block.entries,
     timers: block.timers.map(([q, ts, ns, id, order]) => [q, ts, ns, keyFromId(id), order]),
   };
 }

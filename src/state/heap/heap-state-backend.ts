@@ -1,6 +1,7 @@
 // The heap state backend: keyed state as JavaScript objects in Maps (fastest; bounded by
 // memory). One HeapKeyedStateBackend per keyed operator instance: key context, state registry,
 // timer queues, inspection, snapshots. No I/O.
+import { Packr } from 'msgpackr';
 import { FloeError, describeValue } from '../../core/errors.js';
 import { keyFromId } from '../../core/key-decoding.js';
 import { keyId } from '../../core/key-encoding.js';
@@ -14,7 +15,7 @@ import type {
   StateDescriptor,
   ValueStateDescriptor,
 } from '../descriptors.js';
-import type { KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { KeyedSnapshotRunner, RestoredKeyedState } from '../keyed-snapshot.js';
 import type {
   InternalKvState,
   KeyedSnapshotOptions,
@@ -26,8 +27,8 @@ import type {
   StateEntry,
   StateInfo,
 } from '../keyed-state-backend.js';
-import { partitionedStateOf } from '../keyed-state-backend.js';
-import { serializerIdentity } from '../serde/type-serializer.js';
+import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitionedStateOf } from '../keyed-state-backend.js';
+import { MSGPACK_OPTIONS, serializerIdentity } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import { TtlHeapListState } from '../ttl/ttl-list-state.js';
@@ -39,11 +40,13 @@ import { TtlHeapValueState } from '../ttl/ttl-value-state.js';
 import { HeapListState } from './heap-list-state.js';
 import { HeapMapState } from './heap-map-state.js';
 import { HeapAggregatingState, HeapReducingState } from './heap-reducing-state.js';
-import { HeapSnapshotRunner, decodeBlock, payloadDecoder } from './heap-snapshot.js';
+import { HeapSnapshotRunner, type UnclaimedState, decodeBlock, payloadDecoder } from './heap-snapshot.js';
 import type { HeapStateHandle, KeyContext } from './heap-state-handle.js';
 import { HeapTimerQueue } from './heap-timer-queue.js';
 import { HeapValueState } from './heap-value-state.js';
 import { StateTable } from './state-table.js';
+
+const packr = new Packr(MSGPACK_OPTIONS);
 
 /**
  * Creates heap keyed backends (configuration only; holds no state itself).
@@ -82,13 +85,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
   /** The current key, shared by every handle: `id` is its Map identity, `keyGroup` computed on demand. */
-  private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1 };
+  private readonly ctx: KeyContext = { key: undefined, id: '', keyGroup: -1, checkNewKey: () => void this.ownedKeyGroup() };
   private readonly states = new Map<string, RegisteredState>();
   private readonly timers = new Map<string, HeapTimerQueue>();
   /** Cleanups that run for every processed record (runCleanupForEveryRecord). */
   private perRecordCleanups: IncrementalCleanup<unknown>[] = [];
-  /** Restored entries of states whose descriptor was not registered yet. */
-  private readonly pendingRestore = new Map<string, { meta: SnapshotStateMeta; entries: Array<[Namespace, unknown, unknown]> }>();
+  /** Restored entries of states whose descriptor was not registered yet; every snapshot keeps them. */
+  private readonly pendingRestore = new Map<string, UnclaimedState>();
 
   /** Names this operator instance (and a state) in errors. */
   private readonly errorPlace: StatePlace;
@@ -100,6 +103,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   setCurrentKey(key: unknown): void {
+    executingKeyedBackend.current = this;
     const ctx = this.ctx;
     // The runtime often sets the same key again (timers, chained operators): skip re-encoding it.
     // Keys must not be changed after they are set (as in Flink), so identity is enough here.
@@ -124,6 +128,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const ctx = this.ctx;
     if (ctx.keyGroup < 0) ctx.keyGroup = assignToKeyGroup(ctx.key, this.maxParallelism);
     return ctx.keyGroup;
+  }
+
+  /** The current key's key group; throws INVALID_KEY when this backend does not own it (a new key stored, a timer set). */
+  private ownedKeyGroup(): number {
+    const keyGroup = this.getCurrentKeyGroup();
+    if (!this.keyGroupRange.contains(keyGroup)) throw keyOutsideRangeError(this.place(), this.ctx.key, keyGroup, this.keyGroupRange);
+    return keyGroup;
   }
 
   getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
@@ -174,7 +185,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   getTimerQueue(name: string): KeyGroupedTimerQueue {
     let queue = this.timers.get(name);
-    if (queue === undefined) this.timers.set(name, (queue = new HeapTimerQueue(this.ctx, () => this.getCurrentKeyGroup())));
+    if (queue === undefined) this.timers.set(name, (queue = new HeapTimerQueue(this.ctx, () => this.ownedKeyGroup())));
     return queue;
   }
 
@@ -200,6 +211,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return out;
   }
 
+  *keys(stateName: string, namespace: Namespace = VOID_NAMESPACE): Generator<unknown> {
+    const map = this.states.get(stateName)?.handle.table.namespaces.get(namespace);
+    if (map === undefined) return;
+    // Live Map iteration: deleting the visited key is safe, and keys are unique within a namespace.
+    for (const id of map.keys()) yield keyFromId(id);
+  }
+
   numKeys(stateName: string): number {
     return this.states.get(stateName)?.handle.table.numKeys() ?? 0;
   }
@@ -213,7 +231,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   snapshot(_options: KeyedSnapshotOptions): KeyedSnapshotRunner {
     const sources = [...this.states.values()].map((s) => ({ descriptor: s.descriptor, table: s.handle.table, ttl: s.ttl }));
-    return new HeapSnapshotRunner(sources, [...this.timers], this.maxParallelism, () => this.options.ttlClock.now());
+    return new HeapSnapshotRunner(sources, [...this.pendingRestore.values()], [...this.timers], this.maxParallelism, () => this.options.ttlClock.now());
   }
 
   restore(snapshots: RestoredKeyedState[]): void {
@@ -229,13 +247,13 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       for (const keyGroup of this.keyGroupRange) {
         const bytes = snapshot.block(keyGroup);
         if (bytes === undefined) continue;
-        const { entries, timers } = decodeBlock(bytes);
+        const { entries, timers } = decodeBlock(bytes, meta.format);
         restoredTimers.push(...timers);
-        for (const [s, namespace, key, payload] of entries) {
+        for (const [s, namespace, id, payload] of entries) {
           const stateMeta = meta.states[s];
           let pending = this.pendingRestore.get(stateMeta.name);
-          if (pending === undefined) this.pendingRestore.set(stateMeta.name, (pending = { meta: stateMeta, entries: [] }));
-          pending.entries.push([namespace, key, payload]);
+          if (pending === undefined) this.pendingRestore.set(stateMeta.name, (pending = { meta: stateMeta, entries: [], heldBy: 0 }));
+          pending.entries.push([namespace, id, payload]);
         }
       }
       // Re-register in the original firing order (equal timestamps keep their order).
@@ -267,11 +285,14 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const now = this.options.ttlClock.now();
     // TTL switched on or off since the checkpoint: wrap or unwrap timestamps instead of failing as Flink does.
     const adapt = adaptTtl(d.kind, meta.ttl, state.ttl !== undefined, now);
-    for (const [namespace, key, payload] of pending.entries) table.mapOf(namespace).set(keyId(key), adapt(decode(payload)));
+    // A running snapshot still writes these payload objects: the live table gets its own copies.
+    const own = pending.heldBy > 0 ? (payload: unknown) => packr.unpack(packr.pack(payload)) : (payload: unknown) => payload;
+    for (const [namespace, id, payload] of pending.entries) table.mapOf(namespace).set(id, adapt(decode(own(payload))));
     state.handle.refetch();
   }
 
   dispose(): void {
+    if (executingKeyedBackend.current === this) executingKeyedBackend.current = undefined;
     this.states.clear();
     this.timers.clear();
     this.pendingRestore.clear();
@@ -287,11 +308,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     const ttl = descriptor.ttl === undefined ? undefined : new TtlPolicy(descriptor.ttl, this.options.ttlClock);
     const handle = create(ttl);
     handle.place = this.place(descriptor.name);
+    const registered = { descriptor, handle, ttl };
+    // Restored entries first: a state the checkpoint holds in another shape is refused before it is registered.
+    this.materialize(descriptor.name, registered);
+    this.states.set(descriptor.name, registered);
     if (handle instanceof TtlStateHandle && handle.cleanup !== undefined && handle.cleanupForEveryRecord)
       this.perRecordCleanups.push(handle.cleanup);
-    const registered = { descriptor, handle, ttl };
-    this.states.set(descriptor.name, registered);
-    this.materialize(descriptor.name, registered);
     return handle;
   }
 

@@ -1,7 +1,7 @@
 // What every heap state handle shares: the current key (read from the backend's key context),
 // the cached map of the current namespace, and removal that does not leak namespaces. No I/O.
 import type { KeyId } from '../../core/key-encoding.js';
-import { VOID_NAMESPACE, type InternalKvState, type Namespace } from '../keyed-state-backend.js';
+import { VOID_NAMESPACE, checkNamespace, type InternalKvState, type Namespace } from '../keyed-state-backend.js';
 import type { StateTable } from './state-table.js';
 
 /** The backend's current key, shared by every handle (single-threaded, so a plain object). */
@@ -10,6 +10,11 @@ export interface KeyContext {
   id: KeyId;
   /** -1 until computed for the current key. */
   keyGroup: number;
+  /**
+   * Called when a write adds the current key to a namespace map for the first time; throws when
+   * the key is not this backend's to hold. Absent for tables used alone (tests).
+   */
+  checkNewKey?: () => void;
 }
 
 /** How inspection shows one stored value: the user-facing value and, with TTL, the last access time. */
@@ -48,6 +53,7 @@ export abstract class HeapStateHandle<S> implements InternalKvState {
 
   setCurrentNamespace(namespace: Namespace): void {
     if (namespace === this.namespace) return;
+    checkNamespace(namespace, this.place);
     this.namespace = namespace;
     this.refetch();
   }
@@ -74,6 +80,25 @@ export abstract class HeapStateHandle<S> implements InternalKvState {
       this.epoch = this.table.epoch;
     }
     return map;
+  }
+
+  /**
+   * Sets the current key's stored value. A write that adds a key (the map grew) checks that the
+   * key's key group belongs to this backend and undoes itself when not: a Map size compare per
+   * write, one hash per new key.
+   */
+  protected store(value: S): void {
+    const map = this.writable();
+    const size = map.size;
+    map.set(this.ctx.id, value);
+    if (map.size !== size && this.ctx.checkNewKey !== undefined) {
+      try {
+        this.ctx.checkNewKey();
+      } catch (error) {
+        this.removeCurrent();
+        throw error;
+      }
+    }
   }
 
   /**

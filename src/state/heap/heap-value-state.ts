@@ -31,7 +31,7 @@ export class HeapValueState<T> extends HeapStateHandle<T> implements ValueState<
   update(value: T): void {
     if (value === undefined || value === null) this.removeCurrent();
     // No snapshot copy needed: replacing the reference leaves a running snapshot's object alone.
-    else this.writable().set(this.ctx.id, value);
+    else this.store(value);
   }
 
   clear(): void {

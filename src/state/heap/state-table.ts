@@ -4,18 +4,41 @@ import type { KeyId } from '../../core/key-encoding.js';
 import { VOID_NAMESPACE, type Namespace } from '../keyed-state-backend.js';
 
 /**
- * Which object-valued entries have been given a private copy since a snapshot was taken: the
- * snapshot holds the original objects, the live table works on the copies.
+ * What one running snapshot saved of the entries touched while it is written: before the live
+ * table first reads or changes an object-valued entry in place, the snapshot encodes that object
+ * (with the state's serializers, exactly as it would at write time) and keeps the bytes. The live
+ * objects are never copied or replaced, so their prototypes, methods and identity stay as the user
+ * made them whether or not a snapshot is running.
  */
 export class SnapshotLog {
-  readonly cloned = new Map<Namespace, Set<KeyId>>();
+  /** Per namespace, per key id: the object the entry held when first touched, and its encoded payload (`null`: left out, e.g. expired). */
+  readonly saved = new Map<Namespace, Map<KeyId, [object, Uint8Array | null]>>();
+  /** The first error the encoder threw: the snapshot fails with it; processing is not disturbed. */
+  error: unknown = undefined;
+
+  constructor(private readonly encode: (stored: unknown) => Uint8Array | null) {}
+
+  /** Saves the encoding of `stored` for (namespace, id), once per snapshot. */
+  save(namespace: Namespace, id: KeyId, stored: object): void {
+    let ids = this.saved.get(namespace);
+    if (ids === undefined) this.saved.set(namespace, (ids = new Map()));
+    if (ids.has(id)) return;
+    let payload: Uint8Array | null = null;
+    try {
+      payload = this.encode(stored);
+    } catch (cause) {
+      this.error ??= cause;
+    }
+    ids.set(id, [stored, payload]);
+  }
 }
 
 /**
  * Namespace -> key id -> stored value (the raw value, or a TTL wrapper). A snapshot copies the
  * key and value lists (references) when it is taken; while it is written, every access first
- * calls `copyOnAccess`, which gives an object-valued entry a private deep copy, so the snapshot's
- * objects never change (Flink's copy-on-write state map, per entry). Primitives need nothing.
+ * calls `copyOnAccess`, which has each running snapshot encode an object-valued entry before it
+ * can change, so what a snapshot writes is the entry as it was at its barrier (Flink's
+ * copy-on-write state map, per entry, with the copy on the snapshot's side). Primitives need nothing.
  */
 export class StateTable<S> {
   readonly namespaces = new Map<Namespace, Map<KeyId, S>>();
@@ -41,21 +64,15 @@ export class StateTable<S> {
     return map;
   }
 
-  /** Before the first access to an object-valued entry during a snapshot: give the live table a deep copy. */
+  /**
+   * Before an access to an object-valued entry while snapshots are written: each running snapshot
+   * saves the entry's encoding (once), so later in-place changes cannot reach it. Costs one encode
+   * per touched entry per snapshot.
+   */
   copyOnAccess(namespace: Namespace, map: Map<KeyId, S>, id: KeyId): void {
     const current = map.get(id);
     if (current === undefined || typeof current !== 'object' || current === null) return;
-    let copied = false;
-    for (const log of this.snapshots) {
-      let ids = log.cloned.get(namespace);
-      if (ids === undefined) log.cloned.set(namespace, (ids = new Set()));
-      if (ids.has(id)) continue;
-      ids.add(id);
-      if (!copied) {
-        map.set(id, structuredClone(current));
-        copied = true;
-      }
-    }
+    for (const log of this.snapshots) log.save(namespace, id, current);
   }
 
   /** Drops a namespace's map once it is empty (windows would otherwise leak one map each). */

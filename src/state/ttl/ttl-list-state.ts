@@ -34,7 +34,7 @@ export class TtlHeapListState<T> extends TtlStateHandle<TtlValue<T>[]> implement
     this.touch();
     const item = { v: value, t: this.ttl.now() };
     const list = this.map.get(this.ctx.id);
-    if (list === undefined) this.writable().set(this.ctx.id, [item]);
+    if (list === undefined) this.store([item]);
     else list.push(item);
   }
 
@@ -45,7 +45,7 @@ export class TtlHeapListState<T> extends TtlStateHandle<TtlValue<T>[]> implement
     const now = this.ttl.now();
     const wrapped = items.map((v) => ({ v, t: now }));
     const list = this.map.get(this.ctx.id);
-    if (list === undefined) this.writable().set(this.ctx.id, wrapped);
+    if (list === undefined) this.store(wrapped);
     else for (let i = 0; i < wrapped.length; i++) list.push(wrapped[i]);
   }
 
@@ -56,10 +56,7 @@ export class TtlHeapListState<T> extends TtlStateHandle<TtlValue<T>[]> implement
     if (items.length === 0) this.removeCurrent();
     else {
       const now = this.ttl.now();
-      this.writable().set(
-        this.ctx.id,
-        items.map((v) => ({ v, t: now })),
-      );
+      this.store(items.map((v) => ({ v, t: now })));
     }
   }
 

@@ -106,7 +106,7 @@ export class TtlHeapMapState<UK, UV> extends TtlStateHandle<Entries<UV>> impleme
 
   private entriesForWrite(): Entries<UV> {
     let m = this.map.get(this.ctx.id);
-    if (m === undefined) this.writable().set(this.ctx.id, (m = new Map()));
+    if (m === undefined) this.store((m = new Map()));
     return m;
   }
 

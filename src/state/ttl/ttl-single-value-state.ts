@@ -36,10 +36,9 @@ export abstract class TtlSingleValueState<ACC> extends TtlStateHandle<TtlValue<A
 
   /** Stores the accumulator stamped now (an add is a write). */
   protected write(acc: ACC): void {
-    const map = this.writable();
-    const stored = map.get(this.ctx.id);
+    const stored = this.map.get(this.ctx.id);
     const now = this.ttl.now();
-    if (stored === undefined) map.set(this.ctx.id, { v: acc, t: now });
+    if (stored === undefined) this.store({ v: acc, t: now });
     else {
       stored.v = acc;
       stored.t = now;

@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BroadcastProcessOperator } from '../../../src/runtime/operators/broadcast-process-operator.js';
+import { KeyedOperatorTestHarness } from '../../../src/testing/keyed-operator-test-harness.js';
 import {
   type BroadcastProcessFunction,
   type Collector,
@@ -66,6 +68,37 @@ describe('broadcast state', () => {
       .uid('alerts')
       .executeAndCollect();
     expect(out.sort()).toEqual(expectedAlerts);
+  });
+
+  it('applies a broadcast rule to the keyed state of bigint keys, visiting each key once', async () => {
+    type Big = { user: bigint; type: string; value: number };
+    const visited: bigint[] = [];
+    class BigintAlerts implements KeyedBroadcastProcessFunction<bigint, Big, Rule, string> {
+      private pending!: ListState<Big>;
+      open(ctx: RuntimeContext) {
+        this.pending = ctx.getListState(new ListStateDescriptor<Big>('pending'));
+      }
+      processElement(e: Big, ctx: KeyedReadOnlyBroadcastContext<bigint>, out: Collector<string>) {
+        if (ctx.getBroadcastState(rulesDescriptor()).get(e.type) === undefined) this.pending.add(e);
+        else out.collect(`${e.user}:${e.value}`);
+      }
+      processBroadcastElement(rule: Rule, ctx: KeyedBroadcastContext, out: Collector<string>) {
+        ctx.getBroadcastState(rulesDescriptor()).put(rule.type, rule.threshold);
+        ctx.applyToKeyedState<ListState<Big>>(new ListStateDescriptor<Big>('pending'), (key, state) => {
+          visited.push(key as bigint);
+          for (const e of state.get()) if (e.value > rule.threshold) out.collect(`${e.user}:${e.value}`);
+          state.clear();
+        });
+      }
+    }
+    const operator = new BroadcastProcessOperator(new BigintAlerts() as never, [rulesDescriptor()]);
+    const harness = await KeyedOperatorTestHarness.forOperator<Big, string>(operator, (e) => e.user);
+    await operator.initializeState(undefined); // the harness opens; broadcast state is set up here
+    const huge = 2n ** 80n;
+    for (const [user, value] of [[1n, 3], [huge, 9], [1n, 7], [-5n, 1]] as const) harness.processElement({ user, type: 'a', value });
+    operator.processElement2({ type: 'a', threshold: 2 }, Number.NaN);
+    expect(visited.sort()).toEqual([-5n, 1n, huge].sort());
+    expect(harness.extractOutputValues().sort()).toEqual(['1:3', '1:7', `${huge}:9`].sort());
   });
 
   it('delivers every broadcast record to every subtask of a non-keyed stream', async () => {

@@ -48,7 +48,15 @@ type Backend = 'heap' | 'disk';
 
 function job(
   dir: string,
-  options: { backend: Backend; mode?: 'exactly-once' | 'at-least-once'; failAt?: number[]; parallelism?: number; storage?: FileCheckpointStorage; tolerableFailures?: number },
+  options: {
+    backend: Backend;
+    mode?: 'exactly-once' | 'at-least-once';
+    failAt?: number[];
+    parallelism?: number;
+    storage?: FileCheckpointStorage;
+    tolerableFailures?: number;
+    allowFallbackDuplicates?: boolean;
+  },
 ) {
   const logs: string[] = [];
   const env = StreamEnvironment.create({
@@ -57,6 +65,7 @@ function job(
     checkpointing: { directory: join(dir, 'chk'), intervalMs: 30, mode: options.mode, storage: options.storage, tolerableFailures: options.tolerableFailures },
     restartStrategy: { type: 'fixed-delay', attempts: 20, delayMs: 5 },
     restore: 'latest',
+    allowFallbackDuplicates: options.allowFallbackDuplicates,
     log: (m) => logs.push(m),
   });
   env
@@ -106,7 +115,7 @@ describe.each(['heap', 'disk'] as const)('recovery from checkpoints (%s state ba
     expect(new Set(committed.map((r) => r.i)).size).toBe(EVENTS);
   });
 
-  it('falls back to the previous checkpoint when the latest one is corrupt, and says which file and why', async () => {
+  it('refuses to fall back past a corrupt completed checkpoint by default, naming it, the file and the option that accepts duplicates', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-corrupt-'));
     await job(dir, { backend }).env.execute('first');
     const chk = join(dir, 'chk');
@@ -124,11 +133,23 @@ describe.each(['heap', 'disk'] as const)('recovery from checkpoints (%s state ba
     bytes[bytes.length - 1] ^= 0xff;
     writeFileSync(victimPath, bytes);
     expect((await storage.verify(ids[1])).join()).toMatch(new RegExp(`${victim}: checksum mismatch`));
-    const second = job(dir, { backend });
-    await second.env.execute('second');
-    expect(second.logs.join('\n')).toMatch(new RegExp(`checkpoint ${ids[1]} is invalid .*${victim}.*checksum mismatch`));
-    expect(second.logs.join('\n')).toMatch(new RegExp(`restoring from checkpoint ${ids[0]}`));
-    // The second run's checkpoints continue after the invalid one instead of reusing its id.
+    const committedBefore = (await readCommittedJsonLines(join(dir, 'out'))).length;
+
+    const refused = job(dir, { backend });
+    const error = await refused.env.execute('second').catch((e) => e);
+    expect(error.code).toBe('CHECKPOINT_DAMAGED');
+    expect(error.message).toMatch(new RegExp(`completed checkpoint ${ids[1]} cannot be restored .*${victim}.*checksum mismatch`));
+    expect(error.message).toMatch(new RegExp(`falling back to checkpoint ${ids[0]} would write that output again`));
+    expect(error.message).toMatch(/--allow-fallback-duplicates/);
+    expect(refused.logs.some((l) => l.includes('[restart]') && l.includes('no restart can fix'))).toBe(true);
+    expect((await readCommittedJsonLines(join(dir, 'out'))).length).toBe(committedBefore); // nothing committed again
+    expect(readdirSync(chk).filter((n) => n.startsWith('chk-')).map((n) => Number(n.slice(4))).sort((a, b) => a - b)).toEqual(ids); // nothing touched
+
+    const accepted = job(dir, { backend, allowFallbackDuplicates: true });
+    await accepted.env.execute('third');
+    expect(accepted.logs.join('\n')).toMatch(new RegExp(`checkpoint ${ids[1]} cannot be restored .*${victim}.*checksum mismatch.*accepting duplicate output`));
+    expect(accepted.logs.join('\n')).toMatch(new RegExp(`restoring from checkpoint ${ids[0]}`));
+    // The accepted run's checkpoints continue after the damaged one instead of reusing its id.
     const after = readdirSync(chk).filter((n) => n.startsWith('chk-')).map((n) => Number(n.slice(4)));
     const created = after.filter((id) => !ids.includes(id));
     expect(created.length).toBeGreaterThan(0);

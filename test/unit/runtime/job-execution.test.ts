@@ -192,7 +192,7 @@ describe('event time, watermarks and timers in a running job', () => {
 });
 
 describe('failures', () => {
-  it('fails the job with an error naming the job, the operator uid, the subtask and the record', async () => {
+  it('fails the job with an error naming the job, the operator name and uid, the subtask and the record', async () => {
     const env = StreamEnvironment.create({ parallelism: 2 });
     env
       .fromGenerator((i) => ({ id: i, payload: 'x'.repeat(1000) }), { count: 100 })
@@ -206,7 +206,7 @@ describe('failures', () => {
     expect(error).toBeInstanceOf(FloeError);
     expect(error.code).toBe('USER_FUNCTION_FAILED');
     expect(error.message).toContain("job 'failing-job'");
-    expect(error.message).toContain("operator 'explode'");
+    expect(error.message).toContain("operator 'Map' (uid explode)");
     expect(error.message).toMatch(/subtask 1\/2/);
     expect(error.message).toContain('"id":41');
     expect(error.message).toContain('boom at 41');

@@ -4,6 +4,7 @@ import type { FloeError } from '../../../../src/core/errors.js';
 import { resolveCheckpointingOptions, type CheckpointingOptions } from '../../../../src/checkpoint/coordinator/checkpoint-options.js';
 import {
   CheckpointCoordinator,
+  FINAL_RETRY_INITIAL_MS,
   type CheckpointTrigger,
   type CoordinatorCheckpointWriter,
   type CoordinatorStorage,
@@ -16,11 +17,17 @@ class FakeStorage implements CoordinatorStorage {
   discarded: number[] = [];
   aborted: number[] = [];
   failCompletes = 0;
+  /** When set, beginCheckpoint waits for it (a slow or stuck disk). */
+  beginGate: Promise<void> | undefined;
+  /** Per checkpoint id: complete() waits for it before writing. */
+  readonly completeGates = new Map<number, Promise<void>>();
   async beginCheckpoint(id: number): Promise<CoordinatorCheckpointWriter> {
+    await this.beginGate;
     return {
       checkpointId: id,
       writeFile: async (name, bytes) => ({ name, size: Array.isArray(bytes) ? bytes.length : bytes.length, sha256: 'x' }),
       complete: async () => {
+        await this.completeGates.get(id);
         if (this.failCompletes > 0) {
           this.failCompletes--;
           throw new Error('ENOSPC: no space left on device');
@@ -52,6 +59,10 @@ class ManualScheduler {
       t.cancelled = true;
     };
   };
+  /** Timers scheduled and neither fired nor cancelled. */
+  get live() {
+    return this.timers.filter((t) => !t.cancelled);
+  }
   async advanceTo(time: number) {
     this.clock.set(time);
     for (;;) {
@@ -198,6 +209,125 @@ describe('CheckpointCoordinator', () => {
     await s.scheduler.advanceTo(300);
     expect(s.triggered.map((t) => t.checkpointId)).toEqual([1, 2]);
     s.coordinator.stop();
+  });
+});
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('CheckpointCoordinator at the end of a job', () => {
+  it('leaves no timer behind when the job stops while a checkpoint is being started', async () => {
+    const s = setup({ intervalMs: 100 });
+    const begin = deferred();
+    s.storage.beginGate = begin.promise;
+    const done = s.coordinator.triggerCheckpoint();
+    s.coordinator.start();
+    s.coordinator.stop();
+    begin.resolve();
+    await expect(done).rejects.toThrow(/stopping/);
+    await s.coordinator.drain();
+    expect(s.scheduler.live).toEqual([]);
+    expect(s.triggered).toEqual([]);
+    expect(s.storage.aborted).toEqual([1]);
+  });
+
+  it('cancels the timeout of every pending checkpoint and a scheduled retry of the final one on stop', async () => {
+    const s = setup({ intervalMs: 100, tolerableFailures: 5 });
+    s.coordinator.start();
+    await s.scheduler.advanceTo(100);
+    const final = s.coordinator.triggerFinalCheckpoint();
+    s.coordinator.decline(1, 'a#0', 'disk full'); // the periodic one fails; the final one goes next
+    await flush();
+    expect(s.triggered.map((t) => t.checkpointId)).toEqual([1, 2]);
+    s.coordinator.decline(2, 'a#0', 'disk full'); // the final one fails: a retry is scheduled
+    await flush();
+    expect(s.scheduler.live.length).toBeGreaterThan(0);
+    s.coordinator.stop();
+    await expect(final).rejects.toThrow(/stopping/);
+    expect(s.scheduler.live).toEqual([]);
+  });
+});
+
+describe('CheckpointCoordinator final checkpoint', () => {
+  it('retries a failed final checkpoint after a growing delay, not at once', async () => {
+    const s = setup({ tolerableFailures: 10 });
+    const final = s.coordinator.triggerFinalCheckpoint();
+    await flush();
+    expect(s.triggered.map((t) => t.checkpointId)).toEqual([1]);
+    expect(s.triggered[0].isFinal).toBe(true);
+    s.coordinator.decline(1, 'a#0', 'disk full');
+    await flush();
+    await s.scheduler.advanceTo(FINAL_RETRY_INITIAL_MS - 1);
+    expect(s.triggered).toHaveLength(1);
+    await s.scheduler.advanceTo(FINAL_RETRY_INITIAL_MS);
+    expect(s.triggered.map((t) => t.checkpointId)).toEqual([1, 2]);
+    s.coordinator.decline(2, 'a#0', 'disk full');
+    await flush();
+    await s.scheduler.advanceTo(FINAL_RETRY_INITIAL_MS + 2 * FINAL_RETRY_INITIAL_MS - 1);
+    expect(s.triggered).toHaveLength(2);
+    await s.scheduler.advanceTo(FINAL_RETRY_INITIAL_MS + 2 * FINAL_RETRY_INITIAL_MS);
+    expect(s.triggered.map((t) => t.checkpointId)).toEqual([1, 2, 3]);
+    s.ackAll(3);
+    expect((await final).checkpointId).toBe(3);
+    expect(s.coordinator.latestCompletedId).toBe(3);
+  });
+
+  it('takes the final checkpoint only once fewer than maxConcurrent checkpoints are pending', async () => {
+    const s = setup({ intervalMs: 100 });
+    s.coordinator.start();
+    await s.scheduler.advanceTo(100);
+    const final = s.coordinator.triggerFinalCheckpoint();
+    await flush();
+    expect(s.triggered.map((t) => t.checkpointId)).toEqual([1]); // the periodic one is still running
+    s.ackAll(1);
+    await flush();
+    await flush();
+    expect(s.triggered.map((t) => [t.checkpointId, t.isFinal])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+    s.ackAll(2);
+    expect((await final).checkpointId).toBe(2);
+    expect(s.storage.completed).toEqual([1, 2]);
+  });
+});
+
+describe('CheckpointCoordinator completion order', () => {
+  it('completes checkpoints in id order while an older one is still writing its metadata', async () => {
+    const s = setup({ maxConcurrent: 2 });
+    const slowMetadata = deferred();
+    s.storage.completeGates.set(1, slowMetadata.promise);
+    const first = s.coordinator.triggerCheckpoint();
+    const second = s.coordinator.triggerCheckpoint();
+    await flush();
+    s.ackAll(1); // checkpoint 1 starts writing its metadata (slowly)
+    s.ackAll(2);
+    await flush();
+    expect(s.storage.completed).toEqual([]); // 2 waits for 1
+    slowMetadata.resolve();
+    expect((await first).checkpointId).toBe(1);
+    expect((await second).checkpointId).toBe(2);
+    expect(s.storage.completed).toEqual([1, 2]);
+    expect(s.storage.aborted).toEqual([]);
+    expect(s.coordinator.latestCompletedId).toBe(2);
+    expect(s.events).toEqual(['complete 1', 'complete 2']);
+  });
+
+  it('aborts an older checkpoint that is acknowledged only after a newer one completed', async () => {
+    const s = setup({ maxConcurrent: 2 });
+    const first = s.coordinator.triggerCheckpoint();
+    const second = s.coordinator.triggerCheckpoint();
+    await flush();
+    s.ackAll(2);
+    expect((await second).checkpointId).toBe(2);
+    await expect(first).rejects.toThrow(/subsumed by 2/);
+    s.ackAll(1);
+    await s.coordinator.drain();
+    expect(s.coordinator.latestCompletedId).toBe(2);
+    expect(s.storage.completed).toEqual([2]);
   });
 });
 

@@ -47,7 +47,7 @@ describe('FileCheckpointStorage', () => {
     await inProgress.writeFile('a.state', Buffer.from('z'));
     expect(await storage.listCompleted()).toEqual([1, 3]);
     await inProgress.abort();
-    expect(readdirSync(storage.directory).sort()).toEqual(['chk-1', 'chk-3', 'shared', 'taskowned']);
+    expect(readdirSync(storage.directory).sort()).toEqual(['_last-completed', 'chk-1', 'chk-3', 'shared', 'taskowned']);
   });
 
   it.each([
@@ -66,7 +66,7 @@ describe('FileCheckpointStorage', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(join(storage.directory, 'chk-7', 'task.state'));
     expect(problems[0]).toMatch(reason);
-    expect(problems[0]).toMatch(/falls back to an older retained checkpoint/);
+    expect(problems[0]).toMatch(/restore the file from a backup, or resume from another checkpoint/);
     await expect(storage.readFile(7, file)).rejects.toMatchObject({ code: 'CHECKPOINT_INVALID' });
   });
 

@@ -1,14 +1,14 @@
 // The heap tables do not keep a map per namespace that was used once (windows would otherwise
 // leak one map each), whether the namespace is emptied by the user or by TTL cleanup.
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/clock.js';
-import { HeapListState } from '../../../src/state/heap/heap-list-state.js';
-import type { KeyContext } from '../../../src/state/heap/heap-state-handle.js';
-import { HeapValueState } from '../../../src/state/heap/heap-value-state.js';
-import { StateTable } from '../../../src/state/heap/state-table.js';
-import { StateTtlConfig } from '../../../src/state/ttl/state-ttl-config.js';
-import { TtlPolicy, type TtlValue } from '../../../src/state/ttl/ttl-support.js';
-import { TtlHeapValueState } from '../../../src/state/ttl/ttl-value-state.js';
+import { ManualClock } from '../../../../src/core/clock.js';
+import { HeapListState } from '../../../../src/state/heap/heap-list-state.js';
+import type { KeyContext } from '../../../../src/state/heap/heap-state-handle.js';
+import { HeapValueState } from '../../../../src/state/heap/heap-value-state.js';
+import { StateTable } from '../../../../src/state/heap/state-table.js';
+import { StateTtlConfig } from '../../../../src/state/ttl/state-ttl-config.js';
+import { TtlPolicy, type TtlValue } from '../../../../src/state/ttl/ttl-support.js';
+import { TtlHeapValueState } from '../../../../src/state/ttl/ttl-value-state.js';
 
 const ctx = (key: string): KeyContext => ({ key, id: key, keyGroup: -1 });
 
