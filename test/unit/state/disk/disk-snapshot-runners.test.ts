@@ -224,7 +224,7 @@ describe('disk backend snapshot runners in any order (property)', () => {
         }
         while (open.length > 0) await writeRunner(0);
         // With no runner left, the next checkpoint succeeds and only the open segment stays on local disk.
-        const last = ++id;
+        const last = id + 1;
         acknowledged.push({ id: last, atBarrier: counts(b) });
         await complete(storage, last, await b.snapshot({ checkpointId: last, shared: sharedOf(storage) }).write());
         expect(localChangeLogs(b)).toHaveLength(1);
