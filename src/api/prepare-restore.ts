@@ -44,6 +44,7 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
     const problems = await s.verify(Number(m[2]));
     if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
     const envelope = await s.readMetadata(Number(m[2]));
+    log(`[checkpoint] restoring from checkpoint ${envelope.checkpointId} in ${s.directory}`);
     if (request.atStart) sayWhenFinal(envelope, s.directory, log);
     return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
   }

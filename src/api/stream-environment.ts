@@ -70,6 +70,12 @@ export interface StreamEnvironmentOptions {
    */
   allowFallbackDuplicates?: boolean;
   /**
+   * Restore a checkpoint that holds state of operators this job no longer has, dropping that state
+   * (Flink's --allowNonRestoredState). Default false: such a restore fails with STATE_NOT_RESTORED,
+   * naming the operators.
+   */
+  allowNonRestoredState?: boolean;
+  /**
    * What happens when the job fails: restart from the latest completed checkpoint after a delay.
    * Default as Flink: exponential delay (1 s to 1 min) with checkpointing, no restarts without.
    */
@@ -85,7 +91,15 @@ export interface StreamEnvironmentOptions {
 export interface JobClient {
   readonly jobName: string;
   metrics(): JobMetrics;
+  /** Stops at once: records since the last completed checkpoint are not committed (a later run replays them). */
   cancel(): void;
+  /**
+   * Stops gracefully (Flink's stop with a savepoint, without draining): takes a checkpoint, lets
+   * every sink commit what came before it, then stops; `result` resolves with
+   * `stoppedAtCheckpoint`, and a later run resumes from there. Event-time timers do not fire.
+   * Without checkpointing it cancels. Rejects, leaving the job running, when the checkpoint fails.
+   */
+  stop(): Promise<number | undefined>;
   /** Takes a checkpoint now (checkpointing must be enabled); resolves with its id once complete. */
   triggerCheckpoint(): Promise<number>;
   readonly result: Promise<JobResult>;
@@ -114,6 +128,7 @@ export class StreamEnvironment {
   private restartStrategy: RestartStrategyOptions;
   private restartStrategyDefaulted: boolean;
   private readonly allowFallbackDuplicates: boolean;
+  private readonly allowNonRestoredState: boolean;
   private nextId = 1;
   /** Set once a job was started from this environment. */
   executed = false;
@@ -140,6 +155,7 @@ export class StreamEnvironment {
     this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
     this.restartStrategyDefaulted = options.restartStrategy === undefined;
     this.allowFallbackDuplicates = options.allowFallbackDuplicates ?? false;
+    this.allowNonRestoredState = options.allowNonRestoredState ?? false;
     this.planOnly = options.planOnly === true;
     if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
   }
@@ -239,6 +255,7 @@ export class StreamEnvironment {
     const started = new Promise<void>((resolve) => (runnerStarted = resolve));
     let cancelled = false;
     let wakeFromDelay: (() => void) | undefined;
+    let stopping = false;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
     const start = async (): Promise<JobResult> => {
@@ -247,13 +264,16 @@ export class StreamEnvironment {
       // One running job per checkpoint directory; also proves the directory is usable.
       const lock = storage === undefined ? undefined : lockStateDir(storage.directory, { job: graph.jobName }, CHECKPOINT_DIR_LOCK);
       let highestUsedId = 0;
+      let completedOwnCheckpoint = false;
       try {
         for (let attempt = 0; ; attempt++) {
           try {
             // After a failure the job always resumes from its latest completed checkpoint.
             const { restore, firstCheckpointId } = await prepareRestore({
               storage,
-              wanted: attempt > 0 ? 'latest' : this.restore,
+              // A restart resumes its own timeline: the newest checkpoint this job completed, or
+              // (before its first) what the job started from — never another run's checkpoint.
+              wanted: attempt > 0 && completedOwnCheckpoint ? 'latest' : this.restore,
               atStart: attempt === 0,
               highestUsedId,
               allowFallbackDuplicates: this.allowFallbackDuplicates,
@@ -268,6 +288,7 @@ export class StreamEnvironment {
               log: this.log,
               checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
               restore,
+              allowNonRestoredState: this.allowNonRestoredState,
             });
             runnerStarted();
             if (cancelled) runner.cancel();
@@ -276,9 +297,10 @@ export class StreamEnvironment {
               return { ...result, restarts };
             } finally {
               highestUsedId = Math.max(highestUsedId, firstCheckpointId - 1, runner.highestCheckpointId);
+              if (runner.completedCheckpoints.length > 0) completedOwnCheckpoint = true;
             }
           } catch (error) {
-            if (cancelled || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
+            if (cancelled || stopping || (error instanceof FloeError && error.code === 'JOB_CANCELLED')) throw error;
             const message = (error as Error).message;
             if (!isRetriable(error)) {
               this.log(`[restart] job '${graph.jobName}' failed with an error no restart can fix (${(error as FloeError).code ?? 'configuration'}): not restarting`);
@@ -313,6 +335,20 @@ export class StreamEnvironment {
         cancelled = true;
         runner?.cancel();
         wakeFromDelay?.();
+      },
+      stop: async () => {
+        if (runner === undefined) {
+          cancelled = true;
+          wakeFromDelay?.();
+          return undefined;
+        }
+        stopping = true;
+        try {
+          return await runner.stop();
+        } catch (error) {
+          stopping = false;
+          throw error;
+        }
       },
       triggerCheckpoint: async () => {
         if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);

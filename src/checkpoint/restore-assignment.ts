@@ -48,6 +48,26 @@ export interface RestoreTarget {
   oldOf?: (uid: string) => Array<{ index: number; file: TaskSnapshotFile }>;
   /** Path of a file named in keyed-state metadata (shared files of incremental backends). */
   resolveFile?: (name: string) => string;
+  /** False when the checkpoint is not in the job's own checkpoint directory (see RestoredKeyedState.adoptable). */
+  adoptable?: boolean;
+}
+
+/**
+ * The uids of operators that hold state in a checkpoint (keyed state, a source position, operator
+ * or raw state) but are not among `jobUids`: restoring would silently drop that state.
+ */
+export function stateWithoutOperator(files: Iterable<[key: string, file: TaskSnapshotFile]>, jobUids: ReadonlySet<string>): string[] {
+  const missing = new Set<string>();
+  for (const [key, file] of files) {
+    const head = key.slice(0, key.lastIndexOf('#'));
+    if ((file.keyed !== undefined || file.source !== undefined) && !jobUids.has(head)) missing.add(head);
+    for (const [uid, part] of Object.entries(file.operators)) {
+      const snapshot = part as OperatorStateSnapshot | undefined;
+      const holds = snapshot !== undefined && (snapshot.raw !== undefined || Object.values(snapshot.states ?? {}).some((s) => s.elements.length > 0));
+      if (holds && !jobUids.has(uid)) missing.add(uid);
+    }
+  }
+  return [...missing].sort();
 }
 
 /** Decides what one subtask restores; undefined when the checkpoint has nothing for its chain. */
@@ -86,6 +106,7 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     if (o.file.keyed === undefined) return [];
     const restored = restoredFromBytes(o.file.keyed.meta, o.file.keyed.data);
     if (target.resolveFile !== undefined) restored.resolveFile = target.resolveFile;
+    if (target.adoptable === false) restored.adoptable = false;
     return [restored];
   });
   return { checkpointId: target.checkpointId, file: own, operatorState, keyed, watermarks: restoredWatermarks(target, old, oldOf) };

@@ -20,6 +20,8 @@ export interface RunCommand {
   stateDir: string | undefined;
   /** Resume past damaged completed checkpoints, accepting duplicate output. */
   allowFallbackDuplicates: boolean;
+  /** Restore even when the checkpoint holds state of operators the job no longer has (dropping it). */
+  allowNonRestoredState: boolean;
   /** Arguments after the job file (or after `--`) that floe does not know: passed to the job. */
   jobArgs: string[];
 }
@@ -46,6 +48,9 @@ Options:
                             resume from an older checkpoint when newer completed ones
                             are damaged, although exactly-once sinks then commit
                             output again (default: refuse and say which are damaged)
+  --allow-non-restored-state
+                            restore a checkpoint that holds state of operators the job
+                            no longer has, dropping that state (default: refuse, naming them)
   --restart-strategy S      what a failed job does: none, fixed-delay[:ATTEMPTS[:DELAY_MS]],
                             exponential-delay[:INITIAL_MS[:MAX_MS]] (the default with
                             checkpointing), failure-rate[:FAILURES[:INTERVAL_MS[:DELAY_MS]]]
@@ -68,6 +73,7 @@ const FLAGS: Flag[] = [
   { names: ['--max-parallelism'], value: 'integer', apply: (r, v) => (r.maxParallelism = Number(v)) },
   { names: ['-q', '--quiet'], value: 'none', apply: (r) => (r.quiet = true) },
   { names: ['--allow-fallback-duplicates'], value: 'none', apply: (r) => (r.allowFallbackDuplicates = true) },
+  { names: ['--allow-non-restored-state'], value: 'none', apply: (r) => (r.allowNonRestoredState = true) },
   { names: ['--checkpoint-dir'], value: 'path', apply: (r, v) => (r.checkpointDir = v) },
   { names: ['--checkpoint-interval'], value: 'integer', apply: (r, v) => (r.checkpointIntervalMs = Number(v)) },
   { names: ['--tolerable-failed-checkpoints'], value: 'nonNegative', apply: (r, v) => (r.tolerableFailedCheckpoints = Number(v)) },
@@ -102,6 +108,7 @@ export function parseArgs(argv: string[]): CliCommand {
     stateBackend: undefined,
     stateDir: undefined,
     allowFallbackDuplicates: false,
+    allowNonRestoredState: false,
     jobArgs: [],
   };
   for (let i = 1; i < argv.length; i++) {

@@ -2,7 +2,7 @@
 // await works whatever package.json says) with source maps, so errors in user code name the job
 // file, line and column. Does file I/O (a compiled copy under node_modules/.cache) and imports.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { StreamEnvironment } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
@@ -74,6 +74,7 @@ async function importCompiledAsEsm(jobPath: string): Promise<{ default?: unknown
     sourcesContent: true,
     write: false,
     logLevel: 'silent',
+    plugins: [ownFilesOnly],
     define: {
       'import.meta.url': JSON.stringify(jobUrl),
       'import.meta.filename': JSON.stringify(jobPath),
@@ -90,6 +91,22 @@ async function importCompiledAsEsm(jobPath: string): Promise<{ default?: unknown
     rmSync(compiled, { force: true });
   }
 }
+
+/**
+ * Only the user's own files (relative imports outside node_modules) go into the bundle; packages
+ * and absolute paths stay imports, so floe itself is loaded once, not copied into the job.
+ */
+const ownFilesOnly: import('esbuild').Plugin = {
+  name: 'floe-own-files-only',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, (args) => {
+      if (args.kind === 'entry-point') return undefined;
+      const relativeImport = args.path.startsWith('./') || args.path.startsWith('../');
+      if (relativeImport && !resolvePath(args.resolveDir, args.path).includes(`${sep}node_modules${sep}`)) return undefined;
+      return { path: isAbsolute(args.path) ? pathToFileURL(args.path).href : args.path, external: true };
+    });
+  },
+};
 
 /** The node_modules directory that package imports of `file` resolve from, if any. */
 function nodeModulesDir(file: string): string | undefined {

@@ -2,7 +2,7 @@
 // line and a final summary. Does process I/O: argv, stdout/stderr, signals, exit codes.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { StreamEnvironment } from '../api/stream-environment.js';
+import { StreamEnvironment, type JobClient } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
 import { USAGE, parseArgs, type RunCommand } from './args.js';
 import { checkJob, formatCheck } from './check.js';
@@ -62,6 +62,7 @@ async function runJob(command: RunCommand): Promise<number> {
     checkpointing,
     restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
     allowFallbackDuplicates: command.allowFallbackDuplicates,
+    allowNonRestoredState: command.allowNonRestoredState,
     ...(command.restartStrategy === undefined ? {} : { restartStrategy: command.restartStrategy }),
   });
   await job(env, command.jobArgs);
@@ -73,9 +74,9 @@ async function runJob(command: RunCommand): Promise<number> {
     return 0;
   }
 
-  const client = env.executeAsync();
-  const progress = command.quiet ? undefined : new ProgressReporter(() => client.metrics());
-  progress?.start();
+  // Signal listeners come first: the job takes its checkpoint directory's lock as it starts, and
+  // whoever sees that lock may already signal the process.
+  let client: JobClient | undefined;
   let interrupted = false;
   // The first signal stops the job cleanly; a second one stops the process at once, even while
   // the job is still busy stopping (a disk backend flushing, a sink closing).
@@ -90,31 +91,53 @@ async function runJob(command: RunCommand): Promise<number> {
       return;
     }
     interrupted = true;
-    process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
-    client.cancel();
+    if (client === undefined) return; // listeners run between events: the job exists by then
+    const running = client;
+    if (env.checkpointDirectory === undefined) {
+      process.stderr.write(`\nfloe: ${signal}: stopping the job (press Ctrl-C again to stop at once)\n`);
+      running.cancel();
+      return;
+    }
+    // Checkpointing is on: stop gracefully, so the sinks commit everything up to a last checkpoint.
+    process.stderr.write(`\nfloe: ${signal}: taking a last checkpoint and committing, then stopping (press Ctrl-C again to stop at once)\n`);
+    running.stop().then(
+      (id) => process.stderr.write(`floe: stopped at checkpoint ${id}; run the same command again to resume from it\n`),
+      (error) => {
+        process.stderr.write(`floe: the last checkpoint failed (${(error as Error).message}); stopping without it (the next run resumes from the last completed checkpoint)\n`);
+        running.cancel();
+      },
+    );
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   // `kill -USR2 <pid>` takes a checkpoint now (checkpointing must be on).
   const onCheckpointSignal = (): void => {
-    client.triggerCheckpoint().then(
+    client?.triggerCheckpoint().then(
       (id) => process.stderr.write(`\n[checkpoint] checkpoint ${id} completed (triggered by SIGUSR2)\n`),
       (error) => process.stderr.write(`\n[checkpoint] the triggered checkpoint failed: ${(error as Error).message}\n`),
     );
   };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   process.on('SIGUSR2', onCheckpointSignal);
+  let progress: ProgressReporter | undefined;
   try {
-    await client.result;
-    progress?.stop();
-    process.stderr.write(`${formatSummary(client.jobName, client.metrics(), 'finished')}\n`);
-    return 0;
-  } catch (error) {
-    progress?.stop();
-    if (interrupted && error instanceof FloeError && error.code === 'JOB_CANCELLED') {
-      process.stderr.write(`${formatSummary(client.jobName, client.metrics(), 'cancelled')}\n`);
-      return 130;
+    const running = env.executeAsync();
+    client = running;
+    progress = command.quiet ? undefined : new ProgressReporter(() => running.metrics());
+    progress?.start();
+    try {
+      const result = await running.result;
+      progress?.stop();
+      const stopped = result.stoppedAtCheckpoint !== undefined;
+      process.stderr.write(`${formatSummary(running.jobName, running.metrics(), stopped ? `stopped at checkpoint ${result.stoppedAtCheckpoint}` : 'finished')}\n`);
+      return stopped && interrupted ? 130 : 0;
+    } catch (error) {
+      progress?.stop();
+      if (interrupted && error instanceof FloeError && error.code === 'JOB_CANCELLED') {
+        process.stderr.write(`${formatSummary(running.jobName, running.metrics(), 'cancelled')}\n`);
+        return 130;
+      }
+      throw error;
     }
-    throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -24,6 +24,8 @@ export type FloeErrorCode =
   | 'CHECKPOINT_DAMAGED'
   | 'MAX_PARALLELISM_MISMATCH'
   | 'STATE_NOT_RESCALABLE'
+  /** A checkpoint holds state of operators the job no longer has (allowNonRestoredState skips it). */
+  | 'STATE_NOT_RESTORED'
   | 'DIRECTORY_UNUSABLE';
 
 /**
@@ -41,6 +43,7 @@ const NON_RETRIABLE: ReadonlySet<FloeErrorCode> = new Set<FloeErrorCode>([
   'CHECKPOINT_DAMAGED',
   'MAX_PARALLELISM_MISMATCH',
   'STATE_NOT_RESCALABLE',
+  'STATE_NOT_RESTORED',
   'DIRECTORY_UNUSABLE',
 ]);
 

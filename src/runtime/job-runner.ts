@@ -1,5 +1,6 @@
 // Deploys a job graph in this worker: creates channels, subtasks, operator chains and keyed
 // backends, runs every subtask's loop, and fails the whole job on the first error.
+import { resolve as resolvePath } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FloeError, describeContext } from '../core/errors.js';
 import { computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
@@ -12,7 +13,7 @@ import { createChannelSelector } from './partitioner.js';
 import { SystemProcessingTimeService, type ProcessingTimeService } from './processing-time-service.js';
 import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
-import { assignRestoredState } from '../checkpoint/restore-assignment.js';
+import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore-assignment.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
@@ -29,9 +30,10 @@ export interface JobRunnerOptions {
   checkpointing?: { options: ResolvedCheckpointingOptions; storage: FileCheckpointStorage; firstCheckpointId?: number };
   /** Restore every subtask from this completed checkpoint. */
   restore?: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage };
+  /** Skip (with a log line) state of operators the job no longer has, instead of failing (Flink's option). */
+  allowNonRestoredState?: boolean;
 }
 
-/** Counters of one operator over all its subtasks. */
 /** One operator's counts, summed over its subtasks. */
 export interface OperatorMetrics {
   uid: string;
@@ -75,6 +77,8 @@ export interface JobResult {
   restarts?: number;
   /** Checkpoints completed by the last run. */
   checkpoints?: number[];
+  /** Set when the job was stopped gracefully (`client.stop()`, a first Ctrl-C): the checkpoint it stopped at. */
+  stoppedAtCheckpoint?: number;
   /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
   checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
@@ -145,15 +149,17 @@ export class JobRunner {
         throw error;
       }
     });
-    await Promise.allSettled(runs);
+    this.subtasksSettled = Promise.allSettled(runs);
+    await this.subtasksSettled;
     this.coordinator?.stop();
     await this.coordinator?.drain();
     this.finishedAt = Date.now();
     this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
     await this.dispose();
     if (this.failure !== undefined) throw this.wrapFailure(this.failure);
-    if (this.cancelled) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
+    if (this.cancelled && this.stoppedAt === undefined) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
     return {
+      ...(this.stoppedAt === undefined ? {} : { stoppedAtCheckpoint: this.stoppedAt }),
       jobName: this.graph.jobName,
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
@@ -163,11 +169,37 @@ export class JobRunner {
   }
 
   private cancelled = false;
+  /** Set by stop(): the checkpoint the job stopped at; run() then resolves instead of rejecting. */
+  private stoppedAt: number | undefined;
+  private subtasksSettled: Promise<unknown> | undefined;
+  /** Per recently completed checkpoint: resolves once every subtask was told (see stop()). */
+  private readonly notified = new Map<number, Promise<unknown>>();
 
   /** Stops every subtask; `run()` then rejects with JOB_CANCELLED. */
   cancel(): void {
     this.cancelled = this.failure === undefined;
     for (const s of this.subtasks) s.task.cancel();
+  }
+
+  /**
+   * Stops the job gracefully (Flink's stop with a savepoint, without draining): takes a checkpoint,
+   * waits until every subtask was told it completed (sinks committed what came before its barrier),
+   * then stops every subtask. Event-time timers do not fire; a later run resumes from that
+   * checkpoint. Resolves with its id; `run()` then resolves with `stoppedAtCheckpoint`. Without
+   * checkpointing it cancels (there is nothing to commit). Rejects (and leaves the job running)
+   * when the checkpoint fails.
+   */
+  async stop(): Promise<number | undefined> {
+    if (this.coordinator === undefined) {
+      this.cancel();
+      return undefined;
+    }
+    const info = await this.coordinator.triggerCheckpoint();
+    // A subtask that ended meanwhile is never told; the job is over then anyway.
+    await Promise.race([this.notified.get(info.checkpointId), this.subtasksSettled]);
+    this.stoppedAt = info.checkpointId;
+    this.cancel();
+    return info.checkpointId;
   }
 
   metrics(): JobMetrics {
@@ -299,7 +331,8 @@ export class JobRunner {
           notifyComplete: (id) => {
             this.writers.delete(id);
             const isFinal = this.finalIds.has(id);
-            for (const s of this.subtasks) s.task.notifyCheckpointComplete(id, isFinal);
+            this.notified.set(id, Promise.all(this.subtasks.map((s) => s.task.notifyCheckpointComplete(id, isFinal))));
+            for (const older of this.notified.keys()) if (older < id - 8) this.notified.delete(older);
           },
           notifyAborted: (id) => {
             this.writers.delete(id);
@@ -354,6 +387,15 @@ export class JobRunner {
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
     const files = new Map<string, TaskSnapshotFile>();
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
+    const jobUids = new Set(this.graph.vertices.flatMap((v) => v.nodes.map((n) => n.uid)));
+    const orphaned = stateWithoutOperator(files, jobUids);
+    if (orphaned.length > 0 && this.options.allowNonRestoredState !== true)
+      throw new FloeError(
+        'STATE_NOT_RESTORED',
+        `Checkpoint ${envelope.checkpointId} in ${storage.directory} holds state of operators this job does not have: ${orphaned.map((u) => `'${u}'`).join(', ')}. ` +
+          'Give the operators their old uids (.uid(...)), or restore without that state with --allow-non-restored-state (allowNonRestoredState: true).',
+      );
+    if (orphaned.length > 0) this.options.log(`[checkpoint] not restoring the state of operators this job does not have: ${orphaned.join(', ')} (allowNonRestoredState)`);
     // Files are named by their chain's head uid; an operator's state is found by its own uid,
     // in whichever chain it ran (chaining may differ between runs).
     const byHead = new Map<string, Array<{ index: number; file: TaskSnapshotFile }>>();
@@ -376,6 +418,8 @@ export class JobRunner {
         old: byHead.get(headUid) ?? [],
         oldOf: (uid) => byOperator.get(uid) ?? [],
         resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
+        // Only the job's own checkpoints may be continued incrementally; another directory's are copied.
+        adoptable: this.options.checkpointing !== undefined && resolvePath(this.options.checkpointing.storage.directory) === resolvePath(storage.directory),
       });
     }
   }

@@ -15,11 +15,14 @@ import type { RecordWriter } from './record-writer.js';
 import type { SourceOutput, SourceReader } from './source.js';
 
 /**
- * How long a busy loop runs before it yields to the event loop. Subtasks hand batches to each
- * other through promises (microtasks), so only these yields let I/O (the asynchronous phase of
- * checkpoints, sinks' writes) and timers make progress; each of their steps waits for one.
+ * How long the subtasks of this process run before they yield to the event loop. They hand
+ * batches to each other through promises (microtasks), so only these yields let I/O (the
+ * asynchronous phase of checkpoints, sinks' writes) and timers make progress, one step per turn.
+ * The budget is per turn of the event loop, shared by every subtask (they all run on it), so a
+ * turn stays this short at any parallelism.
  */
 const YIELD_AFTER_MS = 4;
+const eventLoopTurn = { startedAt: performance.now() };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -89,7 +92,6 @@ export class StreamTask {
   private cancelled = false;
   private opened = 0;
   private watermark = Number.NEGATIVE_INFINITY;
-  private lastYieldAt = performance.now();
   finished = false;
   /** Barriers received per checkpoint id while aligning (channel indexes). */
   private readonly aligning = new Map<number, { barrier: CheckpointBarrier; seen: Set<number> }>();
@@ -144,11 +146,18 @@ export class StreamTask {
   }
 
   /** Delivers checkpoint completion (run as mail, between batches). */
-  notifyCheckpointComplete(checkpointId: number, isFinal: boolean): void {
-    this.options.gate.putMail(async () => {
-      for (const op of this.options.operators) await op.notifyCheckpointComplete(checkpointId);
-      if (isFinal) this.finalCheckpointDone = true;
-    });
+  notifyCheckpointComplete(checkpointId: number, isFinal: boolean): Promise<void> {
+    // Resolves once the operators were told (sinks committed), or never when the task ends first.
+    return new Promise((resolve) =>
+      this.options.gate.putMail(async () => {
+        try {
+          for (const op of this.options.operators) await op.notifyCheckpointComplete(checkpointId);
+          if (isFinal) this.finalCheckpointDone = true;
+        } finally {
+          resolve();
+        }
+      }),
+    );
   }
 
   /** Delivers an abort (timeout, decline, subsumed): releases its alignment, then tells the operators. */
@@ -400,10 +409,10 @@ export class StreamTask {
       const pending = op.onBatchEnd();
       if (pending !== undefined) await pending;
     }
-    if (performance.now() - this.lastYieldAt >= YIELD_AFTER_MS) {
+    if (performance.now() - eventLoopTurn.startedAt >= YIELD_AFTER_MS) {
       this.flushWriters();
       await new Promise<void>((resolve) => setImmediate(resolve));
-      this.lastYieldAt = performance.now();
+      eventLoopTurn.startedAt = performance.now();
       this.checkCancelled();
     }
   }

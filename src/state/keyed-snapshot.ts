@@ -70,6 +70,12 @@ export interface RestoredKeyedState {
   data?: Uint8Array;
   /** The path of a file named in the metadata, relative to the checkpoint storage's root. */
   resolveFile?(name: string): string;
+  /**
+   * False when the snapshot lives outside the restoring job's own checkpoint directory (a
+   * checkpoint of another directory, a savepoint): an incremental backend must not reference its
+   * files from its own checkpoints, which would then depend on files it does not own.
+   */
+  adoptable?: boolean;
 }
 
 /** A RestoredKeyedState over a snapshot's data file read back as one buffer. */

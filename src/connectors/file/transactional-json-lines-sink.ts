@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
+import { ensureUsableDirectory } from '../../state/usable-directory.js';
 import type { RuntimeContext } from '../../runtime/functions.js';
 import { TwoPhaseCommitSink } from '../two-phase-commit/two-phase-commit-sink.js';
 
@@ -18,6 +19,7 @@ export interface FileTransaction {
 export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<T, FileTransaction> {
   private buffers = new Map<string, string[]>();
   private subtask = 0;
+  private directoryChecked = false;
 
   constructor(readonly directory: string) {
     super();
@@ -25,6 +27,11 @@ export class TransactionalJsonLinesSink<T = unknown> extends TwoPhaseCommitSink<
 
   protected async beginTransaction(ctx: RuntimeContext): Promise<FileTransaction> {
     this.subtask = ctx.getIndexOfThisSubtask();
+    if (!this.directoryChecked) {
+      // Fails at once (DIRECTORY_UNUSABLE) where a recursive mkdir would spin (under /proc).
+      ensureUsableDirectory(this.directory, { what: 'output directory of the transactional sink', option: 'new TransactionalJsonLinesSink(dir)' });
+      this.directoryChecked = true;
+    }
     await mkdir(this.directory, { recursive: true });
     const id = randomUUID();
     // The final name is fixed at pre-commit, when the checkpoint is known (names sort in commit order).

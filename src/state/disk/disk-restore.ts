@@ -105,7 +105,7 @@ export async function loadSnapshots(backend: DiskRestoreTarget, snapshots: Resto
   }
   backend.store.commit();
   const only = snapshots.length === 1 ? snapshots[0].meta.disk : undefined;
-  if (only !== undefined && only.inline !== true && only.keyGroupRange[0] === lo && only.keyGroupRange[1] === hi)
+  if (only !== undefined && snapshots[0].adoptable !== false && only.inline !== true && only.keyGroupRange[0] === lo && only.keyGroupRange[1] === hi)
     backend.adoptChain(only.chain);
   if (previousKey !== undefined) backend.setCurrentKey(previousKey);
 }

@@ -2,9 +2,10 @@
 // completions fail. With tolerableFailures 5 the first attempt fails on the final checkpoint's
 // sixth failure, the restarted attempt tolerates two more and finishes.
 // Checkpoint dir = first arg, output dir = second arg.
-import { type RuntimeContext, type StreamEnvironment, type ValueState, ValueStateDescriptor } from 'floe';
+import { type StreamEnvironment } from 'floe';
 import { FileCheckpointStorage } from '../../../src/checkpoint/files/file-checkpoint-storage.js';
 import { TransactionalJsonLinesSink } from '../../../src/connectors/file/transactional-json-lines-sink.js';
+import { RunningCount } from '../../fixtures/running-count.js';
 
 class DiskFullStorage extends FileCheckpointStorage {
   private failures = 0;
@@ -21,17 +22,6 @@ class DiskFullStorage extends FileCheckpointStorage {
   }
 }
 
-class RunningCount {
-  private count!: ValueState<number>;
-  open(ctx: RuntimeContext) {
-    this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
-  }
-  map(e: { key: string; i: number }) {
-    const n = (this.count.value() ?? 0) + 1;
-    this.count.update(n);
-    return { key: e.key, i: e.i, n };
-  }
-}
 
 export default (env: StreamEnvironment, args: string[]) => {
   const [directory, out] = args;

@@ -5,20 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileCheckpointStorage } from '../../../src/checkpoint/files/file-checkpoint-storage.js';
+import { isRetriable } from '../../../src/core/errors.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
-import { type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../../../src/index.js';
+import { StreamEnvironment } from '../../../src/index.js';
+import { RunningCount } from '../../fixtures/running-count.js';
 
-class RunningCount {
-  private count!: ValueState<number>;
-  open(ctx: RuntimeContext) {
-    this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
-  }
-  map(e: { key: string; i: number }) {
-    const n = (this.count.value() ?? 0) + 1;
-    this.count.update(n);
-    return { key: e.key, i: e.i, n };
-  }
-}
 
 function job(dir: string, options: { backend: 'heap' | 'disk'; events?: number; rate?: number; checkpointing?: boolean }) {
   const logs: string[] = [];
@@ -101,6 +92,18 @@ describe.each(['heap', 'disk'] as const)('the checkpoint directory at start (%s 
 });
 
 describe('the transactional sink without checkpointing', () => {
+  it('fails at once, without restarts, when its output directory cannot be used', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-2pc-proc-'));
+    const logs: string[] = [];
+    const env = StreamEnvironment.create({ checkpointing: { directory: join(dir, 'chk'), intervalMs: 30 }, log: (m) => logs.push(m) });
+    env.fromElements(1, 2, 3).addSink(new TransactionalJsonLinesSink('/proc/floe-x/out'));
+    const error = await env.execute('proc-sink').catch((e) => e);
+    expect(isRetriable(error)).toBe(false);
+    expect(error.message).toContain('The output directory of the transactional sink /proc/floe-x/out cannot be used');
+    expect(logs.filter((l) => /restart \d+ in/.test(l))).toEqual([]);
+  });
+
+
   it('commits everything at the end of a bounded input', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'floe-2pc-no-chk-'));
     const { env } = job(dir, { backend: 'heap', checkpointing: false });

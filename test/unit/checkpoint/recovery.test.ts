@@ -8,22 +8,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileCheckpointStorage } from '../../../src/checkpoint/files/file-checkpoint-storage.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
-import { type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../../../src/index.js';
+import { StreamEnvironment } from '../../../src/index.js';
+import { RunningCount } from '../../fixtures/running-count.js';
 
 const EVENTS = 6000;
 const keyOf = (i: number) => `k${(i * 7919) % 31}`;
 
-class RunningCount {
-  private count!: ValueState<number>;
-  open(ctx: RuntimeContext) {
-    this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
-  }
-  map(e: { key: string; i: number }) {
-    const n = (this.count.value() ?? 0) + 1;
-    this.count.update(n);
-    return { key: e.key, i: e.i, n };
-  }
-}
 
 function expected() {
   const counts = new Map<string, number>();

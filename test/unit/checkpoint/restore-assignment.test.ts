@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assignRestoredState, type TaskSnapshotFile } from '../../../src/checkpoint/restore-assignment.js';
+import { assignRestoredState, stateWithoutOperator, type TaskSnapshotFile } from '../../../src/checkpoint/restore-assignment.js';
 import type { OperatorStateSnapshot } from '../../../src/state/operator/operator-state-store.js';
 
 const bytes = (s: string) => Buffer.from(s);
@@ -116,5 +116,18 @@ describe('operator state redistribution laws', () => {
         for (const got of restoredAt(snapshotOf(old, 'union'), p)) expect(got).toEqual(old.flat());
       }),
     );
+  });
+});
+
+describe('stateWithoutOperator', () => {
+  it('names operators that hold state in the checkpoint but are not in the job', () => {
+    const files: Array<[string, TaskSnapshotFile]> = [
+      ['src#0', { operators: {}, watermark: 0, source: { next: 3 } }],
+      ['count#0', { operators: { count: { states: {} }, sink: { states: { pending: part('split', 't') } } }, watermark: 0, keyed: { meta: {} as never, data: new Uint8Array() } }],
+      ['print#0', { operators: { print: { states: { empty: part('split') } } }, watermark: 0 }],
+    ];
+    expect(stateWithoutOperator(files, new Set(['src', 'count', 'sink']))).toEqual([]);
+    expect(stateWithoutOperator(files, new Set(['src', 'renamed-count', 'sink']))).toEqual(['count']);
+    expect(stateWithoutOperator(files, new Set(['count']))).toEqual(['sink', 'src']);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../../../src/index.js';
 import type { Source, SourceOutput, SourceReader } from '../../../src/runtime/source.js';
+import { DiskStateBackend } from '../../../src/state/disk/disk-state-backend.js';
 import { HeapStateBackend } from '../../../src/state/heap/heap-state-backend.js';
 import type { KeyedStateBackend, KeyedStateBackendOptions, StateBackend } from '../../../src/state/keyed-state-backend.js';
 
@@ -39,13 +40,14 @@ class PausingSource implements Source<number> {
   }
 }
 
-/** The heap backend, with snapshot writes held until `finishWrites()` and a log of writes and disposal. */
+/** A backend whose snapshot writes are held until `finishWrites()`, with a log of writes and disposal. */
 class ObservedBackend implements StateBackend {
-  readonly name = 'observed-heap';
+  readonly name = 'observed';
   readonly events: string[] = [];
-  private readonly inner = new HeapStateBackend();
   private release!: () => void;
   private readonly writesHeld = new Promise<void>((resolve) => (this.release = resolve));
+
+  constructor(private readonly inner: StateBackend) {}
 
   finishWrites(): void {
     this.release();
@@ -102,13 +104,15 @@ class CountOrFail {
 }
 
 describe('a failed attempt', () => {
-  it('lets its snapshot writers finish before it disposes its keyed state and settles', async () => {
-    const backend = new ObservedBackend();
+  it.each(['heap', 'disk'])('lets its snapshot writers finish before it disposes its keyed state and settles (%s)', async (kind) => {
+    const root = mkdtempSync(join(tmpdir(), 'floe-failure-cleanup-'));
+    failure.thrown = false;
+    const backend = new ObservedBackend(kind === 'heap' ? new HeapStateBackend() : new DiskStateBackend({ dir: join(root, 'state') }));
     const source = new PausingSource();
     const seen: number[] = [];
     const env = StreamEnvironment.create({
       stateBackend: backend,
-      checkpointing: { directory: join(mkdtempSync(join(tmpdir(), 'floe-failure-cleanup-')), 'chk') },
+      checkpointing: { directory: join(root, 'chk') },
       restartStrategy: { type: 'none' },
       log: () => {},
     });
