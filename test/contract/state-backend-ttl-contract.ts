@@ -330,6 +330,19 @@ export function describeTtlContract(name: string, factory: TtlBackendFactory): v
         });
       });
 
+      it.each(Object.keys(primitives) as Array<keyof typeof primitives>)('keeps the barrier time stamp of %s state in the snapshot when a read refreshes it after the barrier', async (kind) => {
+        const ttl = StateTtlConfig.newBuilder(TTL).updateTtlOnReadAndWrite().disableCleanupInBackground().build();
+        const { clock, backend } = setup();
+        const s = primitives[kind](ttl, backend);
+        s.write();
+        const runner = backend.snapshot({ checkpointId: 1 });
+        clock.advance(TTL - 1);
+        expect(s.read()).toBe('x'); // refreshes the live entry's timestamp to 1000 + TTL - 1
+        const target = await restoreInto(runner, clock);
+        primitives[kind](ttl, target);
+        expect(target.entries('s').map((e) => e.lastAccessTime)).toEqual([1000]);
+      });
+
       it('holds what was live at the barrier while incremental cleanup runs during the write (Flink testIncrementalCleanup)', async () => {
         const ttl = StateTtlConfig.newBuilder(TTL).returnExpiredIfNotCleanedUp().cleanupIncrementally(5, true).build();
         const { clock, backend } = setup();

@@ -3,20 +3,39 @@
 import { Packr } from 'msgpackr';
 import { FloeError } from '../../core/errors.js';
 import { decodeKey } from '../../core/key-decoding.js';
-import { assignToKeyGroup } from '../../core/key-groups.js';
-import type { RestoredKeyedState } from '../keyed-snapshot.js';
-import type { Namespace } from '../keyed-state-backend.js';
-import type { DiskKeyedStateBackend } from './disk-state-backend.js';
+import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-groups.js';
+import type { DiskSnapshotMeta, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { KeyGroupedTimerQueue, Namespace } from '../keyed-state-backend.js';
+import type { LmdbStore } from './lmdb-store.js';
 import { type KvRecord, readRecordBytes, readRecordFile } from './record-file.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
+
+/** What a restore does to the disk keyed backend it loads into. */
+export interface DiskRestoreTarget {
+  readonly store: LmdbStore;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  /** The next list-element sequence number (raised to the snapshots' own). */
+  sequence: number;
+  /** True once the backend is being disposed: the restore stops at its next chunk. */
+  readonly closing: boolean;
+  getCurrentKey(): unknown;
+  setCurrentKey(key: unknown): void;
+  getTimerQueue(name: string): KeyGroupedTimerQueue;
+  /** A restored state's data is (about to be) in the store; remember its meta until a descriptor claims it. */
+  addRestoredState(meta: SnapshotStateMeta): void;
+  /** Continues the chain of a snapshot restored as it was (same key groups), so checkpoints stay incremental. */
+  adoptChain(chain: DiskSnapshotMeta['chain']): void;
+  place(state?: string): string;
+}
 
 /**
  * Loads snapshots of one or more earlier subtasks into the store: every chain is applied in order,
  * keeping only entries of this backend's key groups; then the timers. A snapshot of another
  * backend is refused with an error that says what to do.
  */
-export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: RestoredKeyedState[]): Promise<void> {
+export async function loadSnapshots(backend: DiskRestoreTarget, snapshots: RestoredKeyedState[]): Promise<void> {
   const { startKeyGroup: lo, endKeyGroup: hi } = backend.keyGroupRange;
   const previousKey = backend.getCurrentKey();
   const appendAfter = new Map<string, Buffer | null | undefined>();
@@ -87,7 +106,7 @@ export async function loadSnapshots(backend: DiskKeyedStateBackend, snapshots: R
   backend.store.commit();
   const only = snapshots.length === 1 ? snapshots[0].meta.disk : undefined;
   if (only !== undefined && snapshots[0].adoptable !== false && only.inline !== true && only.keyGroupRange[0] === lo && only.keyGroupRange[1] === hi)
-    backend.snapshotter.adoptChain(only.chain);
+    backend.adoptChain(only.chain);
   if (previousKey !== undefined) backend.setCurrentKey(previousKey);
 }
 

@@ -10,12 +10,13 @@ import { Packr } from 'msgpackr';
 import type { Transaction } from 'lmdb';
 import { FloeError } from '../../core/errors.js';
 import { encodeKey } from '../../core/key-encoding.js';
-import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner } from '../keyed-snapshot.js';
-import type { KeyedSnapshotOptions, Namespace, SharedStateStore } from '../keyed-state-backend.js';
+import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { KeyGroupRange } from '../../core/key-groups.js';
+import type { KeyedSnapshotOptions, KeyedStateBackendOptions, Namespace, SharedStateStore, TimerEntry } from '../keyed-state-backend.js';
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
-import type { DiskKeyedStateBackend } from './disk-state-backend.js';
 import type { ChangeSink } from './disk-state-table.js';
 import { diskFullError } from './disk-write-failure.js';
+import type { LmdbStore } from './lmdb-store.js';
 import { RecordFileWriter, syncFile, type SealedRecordFile } from './record-file.js';
 
 type ChainFile = DiskSnapshotMeta['chain'][number];
@@ -47,6 +48,24 @@ interface PendingSegment {
   sealed: SealedRecordFile;
   segment: number;
   checkpointId: number;
+}
+
+/** What the snapshotter reads of its backend (the disk keyed backend), at the barrier and while writing. */
+export interface DiskSnapshotSource {
+  readonly store: LmdbStore;
+  readonly config: { incremental: boolean; materializeAfterRatio: number; materializeEvery: number };
+  readonly options: Pick<KeyedStateBackendOptions, 'operator' | 'subtask' | 'ttlClock'>;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  /** State names by change-log index. */
+  readonly stateNames: string[];
+  /** The next list-element sequence number. */
+  readonly sequence: number;
+  readonly timers: ReadonlyMap<string, { entries(): TimerEntry[] }>;
+  snapshotStateMetas(): SnapshotStateMeta[];
+  /** The TTL config of a registered state (undefined without TTL or while unclaimed). */
+  ttlOf(name: string): StateTtlConfig | undefined;
+  place(state?: string): string;
 }
 
 /** Change-log bytes kept before any materialization exists (beyond that the next checkpoint materializes anyway). */
@@ -81,7 +100,7 @@ export class DiskSnapshotter implements ChangeSink {
   private disposed = false;
 
   constructor(
-    private readonly backend: DiskKeyedStateBackend,
+    private readonly backend: DiskSnapshotSource,
     private readonly dir: string,
   ) {
     if (backend.config.incremental) this.changes = this.openSegment();
@@ -164,6 +183,7 @@ export class DiskSnapshotter implements ChangeSink {
     }
     this.pending = kept;
     this.pendingBytes = kept.reduce((n, p) => n + p.sealed.bytes, 0);
+    if (noChain) this.gaps = []; // the first base covers them
   }
 
   private addGap(segment: number): void {
@@ -218,7 +238,7 @@ export class DiskSnapshotter implements ChangeSink {
       timers: [...backend.timers.values()].map((q) => q.entries()),
       ttlNow: backend.options.ttlClock.now(),
       dropExpired: names.map((name) => {
-        const ttl = backend.states.get(name)?.table?.ttl?.config;
+        const ttl = backend.ttlOf(name);
         return ttl !== undefined && ttl.cleanupFullSnapshot ? ttl : undefined;
       }),
     };

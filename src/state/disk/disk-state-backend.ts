@@ -21,7 +21,7 @@ import type {
 import type { KeyContext } from '../heap/heap-state-handle.js';
 import { HeapTimerQueue } from '../heap/heap-timer-queue.js';
 import { stateMeta } from '../heap/heap-snapshot.js';
-import type { KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { DiskSnapshotMeta, KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type {
   InternalKvState,
   KeyedSnapshotOptions,
@@ -37,6 +37,7 @@ import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitione
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
+import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
 import { loadSnapshots } from './disk-restore.js';
 import { DiskSnapshotter } from './disk-snapshot.js';
@@ -188,7 +189,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   private perRecordCleanups: DiskIncrementalCleanup[] = [];
   /** List elements are keyed by this counter, so appends never read the list; restored with the snapshot. */
   sequence = 0;
-  readonly snapshotter: DiskSnapshotter;
+  private readonly snapshotter: DiskSnapshotter;
   private disposing: Promise<void> | undefined;
   /** The restore in progress, if any: the store closes only after it stopped. */
   private restoring: Promise<void> | undefined;
@@ -347,6 +348,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     await loading;
   }
 
+  /** Continues the chain of a restored snapshot (same key groups), so the next checkpoint stays incremental. */
+  adoptChain(chain: DiskSnapshotMeta['chain']): void {
+    this.snapshotter.adoptChain(chain);
+  }
+
   /** True once dispose() started: a restore in progress stops at its next chunk. */
   get closing(): boolean {
     return this.disposing !== undefined;
@@ -365,6 +371,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       const s = this.states.get(name)!;
       return s.descriptor !== undefined ? stateMeta(s.descriptor, s.descriptor.ttl !== undefined) : s.restoredMeta!;
     });
+  }
+
+  /** The TTL config of a registered state (undefined without TTL or while unclaimed). */
+  ttlOf(name: string): StateTtlConfig | undefined {
+    return this.states.get(name)?.descriptor?.ttl;
   }
 
   /** Names of restored states that no registered descriptor claimed (yet). */

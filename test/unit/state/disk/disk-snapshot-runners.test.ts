@@ -190,7 +190,7 @@ describe('disk backend snapshot runners in any order (property)', () => {
     fc.constant({ kind: 'outgrow' as const }),
   );
 
-  it('acknowledges a checkpoint only with exactly the state at its barrier, whatever the log and the runners do', async () => {
+  it('acknowledges a checkpoint only with exactly the state at its barrier, whatever the log and the runners do, and leaves no segment behind', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
         const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
@@ -223,6 +223,11 @@ describe('disk backend snapshot runners in any order (property)', () => {
           else if (open.length > 0 && o.kind === 'release') open.splice(o.pick % open.length, 1)[0].runner.release();
         }
         while (open.length > 0) await writeRunner(0);
+        // With no runner left, the next checkpoint succeeds and only the open segment stays on local disk.
+        const last = id + 1;
+        acknowledged.push({ id: last, atBarrier: counts(b) });
+        await complete(storage, last, await b.snapshot({ checkpointId: last, shared: sharedOf(storage) }).write());
+        expect(localChangeLogs(b)).toHaveLength(1);
         for (const { id: ack, atBarrier } of acknowledged) expect(counts(await restoreFrom(storage, ack))).toEqual(atBarrier);
       }),
       { numRuns: 25 },
