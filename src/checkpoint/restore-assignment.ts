@@ -5,6 +5,7 @@
 import { FloeError } from '../core/errors.js';
 import { restoredFromBytes, type KeyedSnapshotMeta, type RestoredKeyedState } from '../state/keyed-snapshot.js';
 import type { OperatorStateSnapshot } from '../state/operator/operator-state-store.js';
+import { isSplitPosition, type SplitPosition } from '../core/split-position.js';
 
 /** What one subtask stores per checkpoint (its data file, see runtime/task.ts). */
 export interface TaskSnapshotFile {
@@ -78,14 +79,21 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
   // Operators added since the checkpoint start empty.
   if (old.length === 0 && target.operatorUids.every((uid) => oldOf(uid).length === 0)) return undefined;
   const own = old.find((o) => o.index === target.subtaskIndex)?.file;
-  // A source's position belongs to the subtask that read it: until sources are split-based, a
-  // source restored at another parallelism would read some records twice and skip others.
-  if (old.length !== target.parallelism && old.some((o) => o.file.source !== undefined))
-    throw new FloeError(
+  // A source's position belongs to the subtask that read it. Split positions are dealt out again
+  // (each split to exactly one new reader); any other position would read records twice or skip them.
+  let file = own;
+  if (old.length !== target.parallelism && old.some((o) => o.file.source !== undefined)) {
+    if (old.every((o) => isSplitPosition(o.file.source))) {
+      const splits = old.flatMap((o) => (o.file.source as SplitPosition).splits);
+      const [from, to] = evenSplitRange(splits.length, target.parallelism, target.subtaskIndex);
+      file = { ...(own ?? { operators: {}, watermark: Number.NEGATIVE_INFINITY }), source: { splits: splits.slice(from, to) } };
+    } else
+      throw new FloeError(
       'STATE_NOT_RESCALABLE',
-      `Source '${target.operatorUids[0]}' was checkpointed at parallelism ${old.length} and now runs at ${target.parallelism}: a source's read position cannot be redistributed yet. Keep the source at parallelism ${old.length} (.setParallelism(${old.length}) on the source) and rescale the operators after it.`,
-      { context: { operator: target.operatorUids[0] } },
-    );
+      `Source '${target.operatorUids[0]}' was checkpointed at parallelism ${old.length} and now runs at ${target.parallelism}: its read position is not made of splits, so it cannot be redistributed. Keep the source at parallelism ${old.length} (.setParallelism(${old.length}) on the source) and rescale the operators after it.`,
+        { context: { operator: target.operatorUids[0] } },
+      );
+  }
   const operatorState: Record<string, OperatorStateSnapshot[]> = {};
   for (const uid of target.operatorUids) {
     const opOld = oldOf(uid);
@@ -109,7 +117,7 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
     if (target.adoptable === false) restored.adoptable = false;
     return [restored];
   });
-  return { checkpointId: target.checkpointId, file: own, operatorState, keyed, watermarks: restoredWatermarks(target, old, oldOf) };
+  return { checkpointId: target.checkpointId, file, operatorState, keyed, watermarks: restoredWatermarks(target, old, oldOf) };
 }
 
 function restoredWatermarks(target: RestoreTarget, old: RestoreTarget['old'], oldOf: (uid: string) => RestoreTarget['old']): TaskRestore['watermarks'] {

@@ -2,6 +2,8 @@
 // reader that the subtask's loop polls for records in chunks. Connectors implement it.
 import type { Clock } from '../core/clock.js';
 
+export { type SplitPosition, isSplitPosition } from '../core/split-position.js';
+
 /** Receives the records a source reader emits. */
 export interface SourceOutput<T> {
   /** `timestamp`: the event time of the record, if the source knows it. */
@@ -27,9 +29,14 @@ export interface SourceReader<T> {
   open?(): void | Promise<void>;
   pollNext(output: SourceOutput<T>, max: number): boolean | Promise<boolean>;
   close?(): void | Promise<void>;
-  /** The read position, stored in every checkpoint (plain data). Replayable readers implement it. */
+  /**
+   * The read position, stored in every checkpoint (plain data). Replayable readers implement it.
+   * A position of the form `{ splits: [...] }` (a `SplitPosition`) can be rescaled: restored at
+   * another parallelism, the splits of all readers are dealt out evenly, each to exactly one
+   * reader (Flink's split assignment); any other position restores only at the same parallelism.
+   */
   snapshotPosition?(): unknown;
-  /** Resumes from a position of `snapshotPosition`, before open(). */
+  /** Resumes from a position of `snapshotPosition` (after a rescale: its share of the splits), before open(). */
   restorePosition?(position: unknown): void;
 }
 

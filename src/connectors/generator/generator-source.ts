@@ -1,8 +1,8 @@
 // Generates records from their index, bounded or unbounded, optionally at a fixed rate.
-// Parallel: subtask i of p produces the indices i, i+p, i+2p, ... so the union of all subtasks
-// is the same sequence at any parallelism. No I/O.
+// Parallel: subtask i of p produces the indices i, i+p, i+2p, ... (one split each), so the union of
+// all subtasks is the same sequence at any parallelism, also after a rescale. No I/O.
 import { FloeError } from '../../core/errors.js';
-import type { Source, SourceOutput, SourceReader, SourceReaderContext } from '../../runtime/source.js';
+import { isSplitPosition, type Source, type SourceOutput, type SourceReader, type SourceReaderContext, type SplitPosition } from '../../runtime/source.js';
 
 export interface GeneratorSourceOptions {
   /** Number of records in total; omit (or Infinity) for an unbounded source. */
@@ -35,58 +35,97 @@ export class GeneratorSource<T> implements Source<T> {
   }
 }
 
+/** One split of the sequence: the indices next, next + step, next + 2 step, ... below count. */
+interface GeneratorSplit {
+  next: number;
+  step: number;
+}
+
+/**
+ * Reads its splits round-robin. At the first start subtask i of p owns the one split {i, p}; its
+ * position is its list of splits, so a restore at another parallelism deals the splits out again
+ * (each to one reader) and the union of all readers stays the same sequence, with no index read
+ * twice. More readers than splits leave some idle.
+ */
 class GeneratorReader<T> implements SourceReader<T> {
-  private next: number;
-  private readonly step: number;
-  private readonly ratePerSubtask: number | undefined;
+  private splits: GeneratorSplit[];
+  /** The split pollNext starts with next time (round-robin over the splits). */
+  private turn = 0;
+  private ratePerReader: number | undefined;
   private startedAt = 0;
   private emitted = 0;
 
   constructor(
     private readonly generate: GeneratorFunction<T>,
     private readonly count: number,
-    eventsPerSecond: number | undefined,
+    private readonly eventsPerSecond: number | undefined,
     private readonly ctx: SourceReaderContext,
   ) {
-    this.next = ctx.subtaskIndex;
-    this.step = ctx.parallelism;
-    this.ratePerSubtask = eventsPerSecond === undefined ? undefined : eventsPerSecond / ctx.parallelism;
+    this.splits = [{ next: ctx.subtaskIndex, step: ctx.parallelism }];
   }
 
   open(): void {
+    // The total rate is shared by the splits: a reader gets its splits' part.
+    const total = this.splits[0]?.step ?? 1;
+    this.ratePerReader = this.eventsPerSecond === undefined ? undefined : (this.eventsPerSecond * this.splits.length) / total;
     this.startedAt = this.ctx.clock.now();
     this.emitted = 0; // the rate counts from (re)start
   }
 
-  snapshotPosition(): unknown {
-    return { next: this.next, step: this.step };
+  snapshotPosition(): SplitPosition<GeneratorSplit> {
+    return { splits: this.splits.map((split) => ({ ...split })) };
   }
 
   restorePosition(position: unknown): void {
-    const p = position as { next: number; step: number };
-    if (p.step !== this.step) throw new Error(`generator position was taken at parallelism ${p.step}, now ${this.step}; rescaling sources comes with the rescale issue`);
-    this.next = p.next;
+    if (isSplitPosition(position)) this.splits = (position.splits as GeneratorSplit[]).map((split) => ({ ...split }));
+    else {
+      // Checkpoints before splits: one {next, step} per reader, restorable at the same parallelism.
+      const p = position as GeneratorSplit;
+      if (p.step !== this.ctx.parallelism)
+        throw new FloeError('STATE_NOT_RESCALABLE', `Generator source '${this.ctx.uid}': this checkpoint was taken at parallelism ${p.step} by an older Floe; restore it at parallelism ${p.step}`);
+      this.splits = [{ next: p.next, step: p.step }];
+    }
+  }
+
+  private hasMore(): boolean {
+    for (const split of this.splits) if (split.next < this.count) return true;
+    return false;
   }
 
   pollNext(output: SourceOutput<T>, max: number): boolean | Promise<boolean> {
+    if (!this.hasMore()) return false; // also a reader left without splits by a rescale
     let budget = max;
-    if (this.ratePerSubtask !== undefined) {
-      const due = Math.floor(((this.ctx.clock.now() - this.startedAt) / 1000) * this.ratePerSubtask) - this.emitted;
+    if (this.ratePerReader !== undefined) {
+      const due = Math.floor(((this.ctx.clock.now() - this.startedAt) / 1000) * this.ratePerReader) - this.emitted;
       if (due <= 0) {
-        const waitMs = Math.max(1, Math.ceil(((this.emitted + 1) / this.ratePerSubtask) * 1000 - (this.ctx.clock.now() - this.startedAt)));
-        return new Promise((resolve) => setTimeout(() => resolve(this.next < this.count), Math.min(waitMs, 100)));
+        const waitMs = Math.max(1, Math.ceil(((this.emitted + 1) / this.ratePerReader) * 1000 - (this.ctx.clock.now() - this.startedAt)));
+        return new Promise((resolve) => setTimeout(() => resolve(this.hasMore()), Math.min(waitMs, 100)));
       }
       budget = Math.min(budget, due);
     }
     const generate = this.generate;
-    let index = this.next;
     const end = this.count;
-    for (let i = 0; i < budget && index < end; i++) {
-      output.collect(generate(index));
-      index += this.step;
+    const splits = this.splits;
+    let emitted = 0;
+    // One split a turn, so every split advances (and ends) at about the same pace.
+    for (let tries = 0; emitted < budget && tries < splits.length; ) {
+      const split = splits[this.turn];
+      this.turn = (this.turn + 1) % splits.length;
+      if (split.next >= end) {
+        tries++;
+        continue;
+      }
+      tries = 0;
+      const share = Math.max(1, Math.ceil((budget - emitted) / splits.length));
+      let index = split.next;
+      for (let i = 0; i < share && index < end; i++) {
+        output.collect(generate(index));
+        index += split.step;
+        emitted++;
+      }
+      split.next = index;
     }
-    this.emitted += (index - this.next) / this.step;
-    this.next = index;
-    return index < end;
+    this.emitted += emitted;
+    return this.hasMore();
   }
 }

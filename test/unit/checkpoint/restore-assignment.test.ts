@@ -51,7 +51,7 @@ describe('assignRestoredState', () => {
     expect(at(0, 1)).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
-  it("refuses a source restored at another parallelism (its position cannot be split yet), naming it and what to do", () => {
+  it("refuses a source whose position has no splits at another parallelism, naming it and what to do", () => {
     expect(() => assignRestoredState({ checkpointId: 1, operatorUids: ['op'], subtaskIndex: 0, parallelism: 3, old })).toThrow(
       /Source 'op' was checkpointed at parallelism 2 and now runs at 3: .* Keep the source at parallelism 2/,
     );
