@@ -137,6 +137,7 @@ export class JobRunner {
     this.startedAt = Date.now();
     if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
     this.coordinator?.start();
+    const stopProgress = this.options.restore === undefined ? undefined : this.reportRestoreProgress(this.options.restore.envelope.checkpointId);
     const runs = this.subtasks.map(async (s) => {
       try {
         await s.task.run();
@@ -151,6 +152,7 @@ export class JobRunner {
     });
     this.subtasksSettled = Promise.allSettled(runs);
     await this.subtasksSettled;
+    stopProgress?.();
     this.coordinator?.stop();
     await this.coordinator?.drain();
     this.finishedAt = Date.now();
@@ -382,6 +384,40 @@ export class JobRunner {
   }
 
   /** Reads every subtask's file of the checkpoint and hands each new subtask what it owns. */
+  /**
+   * Logs how a restore goes: a line every 2 s while subtasks are still loading state (a large disk
+   * restore takes tens of seconds), and one when all are ready. Returns a function that stops it.
+   */
+  private reportRestoreProgress(checkpointId: number): () => void {
+    const started = Date.now();
+    const total = this.subtasks.length;
+    const ready = (): number => this.subtasks.filter((s) => s.task.stateRestored).length;
+    const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
+    let done = false;
+    const check = (sayProgress: boolean): void => {
+      if (done) return;
+      const n = ready();
+      if (n < total) {
+        if (sayProgress) this.options.log(`[restore] restoring checkpoint ${checkpointId}: ${n} of ${total} subtasks ready after ${seconds()} s`);
+        return;
+      }
+      done = true;
+      clearInterval(timer);
+      const entries = this.subtasks.reduce((sum, s) => sum + (s.backend?.totalEntries() ?? 0), 0);
+      this.options.log(`[restore] restored checkpoint ${checkpointId} in ${seconds()} s: ${total} subtasks, ${entries} keyed state entries`);
+    };
+    const timer = setInterval(() => check(true), 2000);
+    timer.unref();
+    // Most restores finish within a moment: look again soon (quietly), then every 2 s.
+    const soon = setTimeout(() => check(false), 50);
+    soon.unref();
+    return () => {
+      clearInterval(timer);
+      clearTimeout(soon);
+      check(false);
+    };
+  }
+
   private async loadRestore(restore: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage }): Promise<void> {
     const { envelope, storage } = restore;
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;

@@ -91,6 +91,8 @@ export class StreamTask {
   recordsIn = 0;
   private cancelled = false;
   private opened = 0;
+  /** Set once keyed and operator state are restored (or initialized): restore progress reads it. */
+  stateRestored = false;
   private watermark = Number.NEGATIVE_INFINITY;
   finished = false;
   /** Barriers received per checkpoint id while aligning (channel indexes). */
@@ -125,6 +127,7 @@ export class StreamTask {
     }
     for (const op of operators)
       await op.initializeState(restore === undefined ? undefined : { checkpointId: restore.checkpointId, operatorState: restore.operatorState[op.uid] ?? [] });
+    this.stateRestored = true;
     // Open from the tail so every operator's downstream is ready before it emits.
     for (let i = operators.length - 1; i >= 0; i--) {
       await operators[i].open();
