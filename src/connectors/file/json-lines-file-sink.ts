@@ -2,9 +2,10 @@
 // own part file: `out.jsonl` becomes `out-0.jsonl`, `out-1.jsonl`, ... With checkpoints it is
 // at-least-once: each checkpoint flushes and fsyncs, a restored run appends (records after the
 // checkpoint may appear twice). TransactionalJsonLinesSink is the exactly-once variant.
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { FloeError } from '../../core/errors.js';
+import { ensureUsableDirectory } from '../../state/usable-directory.js';
 import type { CheckpointedFunction, FunctionInitializationContext, RuntimeContext, SinkFunction } from '../../runtime/functions.js';
 
 /** Bytes buffered before a write is issued. */
@@ -34,8 +35,9 @@ export class JsonLinesFileSink<T = unknown> implements SinkFunction<T>, Checkpoi
     const parallel = ctx.getNumberOfParallelSubtasks() > 1;
     const ext = extname(this.path);
     this.file = parallel ? `${this.path.slice(0, this.path.length - ext.length)}-${ctx.getIndexOfThisSubtask()}${ext}` : this.path;
+    // Fails at once (DIRECTORY_UNUSABLE) where a recursive mkdir would spin (under /proc).
+    ensureUsableDirectory(dirname(this.file), { what: 'output directory of the JSON lines sink', option: 'writeAsJsonLines(path) / new JsonLinesFileSink(path)' });
     try {
-      await mkdir(dirname(this.file), { recursive: true });
       this.handle = await open(this.file, this.append ? 'a' : 'w');
     } catch (cause) {
       throw new FloeError('IO_ERROR', `JSON lines sink '${ctx.getOperatorUid()}': cannot open ${this.file} for writing: ${(cause as Error).message}`, { cause });

@@ -253,5 +253,5 @@ function parseRecords(buf: Buffer, names: Map<number, string>, out: KvRecord[], 
 }
 
 function corrupt(path: string, why: string, cause?: unknown): FloeError {
-  return new FloeError('CHECKPOINT_INVALID', `State file ${path} cannot be restored: ${why}. Recovery falls back to an older retained checkpoint.`, { cause });
+  return new FloeError('CHECKPOINT_INVALID', `State file ${path} cannot be restored: ${why}. Restore an older checkpoint explicitly, or accept the fallback with --allow-fallback-duplicates.`, { cause });
 }
