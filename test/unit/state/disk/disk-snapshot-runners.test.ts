@@ -85,6 +85,15 @@ async function checkpoint(storage: FileCheckpointStorage, b: KeyedStateBackend, 
   return result;
 }
 
+/** A fresh backend with 100 counts and checkpoint 1 of them in a fresh storage: where most tests here start. */
+async function checkpointedOnce(): Promise<{ storage: FileCheckpointStorage; b: KeyedStateBackend }> {
+  const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
+  const b = backend();
+  write(b, 100, (i) => i);
+  await checkpoint(storage, b, 1);
+  return { storage, b };
+}
+
 async function restoreFrom(storage: FileCheckpointStorage, id: number): Promise<KeyedStateBackend> {
   const envelope = await storage.readMetadata(id);
   const { meta, own } = envelope.metadata;
@@ -97,10 +106,7 @@ async function restoreFrom(storage: FileCheckpointStorage, id: number): Promise<
 
 describe('disk backend snapshot runners', () => {
   it('writes every change up to its barrier into a delta written after the change log outgrew its limit', async () => {
-    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
-    const b = backend();
-    write(b, 100, (i) => i);
-    await checkpoint(storage, b, 1);
+    const { storage, b } = await checkpointedOnce();
     write(b, 10, (i) => i + 500);
     const runner = b.snapshot({ checkpointId: 2, shared: sharedOf(storage) });
     const atBarrier = counts(b);
@@ -112,10 +118,7 @@ describe('disk backend snapshot runners', () => {
   });
 
   it('keeps the segments of two checkpoints in flight when the log outgrows, and each restores its own barrier', async () => {
-    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
-    const b = backend();
-    write(b, 100, (i) => i);
-    await checkpoint(storage, b, 1);
+    const { storage, b } = await checkpointedOnce();
     write(b, 10, (i) => i + 200);
     const second = b.snapshot({ checkpointId: 2, shared: sharedOf(storage) });
     const atSecond = counts(b);
@@ -136,10 +139,7 @@ describe('disk backend snapshot runners', () => {
   });
 
   it('declines a delta whose change-log segment is gone, and the next checkpoint materializes everything', async () => {
-    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
-    const b = backend();
-    write(b, 100, (i) => i);
-    await checkpoint(storage, b, 1);
+    const { storage, b } = await checkpointedOnce();
     write(b, 10, (i) => i + 500);
     const runner = b.snapshot({ checkpointId: 2, shared: sharedOf(storage) });
     const sealed = localChangeLogs(b);
@@ -152,10 +152,7 @@ describe('disk backend snapshot runners', () => {
   });
 
   it('declines a delta written after the materialization of a later checkpoint, instead of acknowledging later state', async () => {
-    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
-    const b = backend();
-    write(b, 100, (i) => i);
-    await checkpoint(storage, b, 1);
+    const { storage, b } = await checkpointedOnce();
     write(b, 10, (i) => i + 500);
     const early = b.snapshot({ checkpointId: 2, shared: sharedOf(storage) });
     outgrowTheLog(b);
@@ -166,10 +163,7 @@ describe('disk backend snapshot runners', () => {
   });
 
   it('removes the sealed segments of an aborted checkpoint once no checkpoint can use them', async () => {
-    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
-    const b = backend();
-    write(b, 100, (i) => i);
-    await checkpoint(storage, b, 1);
+    const { storage, b } = await checkpointedOnce();
     write(b, 10, (i) => i + 500);
     const aborted = b.snapshot({ checkpointId: 2, shared: sharedOf(storage) });
     outgrowTheLog(b);
