@@ -6,7 +6,7 @@ import { CollectionSource } from '../connectors/collection/collection-source.js'
 import { JsonLinesFileSource, type JsonLinesFileSourceOptions } from '../connectors/file/json-lines-file-source.js';
 import { GeneratorSource, type GeneratorFunction, type GeneratorSourceOptions } from '../connectors/generator/generator-source.js';
 import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
-import { describePlan, type PlanDescription } from '../plan/plan-description.js';
+import { NO_SINK_WARNING, describePlan, type PlanDescription } from '../plan/plan-description.js';
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
 import type { Source } from '../runtime/source.js';
@@ -261,6 +261,7 @@ export class StreamEnvironment {
     const start = async (): Promise<JobResult> => {
       const cp = this.checkpointing;
       const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory));
+      const resolved = cp === undefined ? undefined : resolveCheckpointingOptions(cp);
       // One running job per checkpoint directory; also proves the directory is usable.
       const lock = storage === undefined ? undefined : lockStateDir(storage.directory, { job: graph.jobName }, CHECKPOINT_DIR_LOCK);
       let highestUsedId = 0;
@@ -268,7 +269,6 @@ export class StreamEnvironment {
       try {
         for (let attempt = 0; ; attempt++) {
           try {
-            // After a failure the job always resumes from its latest completed checkpoint.
             const { restore, firstCheckpointId } = await prepareRestore({
               storage,
               // A restart resumes its own timeline: the newest checkpoint this job completed, or
@@ -277,7 +277,7 @@ export class StreamEnvironment {
               atStart: attempt === 0,
               highestUsedId,
               allowFallbackDuplicates: this.allowFallbackDuplicates,
-              retained: cp === undefined ? 0 : resolveCheckpointingOptions(cp).retained,
+              retained: resolved?.retained ?? 0,
               log: this.log,
             });
             runner = new JobRunner(this.buildGraph(graph.jobName, restore), {
@@ -286,7 +286,7 @@ export class StreamEnvironment {
               batchSize: this.batchSize,
               channelCapacity: this.channelCapacity,
               log: this.log,
-              checkpointing: cp === undefined || storage === undefined ? undefined : { options: resolveCheckpointingOptions(cp), storage, firstCheckpointId },
+              checkpointing: resolved === undefined || storage === undefined ? undefined : { options: resolved, storage, firstCheckpointId },
               restore,
               allowNonRestoredState: this.allowNonRestoredState,
             });
@@ -377,6 +377,8 @@ export class StreamEnvironment {
    * execute() planned.
    */
   describePlan(jobName?: string): PlanDescription {
+    // A job without a sink has no graph (buildGraph refuses it): its plan is that warning.
+    if (this.plannedGraph === undefined && !this.hasSinks) return { jobName: jobName ?? this.defaultJobName, vertices: [], warnings: [NO_SINK_WARNING] };
     return describePlan(this.plannedGraph ?? this.buildGraph(jobName));
   }
 

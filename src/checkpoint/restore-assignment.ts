@@ -89,8 +89,8 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
       file = { ...(own ?? { operators: {}, watermark: Number.NEGATIVE_INFINITY }), source: { splits: splits.slice(from, to) } };
     } else
       throw new FloeError(
-      'STATE_NOT_RESCALABLE',
-      `Source '${target.operatorUids[0]}' was checkpointed at parallelism ${old.length} and now runs at ${target.parallelism}: its read position is not made of splits, so it cannot be redistributed. Keep the source at parallelism ${old.length} (.setParallelism(${old.length}) on the source) and rescale the operators after it.`,
+        'STATE_NOT_RESCALABLE',
+        `Source '${target.operatorUids[0]}' was checkpointed at parallelism ${old.length} and now runs at ${target.parallelism}: its read position is not made of splits, so it cannot be redistributed. Keep the source at parallelism ${old.length} (.setParallelism(${old.length}) on the source) and rescale the operators after it.`,
         { context: { operator: target.operatorUids[0] } },
       );
   }

@@ -3,9 +3,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import { StreamEnvironment } from '../api/stream-environment.js';
+import { StreamEnvironment, type PlanDescription } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
-import type { PlanDescription } from '../api/stream-environment.js';
 import type { RunCommand } from './args.js';
 import { loadJob } from './load-job.js';
 
@@ -33,8 +32,7 @@ export async function checkJob(command: RunCommand): Promise<CheckResult> {
   } catch (error) {
     if (!(error instanceof FloeError && error.code === 'PLAN_ONLY')) throw error;
   }
-  const plan: PlanDescription = env.hasSinks ? env.describePlan(command.jobPath) : { jobName: command.jobPath, vertices: [], warnings: ['The job has no sink: its results go nowhere.'] };
-  return { ...typeCheck, plan };
+  return { ...typeCheck, plan: env.describePlan(command.jobPath) };
 }
 
 /** What `floe check` prints. */

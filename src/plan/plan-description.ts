@@ -30,6 +30,9 @@ export interface PlanDescription {
   warnings: string[];
 }
 
+/** The warning of a job without a sink. */
+export const NO_SINK_WARNING = 'The job has no sink: its results go nowhere.';
+
 /** Describes `graph` for people: see {@link PlanDescription}. */
 export function describePlan(graph: JobGraph): PlanDescription {
   const index = new Map(graph.vertices.map((v, i) => [v, i]));
@@ -48,7 +51,7 @@ export function describePlan(graph: JobGraph): PlanDescription {
     inputs: vertex.inputs.map((edge) => ({ from: index.get(edge.source)!, partitioning: edge.partitioner.type })),
   }));
   const sinks = graph.vertices.flatMap((v) => v.nodes).filter((n) => n.transformation.type === 'operator' && n.transformation.isSink);
-  if (sinks.length === 0) warnings.push('The job has no sink: its results go nowhere.');
+  if (sinks.length === 0) warnings.push(NO_SINK_WARNING);
   return { jobName: graph.jobName, vertices, warnings };
 }
 

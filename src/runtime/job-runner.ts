@@ -229,7 +229,9 @@ export class JobRunner {
           isSource: t.type === 'source',
           isSink,
         };
-        const received = t.type === 'source' ? 0 : position === 0 ? s.task.recordsIn : position === 1 && isSource ? s.task.recordsIn : s.emitted[position - 1];
+        // The chain's first operator receives what the task read (a source's records, or its input).
+        const firstOperator = position === (isSource ? 1 : 0);
+        const received = t.type === 'source' ? 0 : firstOperator ? s.task.recordsIn : s.emitted[position - 1];
         m.recordsIn += received;
         m.recordsOut += t.type === 'source' ? s.task.recordsIn : s.emitted[position];
         if (isSink) sinkRecords += received;
@@ -383,7 +385,6 @@ export class JobRunner {
     };
   }
 
-  /** Reads every subtask's file of the checkpoint and hands each new subtask what it owns. */
   /**
    * Logs how a restore goes: a line every 2 s while subtasks are still loading state (a large disk
    * restore takes tens of seconds), and one when all are ready. Returns a function that stops it.
@@ -418,6 +419,7 @@ export class JobRunner {
     };
   }
 
+  /** Reads every subtask's file of the checkpoint and hands each new subtask what it owns. */
   private async loadRestore(restore: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage }): Promise<void> {
     const { envelope, storage } = restore;
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
@@ -440,9 +442,8 @@ export class JobRunner {
       const at = key.lastIndexOf('#');
       const entry = { index: Number(key.slice(at + 1)), file };
       const head = key.slice(0, at);
-      byHead.set(head, [...(byHead.get(head) ?? []), entry]);
-      for (const uid of new Set([head, ...Object.keys(file.operators), ...Object.keys(file.operatorWatermarks ?? {})]))
-        byOperator.set(uid, [...(byOperator.get(uid) ?? []), entry]);
+      pushTo(byHead, head, entry);
+      for (const uid of new Set([head, ...Object.keys(file.operators), ...Object.keys(file.operatorWatermarks ?? {})])) pushTo(byOperator, uid, entry);
     }
     for (const s of this.subtasks) {
       const headUid = s.vertex.nodes[0].uid;
@@ -492,8 +493,7 @@ export class JobRunner {
         checkpointing: this.options.checkpointing !== undefined,
         metrics: this.userMetrics.group(node.uid, node.name, index),
         post: (action) => gate.putMail(action),
-        log: (message) =>
-          this.options.log(`[${describeContext({ job: jobName, operator: node.uid, operatorName: node.name, subtask: index, parallelism: node.parallelism })}] ${message}`),
+        log: this.logFor(node, index),
       };
       operator.setup(ctx);
       operators.unshift(operator);
@@ -507,8 +507,7 @@ export class JobRunner {
             subtaskIndex: index,
             parallelism: head.parallelism,
             clock: this.options.clock,
-            log: (message) =>
-              this.options.log(`[${describeContext({ job: jobName, operator: head.uid, operatorName: head.name, subtask: index, parallelism: head.parallelism })}] ${message}`),
+            log: this.logFor(head, index),
           })
         : undefined;
     const key = `${head.uid}#${index}`;
@@ -528,6 +527,12 @@ export class JobRunner {
       headInput: output,
     });
     return { key, index, vertex, task, backend, processingTime, emitted };
+  }
+
+  /** Log lines of one operator's subtask: "[job 'j', operator 'Name' (uid u), subtask 1/2] message". */
+  private logFor(node: PlannedNode, subtask: number): (message: string) => void {
+    const place = describeContext({ job: this.graph.jobName, operator: node.uid, operatorName: node.name, subtask, parallelism: node.parallelism });
+    return (message) => this.options.log(`[${place}] ${message}`);
   }
 
   private createBackend(head: PlannedNode, index: number): KeyedStateBackend | undefined {
@@ -577,4 +582,10 @@ function writerOutput(writers: RecordWriter[]): Output {
       for (const w of writers) w.emitWatermark(timestamp);
     },
   };
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }

@@ -8,10 +8,9 @@ import type { AggregatingState, ListState, MapState, ReducingState, ValueState }
 import type { RuntimeContext } from './functions.js';
 import type { OperatorContext } from './operators/stream-operator.js';
 import {
-  SubtaskAggregatingState,
+  SubtaskAppendingState,
   SubtaskListState,
   SubtaskMapState,
-  SubtaskReducingState,
   SubtaskValueState,
   registerOperatorBackend,
 } from './subtask-state-handles.js';
@@ -52,11 +51,11 @@ export function createRuntimeContext(ctx: OperatorContext): RuntimeContext {
     },
     getReducingState: <T>(d: ReducingStateDescriptor<T>): ReducingState<T> => {
       const b = backend(d.name);
-      return new SubtaskReducingState<T>(b, operator, d, b.getReducingState(d));
+      return new SubtaskAppendingState<T, T>(b, operator, d, b.getReducingState(d));
     },
     getAggregatingState: <IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> => {
       const b = backend(d.name);
-      return new SubtaskAggregatingState<IN, OUT>(b, operator, d, b.getAggregatingState(d));
+      return new SubtaskAppendingState<IN, OUT>(b, operator, d, b.getAggregatingState(d));
     },
   };
 }

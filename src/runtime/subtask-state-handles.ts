@@ -5,7 +5,7 @@
 // runs now (the backend whose key was set last). No I/O.
 import type { AnyStateDescriptor } from '../state/descriptors.js';
 import { executingKeyedBackend, type KeyedStateBackend } from '../state/keyed-state-backend.js';
-import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.js';
+import type { AggregatingState, ListState, MapState, ValueState } from '../state/state.js';
 
 /** Which operator (job and uid) each keyed backend serves: a handle only moves between subtasks of its own operator. */
 const operatorOfBackend = new WeakMap<KeyedStateBackend, string>();
@@ -117,19 +117,8 @@ export class SubtaskMapState<UK, UV> extends SubtaskStateHandle<MapState<UK, UV>
   }
 }
 
-export class SubtaskReducingState<T> extends SubtaskStateHandle<ReducingState<T>> implements ReducingState<T> {
-  get(): T | undefined {
-    return this.target().get();
-  }
-  add(value: T): void {
-    this.target().add(value);
-  }
-  clear(): void {
-    this.target().clear();
-  }
-}
-
-export class SubtaskAggregatingState<IN, OUT> extends SubtaskStateHandle<AggregatingState<IN, OUT>> implements AggregatingState<IN, OUT> {
+/** Reducing and aggregating state (Flink's AppendingState): a ReducingState<T> is an AggregatingState<T, T>. */
+export class SubtaskAppendingState<IN, OUT> extends SubtaskStateHandle<AggregatingState<IN, OUT>> implements AggregatingState<IN, OUT> {
   get(): OUT | undefined {
     return this.target().get();
   }

@@ -372,15 +372,19 @@ export class StreamTask {
     this.recordsIn += n;
     if (backend !== undefined && keys !== undefined) {
       let i = 0;
+      let settingKey = false;
       try {
         for (; i < n; i++) {
+          settingKey = true;
           backend.setCurrentKey(keys[i]);
+          settingKey = false;
           head.processElement(values[i], timestamps === undefined ? Number.NaN : timestamps[i]);
           backend.onRecordProcessed();
         }
       } catch (error) {
-        // At parallelism 1 the partitioner does not check keys: the backend does, without the record.
-        if (error instanceof FloeError && error.code === 'INVALID_KEY' && !error.message.includes(' for record '))
+        // At parallelism 1 the partitioner does not check keys: the backend does, without the
+        // record. Only its key check is named so; a map key refused inside the function is not.
+        if (settingKey && error instanceof FloeError && error.code === 'INVALID_KEY')
           throw new FloeError('INVALID_KEY', `${error.message} (the key selector returned it for record ${describeValue(values[i], 120)})`, {
             context: error.context,
             cause: error.cause,
