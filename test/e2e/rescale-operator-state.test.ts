@@ -2,32 +2,26 @@
 // `floe` command: p=2, killed after a checkpoint; p=3, killed after a newer one; p=1 to the end.
 // The committed output must be every record exactly once with per-key counts 1..N.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCommittedJsonLines } from '../../src/connectors/file/transactional-json-lines-sink.js';
+import { completedCheckpointIds } from '../fixtures/checkpoint-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const floe = join(root, 'bin/floe.mjs');
 const job = join(root, 'test/e2e/jobs/rescale-operator-state.ts');
 
-const completedIds = (chk: string): number[] =>
-  existsSync(chk)
-    ? readdirSync(chk)
-        .filter((n) => /^chk-\d+$/.test(n) && existsSync(join(chk, n, '_metadata')))
-        .map((n) => Number(n.slice(4)))
-    : [];
-
 /** Runs until a checkpoint newer than every one present at the start completed, then kills the process. */
 async function killAfterNewCheckpoint(args: string[], chk: string): Promise<void> {
-  const before = Math.max(0, ...completedIds(chk));
+  const before = Math.max(0, ...completedCheckpointIds(chk));
   const child = spawn(process.execPath, [floe, 'run', ...args], { stdio: 'ignore' });
   const exited = new Promise((r) => child.on('exit', r));
-  while (Math.max(0, ...completedIds(chk)) <= before && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  while (Math.max(0, ...completedCheckpointIds(chk)) <= before && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
   child.kill('SIGKILL');
   await exited;
-  expect(Math.max(0, ...completedIds(chk))).toBeGreaterThan(before);
+  expect(Math.max(0, ...completedCheckpointIds(chk))).toBeGreaterThan(before);
 }
 
 describe('rescaling operator list state', () => {

@@ -2,11 +2,12 @@
 // before its own first checkpoint restores that checkpoint again, never its own (empty or older)
 // directory's newest one, and never starts from scratch.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCommittedJsonLines } from '../../src/connectors/file/transactional-json-lines-sink.js';
+import { completedCheckpointIds } from '../fixtures/checkpoint-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const floe = join(root, 'bin/floe.mjs');
@@ -21,11 +22,10 @@ describe('restarts', () => {
     // A first run checkpoints into first/ and is killed after a checkpoint.
     const child = spawn(process.execPath, [floe, 'run', countJob, '-p', '1', '--checkpoint-dir', first, '--checkpoint-interval', '100', '-q', out, '20000', '5000'], { stdio: 'ignore' });
     const exited = new Promise((r) => child.on('exit', r));
-    const done = () => existsSync(first) && readdirSync(first).some((n) => /^chk-\d+$/.test(n) && existsSync(join(first, n, '_metadata')));
-    while (!done() && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    while (completedCheckpointIds(first).length === 0 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
     await exited;
-    const id = Math.max(...readdirSync(first).filter((n) => /^chk-\d+$/.test(n) && existsSync(join(first, n, '_metadata'))).map((n) => Number(n.slice(4))));
+    const id = Math.max(...completedCheckpointIds(first));
     // The second run starts from that checkpoint with its own (empty) directory and a long
     // interval, and fails once at the record right after it.
     const r = spawnSync(
@@ -49,7 +49,7 @@ describe('restarts', () => {
     const second = join(dir, 'second');
     const out = join(dir, 'out');
     const run = (args: string[]) => [floe, 'run', countJob, '-p', '2', '--state-backend', 'disk', '--state-dir', join(dir, 'state'), '--checkpoint-interval', '100', '-q', ...args, out, '20000', '5000'];
-    const completed = (chk: string) => (existsSync(chk) ? readdirSync(chk).filter((n) => /^chk-\d+$/.test(n) && existsSync(join(chk, n, '_metadata'))).map((n) => Number(n.slice(4))) : []);
+    const completed = completedCheckpointIds;
     const killAfter = async (args: string[], chk: string, atLeast: number) => {
       const child = spawn(process.execPath, run(args), { stdio: 'ignore' });
       const exited = new Promise((r) => child.on('exit', r));

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCommittedJsonLines } from '../../src/connectors/file/transactional-json-lines-sink.js';
+import { completedCheckpointIds } from '../fixtures/checkpoint-dirs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const floe = join(root, 'bin/floe.mjs');
@@ -84,9 +85,9 @@ describe('restoring into changed settings', () => {
     const chk = join(dir, 'chk');
     const args = (p: string) => [countJob, '-p', p, '--checkpoint-dir', chk, '--checkpoint-interval', '100', '-q', join(dir, 'out'), '20000', '8000'];
     await killAfterCheckpoint(args('2'), chk);
-    const before = readdirSync(chk).filter((n) => /^chk-\d+$/.test(n)).length;
+    const before = completedCheckpointIds(chk).length;
     const second = start(args('3'));
-    while (readdirSync(chk).filter((n) => /^chk-\d+$/.test(n) && existsSync(join(chk, n, '_metadata'))).length <= before && second.child.exitCode === null)
+    while (completedCheckpointIds(chk).length <= before && second.child.exitCode === null)
       await new Promise((r) => setTimeout(r, 20));
     second.child.kill('SIGKILL');
     await second.done;
