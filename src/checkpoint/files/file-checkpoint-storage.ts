@@ -6,9 +6,11 @@
 // shared file is deleted only when no remaining checkpoint lists it.
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
 import type { CheckpointDirectoryListing } from '../recovery-choice.js';
+import { writeDurably } from './durable-writes.js';
 
 /** Format version of data files and metadata written by this Floe. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -49,6 +51,9 @@ export interface CheckpointWriter {
 }
 
 export class FileCheckpointStorage {
+  /** What this storage last read from or wrote to its LAST_COMPLETED marker (one job writes a directory). */
+  private lastCompletedMarker: number | undefined;
+
   constructor(readonly directory: string) {}
 
   private dirOf(id: number): string {
@@ -90,10 +95,12 @@ export class FileCheckpointStorage {
   async beginCheckpoint(id: number): Promise<CheckpointWriter> {
     const dir = this.dirOf(id);
     try {
-      await mkdir(join(this.directory, 'shared'), { recursive: true });
-      await mkdir(join(this.directory, 'taskowned'), { recursive: true });
-      if (!(await exists(join(dir, METADATA)))) await rm(dir, { recursive: true, force: true }); // a leftover of an aborted attempt
-      await mkdir(dir, { recursive: true });
+      // Synchronous: creating directories is quick metadata work, while each awaited step would
+      // wait for a turn of an event loop that busy subtasks share (a few ms each).
+      mkdirSync(join(this.directory, 'shared'), { recursive: true });
+      mkdirSync(join(this.directory, 'taskowned'), { recursive: true });
+      if (existsSync(dir) && !existsSync(join(dir, METADATA))) await rm(dir, { recursive: true, force: true }); // a leftover of an aborted attempt
+      mkdirSync(dir, { recursive: true });
     } catch (cause) {
       throw writeFailed(`cannot create ${dir}`, cause);
     }
@@ -112,7 +119,7 @@ export class FileCheckpointStorage {
         // Large files are hashed in the thread pool (WebCrypto), not on the task's thread. The
         // checksum is both the file's trailer (self-checking) and recorded in _metadata.
         const sha256 = await sha256Hex(chunks, contentSize);
-        await atomicWrite(join(dir, name), [...chunks, Buffer.from(sha256, 'hex')]);
+        await atomicWrite(join(dir, name), [...chunks, Buffer.from(sha256, 'hex')], { syncDirectory: false });
         return { name, size: contentSize + TRAILER_BYTES, sha256 };
       },
       complete: async (metadata, files) => {
@@ -122,16 +129,17 @@ export class FileCheckpointStorage {
         const body = JSON.stringify(envelope);
         const sum = createHash('sha256').update(body).digest('hex');
         try {
-          await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)]);
-          await fsyncDir(dir);
+          // Fsyncing the directory also makes the renames of this checkpoint's data files durable.
+          await atomicWrite(join(dir, METADATA), [Buffer.from(`FLOE-CHECKPOINT ${CHECKPOINT_FORMAT_VERSION} ${sum}\n${body}`)], { syncDirectory: true });
         } catch (error) {
           state = 'open'; // not complete: nothing was committed for it, so an abort may delete it
           throw error;
         }
         state = 'completed';
-        if (id > ((await this.readLastCompleted()) ?? 0)) {
-          await atomicWrite(join(this.directory, LAST_COMPLETED), [Buffer.from(`${id}\n`)]);
-          await fsyncDir(this.directory);
+        this.lastCompletedMarker ??= (await this.readLastCompleted()) ?? 0;
+        if (id > this.lastCompletedMarker) {
+          await atomicWrite(join(this.directory, LAST_COMPLETED), [Buffer.from(`${id}\n`)], { syncDirectory: true });
+          this.lastCompletedMarker = id;
         }
       },
       abort: async () => {
@@ -371,21 +379,10 @@ async function sha256Hex(chunks: Uint8Array[], size: number): Promise<string> {
   return Buffer.from(digest).toString('hex');
 }
 
-async function atomicWrite(path: string, chunks: Uint8Array[]): Promise<void> {
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+async function atomicWrite(path: string, chunks: Uint8Array[], options: { syncDirectory: boolean }): Promise<void> {
   try {
-    const handle = await open(tmp, 'w');
-    try {
-      // One writev, not a write per chunk: each await is a turn of an event loop that busy
-      // subtasks share, and a checkpoint file has a chunk per key group.
-      await handle.writev(chunks);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
+    await writeDurably({ path, chunks, syncDirectory: options.syncDirectory });
   } catch (cause) {
-    await rm(tmp, { force: true }).catch(() => {});
     throw writeFailed(`cannot write ${path}`, cause);
   }
 }
