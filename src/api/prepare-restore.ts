@@ -4,11 +4,13 @@
 import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/files/file-checkpoint-storage.js';
 import { checkpointsToDiscard, chooseRecovery, nextCheckpointId } from '../checkpoint/recovery-choice.js';
 import { FloeError } from '../core/errors.js';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 export interface RestoreRequest {
   /** The job's own checkpoint storage (undefined without checkpointing). */
   storage: FileCheckpointStorage | undefined;
-  /** 'latest', a checkpoint id of the own storage, a path to a `chk-<id>` directory, or nothing. */
+  /** 'latest', a checkpoint id of the own storage, a path to a `chk-<id>` or savepoint directory, or nothing. */
   wanted: 'latest' | number | string | undefined;
   /** The first attempt of the job: only then is the directory cleaned. */
   atStart: boolean;
@@ -39,7 +41,14 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
   if (wanted === undefined) return { restore: undefined, firstCheckpointId: firstId(0) };
   if (typeof wanted === 'string' && wanted !== 'latest') {
     const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(wanted);
-    if (m === null) throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${wanted}: expected a checkpoint directory named chk-<id>`);
+    if (m === null) {
+      const s = savepointStorage(wanted);
+      const problems = await s.verify(0);
+      if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
+      const envelope = await s.readMetadata(0);
+      log(`[savepoint] restoring from savepoint ${envelope.checkpointId} in ${s.directory}`);
+      return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
+    }
     const s = new FileCheckpointStorage(m[1] === '' ? '.' : m[1]);
     const problems = await s.verify(Number(m[2]));
     if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
@@ -79,6 +88,25 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
   const envelope = await storage.readMetadata(restoredId);
   if (request.atStart) sayWhenFinal(envelope, storage.directory, log);
   return { restore: { envelope, storage }, firstCheckpointId };
+}
+
+/**
+ * A savepoint directory to restore from, or an error that says what `path` is instead: missing,
+ * a savepoint that was still being written (no `_metadata`: never restorable), or a checkpoint
+ * directory given whole.
+ */
+function savepointStorage(path: string): FileCheckpointStorage {
+  const directory = resolve(path);
+  if (!existsSync(directory)) throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${path}: ${directory} does not exist`);
+  if (!existsSync(join(directory, '_metadata'))) {
+    if (existsSync(join(directory, '_last-completed')) || existsSync(join(directory, 'shared')))
+      throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${path}: it is a checkpoint directory; give one of its chk-<id> directories, or use it as --checkpoint-dir to resume its latest checkpoint`);
+    throw new FloeError(
+      'CHECKPOINT_INVALID',
+      `Cannot restore from ${path}: it has no _metadata, so it is not a complete savepoint (a savepoint that was interrupted while it was written is never restorable). Take a new savepoint, or restore an older one.`,
+    );
+  }
+  return FileCheckpointStorage.savepoint(directory);
 }
 
 /** A finished job run again restores its final checkpoint: say that there is nothing left to read. */

@@ -6,7 +6,7 @@ import { CollectionSource } from '../connectors/collection/collection-source.js'
 import { JsonLinesFileSource, type JsonLinesFileSourceOptions } from '../connectors/file/json-lines-file-source.js';
 import { GeneratorSource, type GeneratorFunction, type GeneratorSourceOptions } from '../connectors/generator/generator-source.js';
 import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
-import { NO_SINK_WARNING, describePlan, type PlanDescription } from '../plan/plan-description.js';
+import { NO_SINK_WARNING, describePlan, missingUidWarnings, type PlanDescription } from '../plan/plan-description.js';
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
 import type { Source } from '../runtime/source.js';
@@ -64,6 +64,13 @@ export interface StreamEnvironmentOptions {
    */
   restore?: 'latest' | number | string;
   /**
+   * Start from this savepoint directory (or a retained checkpoint's `chk-N` directory), matched to
+   * the job's operators by uid, at any parallelism and with either backend (Flink's `-s`). The
+   * savepoint is only read: the job never modifies or deletes it. Overrides `restore` at start; a
+   * restart before the job's first own checkpoint restores it again.
+   */
+  fromSavepoint?: string;
+  /**
    * Resume from an older checkpoint when newer completed ones are damaged or missing (default
    * false: such a fallback fails the job with CHECKPOINT_DAMAGED, because exactly-once sinks
    * already committed those checkpoints' output and the replay would commit it again).
@@ -102,6 +109,18 @@ export interface JobClient {
   stop(): Promise<number | undefined>;
   /** Takes a checkpoint now (checkpointing must be enabled); resolves with its id once complete. */
   triggerCheckpoint(): Promise<number>;
+  /**
+   * Takes a savepoint into a new directory under `directory` while the job keeps running;
+   * resolves with the savepoint's own directory (restore it with `fromSavepoint`). Checkpointing
+   * must be enabled. Nothing is committed by it (as Flink's intermediate savepoints).
+   */
+  triggerSavepoint(directory: string): Promise<string>;
+  /**
+   * Stops the job with a final savepoint under `directory`: sinks commit what came before it,
+   * then the job ends and `result` resolves with `stoppedWithSavepoint`. Resolves with the
+   * savepoint's directory; rejects (leaving the job running) when the savepoint fails.
+   */
+  stopWithSavepoint(directory: string): Promise<string>;
   readonly result: Promise<JobResult>;
 }
 
@@ -151,7 +170,7 @@ export class StreamEnvironment {
     this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
     this.defaultJobName = options.jobName ?? 'Floe Job';
     this.checkpointing = options.checkpointing;
-    this.restore = options.restore;
+    this.restore = options.fromSavepoint ?? options.restore;
     this.restartStrategy = options.restartStrategy ?? defaultRestartStrategy(options.checkpointing !== undefined);
     this.restartStrategyDefaulted = options.restartStrategy === undefined;
     this.allowFallbackDuplicates = options.allowFallbackDuplicates ?? false;
@@ -289,6 +308,7 @@ export class StreamEnvironment {
               checkpointing: resolved === undefined || storage === undefined ? undefined : { options: resolved, storage, firstCheckpointId },
               restore,
               allowNonRestoredState: this.allowNonRestoredState,
+              savepointWarnings: missingUidWarnings(graph),
             });
             runnerStarted();
             if (cancelled) runner.cancel();
@@ -327,6 +347,12 @@ export class StreamEnvironment {
       }
     };
     const result = start();
+    /** The current attempt's runner, once the job started (a request made earlier waits for it). */
+    const runningRunner = async (what: string): Promise<JobRunner> => {
+      if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);
+      if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', `Job '${graph.jobName}' ended before it started: no ${what} to take`);
+      return runner;
+    };
     const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [], userMetrics: [] };
     return {
       jobName: graph.jobName,
@@ -350,11 +376,18 @@ export class StreamEnvironment {
           throw error;
         }
       },
-      triggerCheckpoint: async () => {
-        if (runner === undefined) await Promise.race([started, result.then(() => undefined, () => undefined)]);
-        if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', `Job '${graph.jobName}' ended before it started: no checkpoint to take`);
-        return (await runner.triggerCheckpoint()).checkpointId;
+      triggerSavepoint: async (directory) => (await (await runningRunner('savepoint')).triggerSavepoint(directory)).directory,
+      stopWithSavepoint: async (directory) => {
+        const r = await runningRunner('savepoint');
+        stopping = true;
+        try {
+          return await r.stopWithSavepoint(directory);
+        } catch (error) {
+          stopping = false;
+          throw error;
+        }
       },
+      triggerCheckpoint: async () => (await (await runningRunner('checkpoint')).triggerCheckpoint()).checkpointId,
       result,
     };
   }

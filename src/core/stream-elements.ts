@@ -33,6 +33,8 @@ export interface CheckpointBarrier {
   readonly timestamp: number;
   /** The checkpoint taken after every source ended. */
   readonly isFinal: boolean;
+  /** A savepoint: keyed state is written in the canonical format, self-contained (no shared files). */
+  readonly savepoint?: boolean;
 }
 
 export type StreamElement = RecordBatch | WatermarkElement | CheckpointBarrier | EndOfInput;

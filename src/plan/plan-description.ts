@@ -33,6 +33,19 @@ export interface PlanDescription {
 /** The warning of a job without a sink. */
 export const NO_SINK_WARNING = 'The job has no sink: its results go nowhere.';
 
+/** The warning for a stateful operator without an explicit uid. */
+function missingUidWarning(op: { name: string; uid: string }): string {
+  return `'${op.name}' keeps state but has no uid: its derived uid '${op.uid}' changes when the job's shape changes, and a restore would not find its state. Set one with .uid('...').`;
+}
+
+/** Warnings for every stateful operator without an explicit uid (said when a savepoint is taken). */
+export function missingUidWarnings(graph: JobGraph): string[] {
+  return graph.vertices
+    .flatMap((v) => v.nodes.map(describeNode))
+    .filter((op) => op.stateful && !op.uidExplicit)
+    .map(missingUidWarning);
+}
+
 /** Describes `graph` for people: see {@link PlanDescription}. */
 export function describePlan(graph: JobGraph): PlanDescription {
   const index = new Map(graph.vertices.map((v, i) => [v, i]));
@@ -40,10 +53,7 @@ export function describePlan(graph: JobGraph): PlanDescription {
   const vertices = graph.vertices.map((vertex) => ({
     operators: vertex.nodes.map((node) => {
       const op = describeNode(node);
-      if (op.stateful && !op.uidExplicit)
-        warnings.push(
-          `'${op.name}' keeps state but has no uid: its derived uid '${op.uid}' changes when the job's shape changes, and a restore would not find its state. Set one with .uid('...').`,
-        );
+      if (op.stateful && !op.uidExplicit) warnings.push(missingUidWarning(op));
       return op;
     }),
     parallelism: vertex.parallelism,

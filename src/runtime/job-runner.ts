@@ -1,5 +1,6 @@
 // Deploys a job graph in this worker: creates channels, subtasks, operator chains and keyed
 // backends, runs every subtask's loop, and fails the whole job on the first error.
+import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FloeError, describeContext } from '../core/errors.js';
@@ -14,10 +15,10 @@ import { SystemProcessingTimeService, type ProcessingTimeService } from './proce
 import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
 import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore-assignment.js';
-import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
+import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo, type CompletedSavepointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
-import type { CheckpointMetadataEnvelope, CheckpointWriter, FileCheckpointStorage, StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
+import { FileCheckpointStorage, type CheckpointMetadataEnvelope, type CheckpointWriter, type StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
 
 export interface JobRunnerOptions {
   stateBackend: StateBackend;
@@ -32,6 +33,8 @@ export interface JobRunnerOptions {
   restore?: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage };
   /** Skip (with a log line) state of operators the job no longer has, instead of failing (Flink's option). */
   allowNonRestoredState?: boolean;
+  /** Said when a savepoint is taken: stateful operators without an explicit uid (the plan's warnings). */
+  savepointWarnings?: string[];
 }
 
 /** One operator's counts, summed over its subtasks. */
@@ -79,6 +82,10 @@ export interface JobResult {
   checkpoints?: number[];
   /** Set when the job was stopped gracefully (`client.stop()`, a first Ctrl-C): the checkpoint it stopped at. */
   stoppedAtCheckpoint?: number;
+  /** Set when the job was stopped with a savepoint: its directory. */
+  stoppedWithSavepoint?: string;
+  /** Directories of the savepoints this run took. */
+  savepoints?: string[];
   /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
   checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
 }
@@ -123,6 +130,42 @@ export class JobRunner {
     return this.coordinator.triggerCheckpoint();
   }
 
+  /**
+   * Takes a savepoint into a new directory under `parentDirectory` (`savepoint-<job>-<id>-<random>`):
+   * every operator's state in the canonical format, self-contained. Processing goes on; nothing is
+   * committed (Flink's intermediate savepoint). Resolves with the savepoint's directory.
+   */
+  async triggerSavepoint(parentDirectory: string, options: { terminate?: boolean } = {}): Promise<CompletedSavepointInfo> {
+    if (this.coordinator === undefined)
+      throw new FloeError('INVALID_ARGUMENT', `Job '${this.graph.jobName}' runs without checkpointing: savepoints need it (set checkpointing options or --checkpoint-dir)`);
+    for (const warning of this.options.savepointWarnings ?? []) this.options.log(`[savepoint] ${warning}`);
+    const slug = this.graph.jobName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'job';
+    const info = await this.coordinator.triggerSavepoint({
+      terminate: options.terminate === true,
+      begin: async (id) => {
+        const directory = resolvePath(parentDirectory, `savepoint-${slug}-${id}-${randomBytes(3).toString('hex')}`);
+        this.options.log(`[savepoint] writing savepoint ${id} to ${directory}`);
+        return { directory, writer: await FileCheckpointStorage.savepoint(directory).beginCheckpoint(id) };
+      },
+    });
+    this.options.log(`[savepoint] savepoint ${info.checkpointId} complete: ${info.directory} (${(info.bytes / 1048576).toFixed(1)} MiB in ${Math.round(info.durationMs)} ms)`);
+    return info;
+  }
+
+  /**
+   * Stops the job with a final savepoint (Flink's stop-with-savepoint, without draining): the
+   * savepoint is taken, every subtask is told it completed (sinks commit what came before it),
+   * then every subtask stops. Resolves with the savepoint's directory; `run()` resolves.
+   */
+  async stopWithSavepoint(parentDirectory: string): Promise<string> {
+    const info = await this.triggerSavepoint(parentDirectory, { terminate: true });
+    await Promise.race([this.notified.get(info.checkpointId), this.subtasksSettled]);
+    this.stoppedAt = info.checkpointId;
+    this.stoppedWithSavepoint = info.directory;
+    this.cancel();
+    return info.directory;
+  }
+
   /** The highest checkpoint id this run triggered (0 before the first): a later attempt starts above it. */
   get highestCheckpointId(): number {
     return this.highestTriggeredId;
@@ -162,6 +205,8 @@ export class JobRunner {
     if (this.cancelled && this.stoppedAt === undefined) throw new FloeError('JOB_CANCELLED', `Job '${this.graph.jobName}' was cancelled`);
     return {
       ...(this.stoppedAt === undefined ? {} : { stoppedAtCheckpoint: this.stoppedAt }),
+      ...(this.stoppedWithSavepoint === undefined ? {} : { stoppedWithSavepoint: this.stoppedWithSavepoint }),
+      savepoints: (this.coordinator?.savepoints ?? []).map((s) => s.directory),
       jobName: this.graph.jobName,
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
@@ -173,6 +218,8 @@ export class JobRunner {
   private cancelled = false;
   /** Set by stop(): the checkpoint the job stopped at; run() then resolves instead of rejecting. */
   private stoppedAt: number | undefined;
+  /** Set by stopWithSavepoint(): the savepoint's directory. */
+  private stoppedWithSavepoint: string | undefined;
   private subtasksSettled: Promise<unknown> | undefined;
   /** Per recently completed checkpoint: resolves once every subtask was told (see stop()). */
   private readonly notified = new Map<number, Promise<unknown>>();
@@ -329,7 +376,7 @@ export class JobRunner {
             this.writers.set(trigger.checkpointId, trigger.writer as CheckpointWriter);
             this.highestTriggeredId = Math.max(this.highestTriggeredId, trigger.checkpointId);
             if (trigger.isFinal) this.finalIds.add(trigger.checkpointId);
-            const barrier = { kind: 'barrier' as const, checkpointId: trigger.checkpointId, timestamp: trigger.timestamp, isFinal: trigger.isFinal };
+            const barrier = { kind: 'barrier' as const, checkpointId: trigger.checkpointId, timestamp: trigger.timestamp, isFinal: trigger.isFinal, savepoint: trigger.savepoint !== undefined };
             for (const s of this.subtasks) if (s.vertex.nodes[0].transformation.type === 'source') s.task.triggerCheckpoint(barrier);
           },
           notifyComplete: (id) => {

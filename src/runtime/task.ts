@@ -254,7 +254,7 @@ export class StreamTask {
       // Copied now: a reader may return a live object that moves on before the file is written.
       const position = this.options.source?.snapshotPosition?.();
       if (position !== undefined) file.source = packr.unpack(packr.pack(position));
-      runner = this.options.keyedBackend?.snapshot({ checkpointId: id, shared: checkpointing.shared });
+      runner = this.options.keyedBackend?.snapshot(barrier.savepoint === true ? { checkpointId: id, canonical: true } : { checkpointId: id, shared: checkpointing.shared });
     } catch (error) {
       checkpointing.decline(id, error);
       throw error; // a failing synchronous part fails the task, as in Flink

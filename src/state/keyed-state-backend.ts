@@ -211,6 +211,11 @@ export interface KeyedSnapshotOptions {
   checkpointId: number;
   /** Needed by incremental backends (disk); the heap backend writes everything into the task's file. */
   shared?: SharedStateStore;
+  /**
+   * A savepoint: the snapshot is written in the canonical key-group block format, self-contained
+   * (no shared files) and readable by every backend; an incremental backend's chain is untouched.
+   */
+  canonical?: boolean;
 }
 
 /** Snapshot and restore, implemented by every keyed backend (see keyed-snapshot.ts). */

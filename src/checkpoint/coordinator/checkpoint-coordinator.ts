@@ -44,6 +44,19 @@ export interface CheckpointTrigger {
   readonly writer: CoordinatorCheckpointWriter;
   /** True for the checkpoint taken after every source ended (tasks finish after it completes). */
   readonly isFinal: boolean;
+  /**
+   * A savepoint (Flink's semantics since 1.15): written in the canonical, self-contained format
+   * into a directory of its own; it does not subsume checkpoints, is not used for recovery and
+   * commits nothing unless it ends the job (`stopWithSavepoint`).
+   */
+  readonly savepoint?: { directory: string; terminate: boolean };
+}
+
+/** How a savepoint is taken: where, and whether the job ends with it (sinks then commit). */
+export interface SavepointRequest {
+  terminate: boolean;
+  /** Creates savepoint `id`'s directory and its writer. */
+  begin(id: number): Promise<{ directory: string; writer: CoordinatorCheckpointWriter }>;
 }
 
 export interface CompletedCheckpointInfo {
@@ -53,6 +66,11 @@ export interface CompletedCheckpointInfo {
   syncMsMax: number;
   asyncMsMax: number;
   acknowledgements: Map<string, TaskAcknowledgement>;
+}
+
+export interface CompletedSavepointInfo extends CompletedCheckpointInfo {
+  /** The savepoint's own directory. */
+  directory: string;
 }
 
 /** What the coordinator tells the running job. */
@@ -146,6 +164,14 @@ export class CheckpointCoordinator {
     return this.trigger(false);
   }
 
+  /** Triggers a savepoint now; resolves when its metadata is written. Its failure does not count against tolerable checkpoint failures. */
+  async triggerSavepoint(request: SavepointRequest): Promise<CompletedSavepointInfo> {
+    return (await this.trigger(false, request)) as CompletedSavepointInfo;
+  }
+
+  /** Completed savepoints of this run. */
+  readonly savepoints: CompletedSavepointInfo[] = [];
+
   /**
    * Every source ended: stops periodic checkpoints and takes the final checkpoint once fewer
    * than maxConcurrent are pending; a failed one is retried with backoff (each failure counts
@@ -181,16 +207,20 @@ export class CheckpointCoordinator {
     void this.abort(p, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} was declined by ${taskKey}: ${message}`, { cause: reason }), true);
   }
 
-  private async trigger(isFinal: boolean): Promise<CompletedCheckpointInfo> {
-    if (this.stopped) throw new FloeError('JOB_CANCELLED', 'Cannot trigger a checkpoint: the job is stopping');
+  private async trigger(isFinal: boolean, savepoint?: SavepointRequest): Promise<CompletedCheckpointInfo> {
+    const what = savepoint === undefined ? 'checkpoint' : 'savepoint';
+    if (this.stopped) throw new FloeError('JOB_CANCELLED', `Cannot trigger a ${what}: the job is stopping`);
     const id = this.nextId++;
     const timestamp = this.deps.clock.now();
-    this.lastTriggerAt = timestamp;
+    if (savepoint === undefined) this.lastTriggerAt = timestamp;
     let writer: CoordinatorCheckpointWriter;
+    let savepointDirectory = '';
     try {
-      writer = await this.deps.storage.beginCheckpoint(id);
+      if (savepoint === undefined) writer = await this.deps.storage.beginCheckpoint(id);
+      else ({ writer, directory: savepointDirectory } = await savepoint.begin(id));
     } catch (error) {
-      const failure = new FloeError('CHECKPOINT_WRITE_FAILED', `Checkpoint ${id} could not be started: ${(error as Error).message}`, { cause: error });
+      const failure = new FloeError('CHECKPOINT_WRITE_FAILED', `${savepoint === undefined ? 'Checkpoint' : 'Savepoint'} ${id} could not be started: ${(error as Error).message}`, { cause: error });
+      if (savepoint !== undefined) throw failure;
       this.countFailure(failure);
       this.afterSettled(isFinal, false);
       throw failure;
@@ -201,10 +231,16 @@ export class CheckpointCoordinator {
       throw new FloeError('JOB_CANCELLED', `Checkpoint ${id} aborted: the job is stopping`);
     }
     return new Promise<CompletedCheckpointInfo>((resolve, reject) => {
-      const trigger: CheckpointTrigger = { checkpointId: id, timestamp, writer, isFinal };
+      const trigger: CheckpointTrigger = {
+        checkpointId: id,
+        timestamp,
+        writer,
+        isFinal,
+        ...(savepoint === undefined ? {} : { savepoint: { directory: savepointDirectory, terminate: savepoint.terminate } }),
+      };
       const p: PendingCheckpoint = { trigger, startedAt: timestamp, acks: new Map(), waiters: [{ resolve, reject }], cancelTimeout: () => {}, completing: false, done: false };
       p.cancelTimeout = this.schedule(this.deps.options.timeoutMs, () => {
-        void this.abort(p, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} expired after ${this.deps.options.timeoutMs} ms before every subtask acknowledged it`), true);
+        void this.abort(p, new FloeError('CHECKPOINT_DECLINED', `${savepoint === undefined ? 'Checkpoint' : 'Savepoint'} ${id} expired after ${this.deps.options.timeoutMs} ms before every subtask acknowledged it`), true);
       });
       this.pending.set(id, p);
       this.deps.runtime.triggerSources(trigger);
@@ -220,6 +256,7 @@ export class CheckpointCoordinator {
 
   private async complete(p: PendingCheckpoint): Promise<void> {
     const { checkpointId } = p.trigger;
+    if (p.trigger.savepoint !== undefined) return this.completeSavepoint(p, p.trigger.savepoint);
     if (this.latestCompletedId !== undefined && this.latestCompletedId > checkpointId) {
       // A newer checkpoint completed first: completing this one would move "latest" backwards.
       p.completing = false;
@@ -257,7 +294,7 @@ export class CheckpointCoordinator {
     this.completed.push(info);
     // Older pending checkpoints are subsumed by this one.
     for (const older of [...this.pending.values()])
-      if (older.trigger.checkpointId < checkpointId)
+      if (older.trigger.checkpointId < checkpointId && older.trigger.savepoint === undefined)
         void this.abort(older, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${older.trigger.checkpointId} was subsumed by ${checkpointId}`), false);
     this.deps.runtime.notifyComplete(checkpointId);
     for (const w of p.waiters) w.resolve(info);
@@ -265,6 +302,40 @@ export class CheckpointCoordinator {
     this.housekeeping = this.housekeeping.then(() => this.discardSubsumed());
     await this.housekeeping;
     this.afterSettled(p.trigger.isFinal, true);
+  }
+
+  /**
+   * A savepoint completes on its own: it neither subsumes nor is subsumed by checkpoints, and only
+   * a savepoint that ends the job tells the subtasks (so sinks commit, as Flink's stop-with-savepoint).
+   */
+  private async completeSavepoint(p: PendingCheckpoint, savepoint: NonNullable<CheckpointTrigger['savepoint']>): Promise<void> {
+    const { checkpointId } = p.trigger;
+    const files = [...p.acks.values()].flatMap((a) => a.files);
+    const tasks: Record<string, unknown> = {};
+    for (const [key, ack] of p.acks) tasks[key] = ack.state;
+    try {
+      await p.trigger.writer.complete({ ...this.deps.runtime.jobMetadata(), checkpointId, timestamp: p.trigger.timestamp, isFinal: false, savepoint: true, tasks }, files);
+    } catch (error) {
+      p.completing = false;
+      await this.abort(p, error instanceof FloeError ? error : new FloeError('CHECKPOINT_WRITE_FAILED', `Savepoint ${checkpointId}: ${(error as Error).message}`, { cause: error }), false);
+      return;
+    }
+    p.done = true;
+    this.pending.delete(checkpointId);
+    const acks = [...p.acks.values()];
+    const info: CompletedSavepointInfo = {
+      checkpointId,
+      durationMs: this.deps.clock.now() - p.startedAt,
+      bytes: files.reduce((n, f) => n + f.size, 0),
+      syncMsMax: Math.max(0, ...acks.map((a) => a.syncMs)),
+      asyncMsMax: Math.max(0, ...acks.map((a) => a.asyncMs)),
+      acknowledgements: p.acks,
+      directory: savepoint.directory,
+    };
+    this.savepoints.push(info);
+    if (savepoint.terminate) this.deps.runtime.notifyComplete(checkpointId);
+    for (const w of p.waiters) w.resolve(info);
+    this.schedulePeriodic();
   }
 
   private async discardSubsumed(): Promise<void> {
@@ -289,6 +360,11 @@ export class CheckpointCoordinator {
     }
     this.deps.runtime.notifyAborted(p.trigger.checkpointId);
     for (const w of p.waiters) w.reject(error);
+    if (p.trigger.savepoint !== undefined) {
+      this.deps.runtime.log(`savepoint ${p.trigger.checkpointId} failed: ${error.message}`);
+      this.schedulePeriodic();
+      return;
+    }
     if (countsAsFailure) this.countFailure(error);
     this.afterSettled(p.trigger.isFinal, false);
   }

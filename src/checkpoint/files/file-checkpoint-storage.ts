@@ -7,7 +7,7 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
 import type { CheckpointDirectoryListing } from '../recovery-choice.js';
 import { writeDurably } from './durable-writes.js';
@@ -36,6 +36,8 @@ export interface StoredFile {
 /** The content of `_metadata`. */
 export interface CheckpointMetadataEnvelope {
   format: number;
+  /** Absent in files written before savepoints existed (they are checkpoints). */
+  kind?: 'checkpoint' | 'savepoint';
   checkpointId: number;
   createdAt: string;
   files: StoredFile[];
@@ -54,10 +56,32 @@ export class FileCheckpointStorage {
   /** What this storage last read from or wrote to its LAST_COMPLETED marker (one job writes a directory). */
   private lastCompletedMarker: number | undefined;
 
-  constructor(readonly directory: string) {}
+  /**
+   * `directory` holds `chk-<id>` directories and `shared/`. With `{ savepoint: true }` the
+   * directory is one savepoint: its `_metadata` and data files directly, nothing shared, so it can
+   * be copied or moved anywhere and restored from there.
+   */
+  constructor(
+    readonly directory: string,
+    private readonly layout: { savepoint: boolean } = { savepoint: false },
+  ) {}
+
+  /** A storage over one savepoint directory (written by {@link beginCheckpoint} into it, or read). */
+  static savepoint(directory: string): FileCheckpointStorage {
+    return new FileCheckpointStorage(directory, { savepoint: true });
+  }
+
+  get isSavepoint(): boolean {
+    return this.layout.savepoint;
+  }
+
+  /** How errors name checkpoint `id` of this storage. */
+  private what(id: number): string {
+    return this.layout.savepoint ? `Savepoint ${this.directory}` : `Checkpoint ${id}`;
+  }
 
   private dirOf(id: number): string {
-    return join(this.directory, `chk-${id}`);
+    return this.layout.savepoint ? this.directory : join(this.directory, `chk-${id}`);
   }
 
   /** Where a file of checkpoint `id` lives: `shared/...` names are relative to the storage's root. */
@@ -97,6 +121,11 @@ export class FileCheckpointStorage {
     try {
       // Synchronous: creating directories is quick metadata work, while each awaited step would
       // wait for a turn of an event loop that busy subtasks share (a few ms each).
+      if (this.layout.savepoint) {
+        mkdirSync(dirname(dir), { recursive: true });
+        mkdirSync(dir); // a savepoint never writes into an existing directory
+        return this.directoryWriter(id, dir);
+      }
       mkdirSync(join(this.directory, 'shared'), { recursive: true });
       mkdirSync(join(this.directory, 'taskowned'), { recursive: true });
       if (existsSync(dir) && !existsSync(join(dir, METADATA))) await rm(dir, { recursive: true, force: true }); // a leftover of an aborted attempt
@@ -104,6 +133,10 @@ export class FileCheckpointStorage {
     } catch (cause) {
       throw writeFailed(`cannot create ${dir}`, cause);
     }
+    return this.directoryWriter(id, dir);
+  }
+
+  private directoryWriter(id: number, dir: string): CheckpointWriter {
     // Completing and aborting exclude each other: an abort that arrives while _metadata is being
     // written leaves the checkpoint complete (a restore commits what it pre-committed), and a
     // checkpoint that was aborted cannot complete afterwards.
@@ -125,7 +158,14 @@ export class FileCheckpointStorage {
       complete: async (metadata, files) => {
         if (state !== 'open') throw new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${id} cannot complete: it was ${state === 'aborted' ? 'aborted' : 'completed before'}`);
         state = 'completing';
-        const envelope: CheckpointMetadataEnvelope = { format: CHECKPOINT_FORMAT_VERSION, checkpointId: id, createdAt: new Date().toISOString(), files, metadata };
+        const envelope: CheckpointMetadataEnvelope = {
+          format: CHECKPOINT_FORMAT_VERSION,
+          kind: this.layout.savepoint ? 'savepoint' : 'checkpoint',
+          checkpointId: id,
+          createdAt: new Date().toISOString(),
+          files,
+          metadata,
+        };
         const body = JSON.stringify(envelope);
         const sum = createHash('sha256').update(body).digest('hex');
         try {
@@ -136,6 +176,7 @@ export class FileCheckpointStorage {
           throw error;
         }
         state = 'completed';
+        if (this.layout.savepoint) return;
         this.lastCompletedMarker ??= (await this.readLastCompleted()) ?? 0;
         if (id > this.lastCompletedMarker) {
           await atomicWrite(join(this.directory, LAST_COMPLETED), [Buffer.from(`${id}\n`)], { syncDirectory: true });
@@ -249,15 +290,15 @@ export class FileCheckpointStorage {
     try {
       text = await readFile(path, 'utf8');
     } catch (cause) {
-      throw invalid(id, path, `cannot read it (${(cause as Error).message})`, cause);
+      throw invalid(this.what(id), path, `cannot read it (${(cause as Error).message})`, cause);
     }
     const newline = text.indexOf('\n');
     const header = /^FLOE-CHECKPOINT (\d+) ([0-9a-f]{64})$/.exec(newline < 0 ? text : text.slice(0, newline));
-    if (header === null) throw invalid(id, path, 'the header is missing or damaged (truncated or not a Floe checkpoint)');
+    if (header === null) throw invalid(this.what(id), path, 'the header is missing or damaged (truncated or not a Floe checkpoint)');
     if (Number(header[1]) > CHECKPOINT_FORMAT_VERSION)
-      throw invalid(id, path, `format version ${header[1]} was written by a newer Floe (this one reads up to ${CHECKPOINT_FORMAT_VERSION})`);
+      throw invalid(this.what(id), path, `format version ${header[1]} was written by a newer Floe (this one reads up to ${CHECKPOINT_FORMAT_VERSION})`);
     const body = text.slice(newline + 1);
-    if (createHash('sha256').update(body).digest('hex') !== header[2]) throw invalid(id, path, 'checksum mismatch (the file is truncated or corrupt)');
+    if (createHash('sha256').update(body).digest('hex') !== header[2]) throw invalid(this.what(id), path, 'checksum mismatch (the file is truncated or corrupt)');
     return JSON.parse(body) as CheckpointMetadataEnvelope;
   }
 
@@ -268,10 +309,10 @@ export class FileCheckpointStorage {
     try {
       bytes = await readFile(path);
     } catch (cause) {
-      throw invalid(id, path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
+      throw invalid(this.what(id), path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
     }
     const content = bytes.subarray(0, Math.max(0, bytes.length - TRAILER_BYTES));
-    checkFile(id, path, file, {
+    checkFile(this.what(id), path, file, {
       size: bytes.length,
       sha256: createHash('sha256').update(content).digest('hex'),
       trailer: bytes.subarray(content.length).toString('hex'),
@@ -305,25 +346,25 @@ export class FileCheckpointStorage {
     try {
       handle = await open(path, 'r');
     } catch (cause) {
-      throw invalid(id, path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
+      throw invalid(this.what(id), path, `it is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, cause);
     }
     try {
       const { size } = await handle.stat();
-      if (size !== file.size) throw invalid(id, path, `truncated: expected ${file.size} bytes, found ${size}`);
+      if (size !== file.size) throw invalid(this.what(id), path, `truncated: expected ${file.size} bytes, found ${size}`);
       const hash = createHash('sha256');
       const chunk = Buffer.allocUnsafe(4 << 20);
       const contentSize = size - TRAILER_BYTES;
       const head = Buffer.alloc(MAGIC.length + 2);
       for (let at = 0; at < contentSize; ) {
         const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, contentSize - at), at);
-        if (bytesRead === 0) throw invalid(id, path, 'truncated while reading');
+        if (bytesRead === 0) throw invalid(this.what(id), path, 'truncated while reading');
         if (at === 0) chunk.copy(head, 0, 0, Math.min(head.length, bytesRead));
         hash.update(chunk.subarray(0, bytesRead));
         at += bytesRead;
       }
       const trailer = Buffer.alloc(TRAILER_BYTES);
       await handle.read(trailer, 0, TRAILER_BYTES, contentSize);
-      checkFile(id, path, file, { size, sha256: hash.digest('hex'), trailer: trailer.toString('hex'), head });
+      checkFile(this.what(id), path, file, { size, sha256: hash.digest('hex'), trailer: trailer.toString('hex'), head });
     } finally {
       await handle.close();
     }
@@ -360,12 +401,12 @@ export class FileCheckpointStorage {
  * The checks every read of a data file makes, whether it was read whole or streamed: size, the
  * sha256 against both the metadata and the file's trailer, the magic and the format version.
  */
-function checkFile(id: number, path: string, file: StoredFile, found: { size: number; sha256: string; trailer: string; head: Buffer }): void {
-  if (found.size !== file.size) throw invalid(id, path, `truncated: expected ${file.size} bytes, found ${found.size}`);
-  if (found.sha256 !== file.sha256 || found.trailer !== file.sha256) throw invalid(id, path, 'checksum mismatch (corrupt)');
-  if (!found.head.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(id, path, 'not a Floe checkpoint file');
+function checkFile(what: string, path: string, file: StoredFile, found: { size: number; sha256: string; trailer: string; head: Buffer }): void {
+  if (found.size !== file.size) throw invalid(what, path, `truncated: expected ${file.size} bytes, found ${found.size}`);
+  if (found.sha256 !== file.sha256 || found.trailer !== file.sha256) throw invalid(what, path, 'checksum mismatch (corrupt)');
+  if (!found.head.subarray(0, MAGIC.length).equals(MAGIC)) throw invalid(what, path, 'not a Floe checkpoint file');
   const version = found.head.readUInt16BE(MAGIC.length);
-  if (version > CHECKPOINT_FORMAT_VERSION) throw invalid(id, path, `format version ${version} was written by a newer Floe`);
+  if (version > CHECKPOINT_FORMAT_VERSION) throw invalid(what, path, `format version ${version} was written by a newer Floe`);
 }
 
 /** sha256 of the concatenated chunks; above 1 MiB off the main thread (WebCrypto's thread pool). */
@@ -410,10 +451,8 @@ function writeFailed(what: string, cause: unknown): FloeError {
   return new FloeError('CHECKPOINT_WRITE_FAILED', `Checkpoint storage: ${what}: ${code ?? ''} ${(cause as Error)?.message ?? cause}`.replace(/\s+/g, ' '), { cause });
 }
 
-function invalid(id: number, path: string, why: string, cause?: unknown): FloeError {
-  return new FloeError(
-    'CHECKPOINT_INVALID',
-    `Checkpoint ${id} is invalid: ${path}: ${why} (restore the file from a backup, or resume from another checkpoint)`,
-    { cause },
-  );
+function invalid(what: string, path: string, why: string, cause?: unknown): FloeError {
+  return new FloeError('CHECKPOINT_INVALID', `${what} is invalid: ${path}: ${why} (restore the file from a backup, or resume from another ${what.startsWith('Savepoint') ? 'savepoint' : 'checkpoint'})`, {
+    cause,
+  });
 }
