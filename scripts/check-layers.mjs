@@ -14,8 +14,9 @@ const allowed = {
   connectors: ['core', 'state', 'runtime'],
   api: ['core', 'state', 'checkpoint', 'plan', 'runtime', 'connectors'],
   testing: ['core', 'state', 'runtime'],
-  cli: ['core', 'api', 'runtime', 'checkpoint'],
-  '.': ['api', 'core', 'state', 'checkpoint', 'runtime', 'connectors', 'plan', 'testing'],
+  control: ['core', 'api'],
+  cli: ['core', 'api', 'runtime', 'checkpoint', 'control'],
+  '.': ['api', 'core', 'state', 'checkpoint', 'runtime', 'connectors', 'plan', 'testing', 'control'],
 };
 
 const files = [];

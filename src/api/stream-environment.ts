@@ -9,6 +9,7 @@ import { buildJobGraph, type JobGraph } from '../plan/job-graph.js';
 import { NO_SINK_WARNING, describePlan, missingUidWarnings, type PlanDescription } from '../plan/plan-description.js';
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
+import type { PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { Source } from '../runtime/source.js';
 import { DiskStateBackend, type DiskStateBackendOptions } from '../state/disk/disk-state-backend.js';
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
@@ -121,6 +122,10 @@ export interface JobClient {
    * savepoint's directory; rejects (leaving the job running) when the savepoint fails.
    */
   stopWithSavepoint(directory: string): Promise<string>;
+  /** Checkpoints and savepoints being taken now, with how many subtasks finished their part. */
+  snapshotsInProgress(): PendingSnapshotInfo[];
+  /** Where checkpoints go (undefined without checkpointing). */
+  readonly checkpointDirectory: string | undefined;
   readonly result: Promise<JobResult>;
 }
 
@@ -387,6 +392,8 @@ export class StreamEnvironment {
           throw error;
         }
       },
+      snapshotsInProgress: () => runner?.snapshotsInProgress() ?? [],
+      checkpointDirectory: this.checkpointing?.directory,
       triggerCheckpoint: async () => (await (await runningRunner('checkpoint')).triggerCheckpoint()).checkpointId,
       result,
     };

@@ -15,6 +15,8 @@ export interface RunCommand {
   /** Checkpoint failures tolerated in a row before the job fails (Flink's default 0). */
   tolerableFailedCheckpoints: number | undefined;
   fromCheckpoint: string | undefined;
+  /** Start from this savepoint (or chk-N) directory. */
+  fromSavepoint: string | undefined;
   restartStrategy: RestartStrategyOptions | undefined;
   stateBackend: 'heap' | 'disk' | undefined;
   stateDir: string | undefined;
@@ -26,10 +28,23 @@ export interface RunCommand {
   jobArgs: string[];
 }
 
-export type CliCommand = RunCommand | { command: 'help' } | { command: 'version' };
+/** A command to a running job: `list`, `savepoint <job> [DIR]`, `stop [--savepoint DIR] <job>`, `cancel <job>`. */
+export type JobControlCommand =
+  | { command: 'list'; json: boolean }
+  | { command: 'savepoint'; job: string; directory: string | undefined }
+  | { command: 'stop'; job: string; savepoint: boolean; directory: string | undefined }
+  | { command: 'cancel'; job: string };
+
+export type CliCommand = RunCommand | JobControlCommand | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage: floe run [options] <job.ts|job.js> [job arguments]
        floe check [options] <job.ts|job.js> [job arguments]
+       floe list [--json]                        running jobs on this machine
+       floe savepoint <job> [DIR]                take a savepoint (into DIR, default:
+                                                 savepoints/ next to the checkpoint directory)
+       floe stop [--savepoint [DIR]] <job>       stop gracefully (with a final savepoint)
+       floe cancel <job>                         stop at once
+<job> is a job's id from \`floe list\` (or a unique prefix) or its name.
 
 Runs a job file: a module whose default export receives the StreamEnvironment,
   export default (env: StreamEnvironment, args: string[]) => { ... }
@@ -44,6 +59,8 @@ Options:
   --tolerable-failed-checkpoints N
                             checkpoint failures in a row before the job fails (default 0)
   --from-checkpoint PATH    restore the checkpoint PATH (a .../chk-N directory)
+  --from-savepoint PATH     start from the savepoint PATH (any parallelism, either
+                            backend; the savepoint is only read)
   --allow-fallback-duplicates
                             resume from an older checkpoint when newer completed ones
                             are damaged, although exactly-once sinks then commit
@@ -78,6 +95,7 @@ const FLAGS: Flag[] = [
   { names: ['--checkpoint-interval'], value: 'integer', apply: (r, v) => (r.checkpointIntervalMs = Number(v)) },
   { names: ['--tolerable-failed-checkpoints'], value: 'nonNegative', apply: (r, v) => (r.tolerableFailedCheckpoints = Number(v)) },
   { names: ['--from-checkpoint'], value: 'path', apply: (r, v) => (r.fromCheckpoint = v) },
+  { names: ['--from-savepoint', '-s'], value: 'path', apply: (r, v) => (r.fromSavepoint = v) },
   { names: ['--restart-strategy'], value: 'text', apply: (r, v) => (r.restartStrategy = parseRestartStrategy(v)) },
   { names: ['--state-dir'], value: 'path', apply: (r, v) => (r.stateDir = v) },
   {
@@ -93,7 +111,8 @@ const FLAGS: Flag[] = [
 export function parseArgs(argv: string[]): CliCommand {
   if (argv.length === 0 || argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') return { command: 'help' };
   if (argv[0] === '-v' || argv[0] === '--version') return { command: 'version' };
-  if (argv[0] !== 'run' && argv[0] !== 'check') throw usage(`Unknown command '${argv[0]}'${suggestion(argv[0], ['run', 'check', 'help'])}.\n\n${USAGE}`);
+  if (CONTROL_COMMANDS.includes(argv[0])) return parseControl(argv);
+  if (argv[0] !== 'run' && argv[0] !== 'check') throw usage(`Unknown command '${argv[0]}'${suggestion(argv[0], ['run', 'check', 'help', ...CONTROL_COMMANDS])}.\n\n${USAGE}`);
   const run: RunCommand = {
     command: argv[0],
     jobPath: '',
@@ -104,6 +123,7 @@ export function parseArgs(argv: string[]): CliCommand {
     checkpointIntervalMs: undefined,
     tolerableFailedCheckpoints: undefined,
     fromCheckpoint: undefined,
+    fromSavepoint: undefined,
     restartStrategy: undefined,
     stateBackend: undefined,
     stateDir: undefined,
@@ -132,9 +152,41 @@ export function parseArgs(argv: string[]): CliCommand {
   if (run.jobPath === '') throw usage(`floe ${run.command} needs a job file.\n\n${USAGE}`);
   if (run.checkpointIntervalMs !== undefined && run.checkpointDir === undefined)
     throw usage('--checkpoint-interval needs --checkpoint-dir DIR: checkpoints need a directory to go to');
+  if (run.fromSavepoint !== undefined && run.fromCheckpoint !== undefined) throw usage('--from-savepoint and --from-checkpoint exclude each other: give one');
   if (run.tolerableFailedCheckpoints !== undefined && run.checkpointDir === undefined)
     throw usage('--tolerable-failed-checkpoints needs --checkpoint-dir DIR (checkpointing is off without it)');
   return run;
+}
+
+const CONTROL_COMMANDS = ['list', 'savepoint', 'stop', 'cancel'];
+
+function parseControl(argv: string[]): JobControlCommand {
+  const [command, ...rest] = argv;
+  const options = rest.filter((a) => a.startsWith('-'));
+  const words = rest.filter((a) => !a.startsWith('-'));
+  const unknown = (allowed: string[]) => {
+    for (const o of options) if (!allowed.includes(o)) throw usage(`floe ${command} does not take ${o}${suggestion(o, allowed)}.\n\n${USAGE}`);
+  };
+  if (command === 'list') {
+    unknown(['--json']);
+    if (words.length > 0) throw usage(`floe list takes no arguments, got ${words.join(' ')}`);
+    return { command: 'list', json: options.includes('--json') };
+  }
+  if (command === 'savepoint') {
+    unknown([]);
+    if (words.length < 1 || words.length > 2) throw usage(`floe savepoint needs a job (id or name) and optionally a directory: floe savepoint <job> [DIR]`);
+    return { command: 'savepoint', job: words[0], directory: words[1] };
+  }
+  if (command === 'stop') {
+    unknown(['--savepoint']);
+    const withSavepoint = options.includes('--savepoint');
+    // `stop --savepoint DIR <job>` or `stop --savepoint <job>` (the job's default directory) or `stop <job>`.
+    if (words.length < 1 || words.length > (withSavepoint ? 2 : 1)) throw usage('floe stop needs a job: floe stop [--savepoint [DIR]] <job>');
+    return { command: 'stop', job: words.at(-1)!, savepoint: withSavepoint, directory: words.length === 2 ? words[0] : undefined };
+  }
+  unknown([]);
+  if (words.length !== 1) throw usage('floe cancel needs a job: floe cancel <job>');
+  return { command: 'cancel', job: words[0] };
 }
 
 function checkValue(flag: string, kind: Flag['value'], text: string | undefined): string {

@@ -1,11 +1,15 @@
 // The `floe` command: runs job files (TypeScript directly, through tsx) with a live progress
 // line and a final summary. Does process I/O: argv, stdout/stderr, signals, exit codes.
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { StreamEnvironment, type JobClient } from '../api/stream-environment.js';
 import { FloeError } from '../core/errors.js';
 import { USAGE, parseArgs, type RunCommand } from './args.js';
 import { checkJob, formatCheck } from './check.js';
+import { runControlCommand } from './job-control.js';
+import { startControlServer, type ControlServer } from '../control/control-server.js';
+import { registerJob } from '../control/job-registry.js';
+import { randomBytes } from 'node:crypto';
 import { loadJob } from './load-job.js';
 import { ProgressReporter, formatSummary } from './progress.js';
 
@@ -28,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    if (command.command === 'list' || command.command === 'savepoint' || command.command === 'stop' || command.command === 'cancel') return await runControlCommand(command);
     if (command.command === 'check') {
       const result = await checkJob(command);
       process.stdout.write(`${formatCheck(result, command.jobPath)}\n`);
@@ -42,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
 async function runJob(command: RunCommand): Promise<number> {
   const jobPath = resolve(command.jobPath);
   const job = await loadJob(jobPath);
+  if (command.fromSavepoint !== undefined && !existsSync(resolve(command.fromSavepoint)))
+    throw new FloeError('INVALID_ARGUMENT', `--from-savepoint ${command.fromSavepoint}: no such savepoint directory (${resolve(command.fromSavepoint)} does not exist)`);
   if (command.fromCheckpoint !== undefined && !/^\d+$/.test(command.fromCheckpoint) && !existsSync(resolve(command.fromCheckpoint)))
     throw new FloeError('INVALID_ARGUMENT', `--from-checkpoint ${command.fromCheckpoint}: no such checkpoint directory (${resolve(command.fromCheckpoint)} does not exist)`);
   const checkpointing =
@@ -60,7 +67,7 @@ async function runJob(command: RunCommand): Promise<number> {
       ? { stateBackend: { kind: 'disk' as const, ...(command.stateDir === undefined ? {} : { dir: resolve(command.stateDir) }) } }
       : {}),
     checkpointing,
-    restore: command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
+    restore: command.fromSavepoint ?? command.fromCheckpoint ?? (checkpointing === undefined ? undefined : 'latest'),
     allowFallbackDuplicates: command.allowFallbackDuplicates,
     allowNonRestoredState: command.allowNonRestoredState,
     ...(command.restartStrategy === undefined ? {} : { restartStrategy: command.restartStrategy }),
@@ -119,16 +126,25 @@ async function runJob(command: RunCommand): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGUSR2', onCheckpointSignal);
   let progress: ProgressReporter | undefined;
+  let control: ControlServer | undefined;
+  let unregister: (() => void) | undefined;
   try {
     const running = env.executeAsync();
     client = running;
+    // `floe list | savepoint | stop | cancel` reach the job through its control endpoint.
+    const jobId = randomBytes(4).toString('hex');
+    const startedAt = new Date().toISOString();
+    const savepointDirectory = env.checkpointDirectory === undefined ? undefined : resolve(dirname(resolve(env.checkpointDirectory)), 'savepoints');
+    control = await startControlServer(running, { jobId, savepointDirectory, startedAt });
+    unregister = registerJob({ id: jobId, name: running.jobName, pid: process.pid, port: control.port, token: control.token, startedAt, savepointDirectory });
     progress = command.quiet ? undefined : new ProgressReporter(() => running.metrics());
     progress?.start();
     try {
       const result = await running.result;
       progress?.stop();
       const stopped = result.stoppedAtCheckpoint !== undefined;
-      process.stderr.write(`${formatSummary(running.jobName, running.metrics(), stopped ? `stopped at checkpoint ${result.stoppedAtCheckpoint}` : 'finished')}\n`);
+      const how = result.stoppedWithSavepoint !== undefined ? `stopped with savepoint ${result.stoppedWithSavepoint}` : stopped ? `stopped at checkpoint ${result.stoppedAtCheckpoint}` : 'finished';
+      process.stderr.write(`${formatSummary(running.jobName, running.metrics(), how)}\n`);
       return stopped && interrupted ? 130 : 0;
     } catch (error) {
       progress?.stop();
@@ -139,6 +155,8 @@ async function runJob(command: RunCommand): Promise<number> {
       throw error;
     }
   } finally {
+    unregister?.();
+    await control?.close(2000);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGUSR2', onCheckpointSignal);

@@ -1,7 +1,7 @@
 // Deploys a job graph in this worker: creates channels, subtasks, operator chains and keyed
 // backends, runs every subtask's loop, and fails the whole job on the first error.
 import { randomBytes } from 'node:crypto';
-import { resolve as resolvePath } from 'node:path';
+import { basename, resolve as resolvePath } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { FloeError, describeContext } from '../core/errors.js';
 import { computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
@@ -15,7 +15,7 @@ import { SystemProcessingTimeService, type ProcessingTimeService } from './proce
 import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
 import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore-assignment.js';
-import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo, type CompletedSavepointInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
+import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo, type CompletedSavepointInfo, type PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
 import { FileCheckpointStorage, type CheckpointMetadataEnvelope, type CheckpointWriter, type StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
@@ -139,7 +139,7 @@ export class JobRunner {
     if (this.coordinator === undefined)
       throw new FloeError('INVALID_ARGUMENT', `Job '${this.graph.jobName}' runs without checkpointing: savepoints need it (set checkpointing options or --checkpoint-dir)`);
     for (const warning of this.options.savepointWarnings ?? []) this.options.log(`[savepoint] ${warning}`);
-    const slug = this.graph.jobName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'job';
+    const slug = basename(this.graph.jobName).replace(/\.[cm]?[jt]s$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'job';
     const info = await this.coordinator.triggerSavepoint({
       terminate: options.terminate === true,
       begin: async (id) => {
@@ -166,6 +166,11 @@ export class JobRunner {
     return info.directory;
   }
 
+  /** Checkpoints and savepoints in progress, with how many subtasks acknowledged them. */
+  snapshotsInProgress(): PendingSnapshotInfo[] {
+    return this.coordinator?.inProgress() ?? [];
+  }
+
   /** The highest checkpoint id this run triggered (0 before the first): a later attempt starts above it. */
   get highestCheckpointId(): number {
     return this.highestTriggeredId;
@@ -180,7 +185,7 @@ export class JobRunner {
     this.startedAt = Date.now();
     if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
     this.coordinator?.start();
-    const stopProgress = this.options.restore === undefined ? undefined : this.reportRestoreProgress(this.options.restore.envelope.checkpointId);
+    const stopProgress = this.options.restore === undefined ? undefined : this.reportRestoreProgress(this.options.restore.envelope.checkpointId, this.options.restore.envelope.kind ?? 'checkpoint');
     const runs = this.subtasks.map(async (s) => {
       try {
         await s.task.run();
@@ -436,33 +441,34 @@ export class JobRunner {
    * Logs how a restore goes: a line every 2 s while subtasks are still loading state (a large disk
    * restore takes tens of seconds), and one when all are ready. Returns a function that stops it.
    */
-  private reportRestoreProgress(checkpointId: number): () => void {
+  private reportRestoreProgress(checkpointId: number, kind: 'checkpoint' | 'savepoint'): () => void {
     const started = Date.now();
     const total = this.subtasks.length;
     const ready = (): number => this.subtasks.filter((s) => s.task.stateRestored).length;
     const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
     let done = false;
-    const check = (sayProgress: boolean): void => {
+    let lastSaid = started;
+    // Looked at every 100 ms (so the time said is close to the truth); progress said every 2 s.
+    const check = (): void => {
       if (done) return;
       const n = ready();
       if (n < total) {
-        if (sayProgress) this.options.log(`[restore] restoring checkpoint ${checkpointId}: ${n} of ${total} subtasks ready after ${seconds()} s`);
+        if (Date.now() - lastSaid >= 2000) {
+          lastSaid = Date.now();
+          this.options.log(`[restore] restoring ${kind} ${checkpointId}: ${n} of ${total} subtasks ready after ${seconds()} s`);
+        }
         return;
       }
       done = true;
       clearInterval(timer);
       const entries = this.subtasks.reduce((sum, s) => sum + (s.backend?.totalEntries() ?? 0), 0);
-      this.options.log(`[restore] restored checkpoint ${checkpointId} in ${seconds()} s: ${total} subtasks, ${entries} keyed state entries`);
+      this.options.log(`[restore] restored ${kind} ${checkpointId} in ${seconds()} s: ${total} subtasks, ${entries} keyed state entries`);
     };
-    const timer = setInterval(() => check(true), 2000);
+    const timer = setInterval(check, 100);
     timer.unref();
-    // Most restores finish within a moment: look again soon (quietly), then every 2 s.
-    const soon = setTimeout(() => check(false), 50);
-    soon.unref();
     return () => {
       clearInterval(timer);
-      clearTimeout(soon);
-      check(false);
+      check();
     };
   }
 

@@ -68,6 +68,16 @@ export interface CompletedCheckpointInfo {
   acknowledgements: Map<string, TaskAcknowledgement>;
 }
 
+/** A checkpoint or savepoint being taken, for progress reports. */
+export interface PendingSnapshotInfo {
+  checkpointId: number;
+  kind: 'checkpoint' | 'savepoint';
+  /** Subtasks that finished their part. */
+  acknowledged: number;
+  total: number;
+  elapsedMs: number;
+}
+
 export interface CompletedSavepointInfo extends CompletedCheckpointInfo {
   /** The savepoint's own directory. */
   directory: string;
@@ -185,6 +195,18 @@ export class CheckpointCoordinator {
       this.cancelPeriodic?.();
       this.triggerFinalWhenPossible();
     });
+  }
+
+  /** Checkpoints and savepoints in progress: how many subtasks acknowledged of how many. */
+  inProgress(): PendingSnapshotInfo[] {
+    const now = this.deps.clock.now();
+    return [...this.pending.values()].map((p) => ({
+      checkpointId: p.trigger.checkpointId,
+      kind: p.trigger.savepoint === undefined ? 'checkpoint' : 'savepoint',
+      acknowledged: p.acks.size,
+      total: this.deps.runtime.taskKeys.length,
+      elapsedMs: now - p.startedAt,
+    }));
   }
 
   get numPending(): number {

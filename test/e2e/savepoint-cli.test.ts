@@ -1,0 +1,92 @@
+// Savepoints through the `floe` command: a running job is listed, takes a savepoint on request,
+// stops with a final one, and a new run at another parallelism starts from it; the committed
+// output is every record once with per-key counts 1..N, and the savepoint is never modified.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readCommittedJsonLines } from '../../src/connectors/file/transactional-json-lines-sink.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const floe = join(root, 'bin/floe.mjs');
+const job = join(root, 'test/e2e/jobs/rescale-operator-state.ts');
+const dir = mkdtempSync(join(tmpdir(), 'floe-savepoint-cli-'));
+const env = { ...process.env, FLOE_HOME: join(dir, 'home') };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function floeSync(args: string[]) {
+  const r = spawnSync(process.execPath, [floe, ...args], { encoding: 'utf8', timeout: 120_000, env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function treeHash(path: string): string {
+  const hash = createHash('sha256');
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      hash.update(p);
+      if (statSync(p).isDirectory()) walk(p);
+      else hash.update(readFileSync(p));
+    }
+  };
+  walk(path);
+  return hash.digest('hex');
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 600 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!condition()) throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('floe list, savepoint, stop --savepoint and run --from-savepoint', () => {
+  it('moves a running job to another parallelism through a savepoint, exactly once', async () => {
+    const out = join(dir, 'out');
+    const args = (p: string, chk: string) => [job, '-p', p, '--checkpoint-dir', join(dir, chk), '--checkpoint-interval', '200', '-q', out, '30000', '5000'];
+    const child: ChildProcess = spawn(process.execPath, [floe, 'run', ...args('2', 'chk-a')], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await waitFor(() => floeSync(['list', '--json']).stdout.includes('rescale-operator-state'), 'the job in floe list');
+
+    const listed = JSON.parse(floeSync(['list', '--json']).stdout) as Array<{ id: string; name: string; pid: number; token?: string }>;
+    expect(listed).toHaveLength(1);
+    expect(listed[0].pid).toBe(child.pid);
+    expect(listed[0].token).toBeUndefined(); // the token stays in the registry file
+    expect(floeSync(['list']).stdout).toMatch(new RegExp(`^ID\\s+NAME\\s+PID[\\s\\S]*${listed[0].id}`));
+
+    const savepoint = floeSync(['savepoint', listed[0].id, join(dir, 'savepoints')]);
+    expect(savepoint.code, savepoint.stderr).toBe(0);
+    const intermediate = savepoint.stdout.trim();
+    expect(intermediate).toMatch(/savepoints\/savepoint-rescale-operator-state-\d+-[0-9a-f]{6}$/);
+
+    const stop = floeSync(['stop', '--savepoint', join(dir, 'savepoints'), 'rescale-operator-state']); // by name: unambiguous
+    expect(stop.code, stop.stderr).toBe(0);
+    const final = stop.stdout.trim();
+    expect(await exited).toBe(0);
+    expect(stderr).toContain(`stopped with savepoint ${final}`);
+    expect(floeSync(['list']).stdout).toContain('No Floe job runs');
+    const before = treeHash(final);
+
+    const resumed = floeSync(['run', ...args('3', 'chk-b'), '--from-savepoint', final]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/restored savepoint \d+ in/);
+    const committed = await readCommittedJsonLines<{ key: string; i: number; n: number }>(out);
+    expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 30_000 }, (_, i) => i));
+    const perKey = new Map<string, number[]>();
+    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
+    expect(perKey.size).toBe(500);
+    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: ns.length }, (_, j) => j + 1));
+    expect(treeHash(final)).toBe(before);
+  }, 180_000);
+
+  it('says clearly when a job, a savepoint or a command is wrong', () => {
+    expect(floeSync(['savepoint', 'nope']).stderr).toMatch(/No running job is named 'nope'/);
+    expect(floeSync(['stop']).stderr).toMatch(/floe stop needs a job/);
+    expect(floeSync(['list', '--jsn']).stderr).toMatch(/does not take --jsn \(did you mean --json\?\)/);
+    const missing = floeSync(['run', job, '--from-savepoint', join(dir, 'missing'), '-q', join(dir, 'o'), '10', '10']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no such savepoint directory/);
+  });
+});
