@@ -3,20 +3,12 @@
 // backend reads only its key groups), and its source position and watermark. Pure: the files
 // were read by the caller.
 import { FloeError } from '../core/errors.js';
-import { restoredFromBytes, type KeyedSnapshotMeta, type RestoredKeyedState } from '../state/keyed-snapshot.js';
+import { restoredFromBytes, type RestoredKeyedState } from '../state/keyed-snapshot.js';
+import type { TaskSnapshotFile } from './task-snapshot-file.js';
 import type { OperatorStateSnapshot } from '../state/operator/operator-state-store.js';
 import { isSplitPosition, type SplitPosition } from '../core/split-position.js';
 
-/** What one subtask stores per checkpoint (its data file, see runtime/task.ts). */
-export interface TaskSnapshotFile {
-  operators: Record<string, unknown>;
-  source?: unknown;
-  /** The subtask's input watermark at the barrier. */
-  watermark: number;
-  /** Per operator uid: the event time it had reached at the barrier (see StreamOperator.snapshotWatermark). */
-  operatorWatermarks?: Record<string, number>;
-  keyed?: { meta: KeyedSnapshotMeta; data: Uint8Array };
-}
+export type { TaskSnapshotFile } from './task-snapshot-file.js';
 
 /** What a subtask restores from. */
 export interface TaskRestore {

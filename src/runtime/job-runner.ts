@@ -483,8 +483,9 @@ export class JobRunner {
     if (orphaned.length > 0 && this.options.allowNonRestoredState !== true)
       throw new FloeError(
         'STATE_NOT_RESTORED',
-        `Checkpoint ${envelope.checkpointId} in ${storage.directory} holds state of operators this job does not have: ${orphaned.map((u) => `'${u}'`).join(', ')}. ` +
-          'Give the operators their old uids (.uid(...)), or restore without that state with --allow-non-restored-state (allowNonRestoredState: true).',
+        `${describeRestored(envelope, storage.directory)} holds state of operators this job does not have: ${orphaned.map((u) => `'${u}'`).join(', ')}. ` +
+          `${stateWithoutOperator(files, new Set()).every((uid) => !jobUids.has(uid)) ? `None of its state belongs to an operator of this job ('${this.graph.jobName}'): is it the right ${envelope.kind ?? 'checkpoint'}? If it is, g` : 'G'}` +
+          'ive the operators their old uids (.uid(...)), or restore without that state with --allow-non-restored-state (allowNonRestoredState: true).',
       );
     if (orphaned.length > 0) this.options.log(`[checkpoint] not restoring the state of operators this job does not have: ${orphaned.join(', ')} (allowNonRestoredState)`);
     // Files are named by their chain's head uid; an operator's state is found by its own uid,
@@ -641,4 +642,10 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [value]);
   else list.push(value);
+}
+
+/** "Savepoint 7 in /dir (of job 'x')" or "Checkpoint 7 in /dir (of job 'x')", for errors. */
+function describeRestored(envelope: CheckpointMetadataEnvelope, directory: string): string {
+  const job = typeof envelope.metadata?.jobName === 'string' ? ` (of job '${envelope.metadata.jobName}')` : '';
+  return `${envelope.kind === 'savepoint' ? 'Savepoint' : 'Checkpoint'} ${envelope.checkpointId} in ${directory}${job}`;
 }

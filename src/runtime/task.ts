@@ -5,7 +5,6 @@ import { FloeError, describeValue } from '../core/errors.js';
 import { Packr } from 'msgpackr';
 import { MAX_WATERMARK, type CheckpointBarrier, type RecordBatch } from '../core/stream-elements.js';
 import type { TaskRestore, TaskSnapshotFile } from '../checkpoint/restore-assignment.js';
-import type { KeyedSnapshotMeta } from '../state/keyed-snapshot.js';
 
 export type { TaskRestore, TaskSnapshotFile };
 import type { KeyedStateBackend } from '../state/keyed-state-backend.js';
@@ -41,26 +40,9 @@ export interface TaskCheckpointing {
   sourceFinished(): void;
 }
 
-/**
- * A subtask's checkpoint file: u32 length of a msgpack header (operator state, source position,
- * watermark, keyed metadata), the header, then the keyed-state blocks as written (not copied).
- */
-export function encodeTaskSnapshot(file: Omit<TaskSnapshotFile, 'keyed'>, keyed: { meta: KeyedSnapshotMeta; data: Uint8Array[] } | undefined): Uint8Array[] {
-  const header = packr.pack({ ...file, keyedMeta: keyed?.meta });
-  const length = Buffer.allocUnsafe(4);
-  length.writeUInt32BE(header.length, 0);
-  return [length, header, ...(keyed?.data ?? [])];
-}
+import { encodeTaskSnapshot } from '../checkpoint/task-snapshot-file.js';
 
-/** Decodes a subtask's checkpoint file; the keyed data is a view into `bytes`, not a copy. */
-export function decodeTaskSnapshot(bytes: Uint8Array): TaskSnapshotFile {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = buf.readUInt32BE(0);
-  const { keyedMeta, ...header } = packr.unpack(buf.subarray(4, 4 + headerLength)) as TaskSnapshotFile & { keyedMeta?: KeyedSnapshotMeta };
-  const file = header as TaskSnapshotFile;
-  if (keyedMeta !== undefined) file.keyed = { meta: keyedMeta, data: buf.subarray(4 + headerLength) };
-  return file;
-}
+export { encodeTaskSnapshot, decodeTaskSnapshot } from '../checkpoint/task-snapshot-file.js';
 
 export interface StreamTaskOptions {
   jobName: string;

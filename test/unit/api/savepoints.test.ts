@@ -2,11 +2,11 @@
 // savepoint (sinks commit, the job ends), restored at another parallelism into a job that starts
 // from them; the savepoint directory is never modified by the jobs restored from it.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StreamEnvironment } from '../../../src/index.js';
+import { type ListState, ListStateDescriptor, type RuntimeContext, StreamEnvironment } from '../../../src/index.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
 import { type CountedEvent, RunningCount } from '../../fixtures/running-count.js';
 
@@ -143,4 +143,94 @@ describe('savepoints', () => {
     client.cancel();
     await client.result.catch(() => {});
   });
+});
+
+describe('restoring a bad savepoint', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** A savepoint of the counting job (p=2), taken by stopping it. */
+  async function takeSavepoint(): Promise<{ dir: string; savepoint: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'floe-bad-savepoint-'));
+    dirs.push(dir);
+    const client = countingJob({ parallelism: 2, checkpoints: join(dir, 'chk-a'), out: join(dir, 'out-a'), eventsPerSecond: 20_000 }).executeAsync('savepoint-counts');
+    await new Promise((r) => setTimeout(r, 300));
+    const savepoint = await client.stopWithSavepoint(join(dir, 'savepoints'));
+    await client.result;
+    return { dir, savepoint };
+  }
+
+  /** Restores `savepoint` into `build`'s job and expects `error`; the savepoint is not modified. */
+  async function expectRefused(savepoint: string, build: (env: StreamEnvironment) => void, error: RegExp, options: { maxParallelism?: number } = {}): Promise<void> {
+    const before = treeHash(savepoint);
+    const scratch = mkdtempSync(join(tmpdir(), 'floe-bad-savepoint-run-'));
+    dirs.push(scratch);
+    const env = StreamEnvironment.create({ checkpointing: { directory: join(scratch, 'chk'), intervalMs: 100 }, fromSavepoint: savepoint, log: () => {}, restartStrategy: { type: 'none' }, ...options });
+    build(env);
+    await expect(env.execute('savepoint-counts')).rejects.toThrow(error);
+    expect(treeHash(savepoint)).toBe(before);
+  }
+
+  const sameJob = (env: StreamEnvironment, out: string) =>
+    env
+      .fromGenerator((i) => ({ key: keyOf(i), i }), { count: EVENTS })
+      .uid('events')
+      .keyBy((e) => e.key)
+      .map(new RunningCount())
+      .uid('count')
+      .addSink(new TransactionalJsonLinesSink<CountedEvent>(out))
+      .uid('sink');
+
+  it('refuses each kind of bad input with an error that says what is wrong, and modifies nothing', async () => {
+    const { dir, savepoint } = await takeSavepoint();
+    const copy = (name: string): string => {
+      const target = join(dir, name);
+      cpSync(savepoint, target, { recursive: true });
+      return target;
+    };
+    // A savepoint of another job: none of its operators are here.
+    await expectRefused(savepoint, (env) => env.fromElements(1, 2).uid('other-source').map((x) => x).uid('other-map').addSink(() => {}), /None of its state belongs to an operator of this job/);
+    // An unknown format version.
+    const newer = copy('newer');
+    const metadata = readFileSync(join(newer, '_metadata'), 'utf8');
+    writeFileSync(join(newer, '_metadata'), metadata.replace(/^FLOE-CHECKPOINT 1 /, 'FLOE-CHECKPOINT 9 '));
+    await expectRefused(newer, (env) => sameJob(env, join(dir, 'o1')), /format version 9 was written by a newer Floe/);
+    // A missing and a corrupt data file, named.
+    const missing = copy('missing');
+    const stateFile = readdirSync(missing).find((n) => n.startsWith('count') || n.endsWith('.state'))!;
+    rmSync(join(missing, stateFile));
+    await expectRefused(missing, (env) => sameJob(env, join(dir, 'o2')), new RegExp(`${stateFile}: it is missing`));
+    const corrupt = copy('corrupt');
+    const bytes = readFileSync(join(corrupt, stateFile));
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(join(corrupt, stateFile), bytes);
+    await expectRefused(corrupt, (env) => sameJob(env, join(dir, 'o3')), new RegExp(`${stateFile}: checksum mismatch`));
+    // Another max parallelism, set explicitly.
+    await expectRefused(savepoint, (env) => sameJob(env, join(dir, 'o4')), /operator 'count' has max parallelism 256, but the checkpoint being restored was taken with max parallelism 128/, { maxParallelism: 256 });
+    // A state that changed kind (value -> list).
+    await expectRefused(
+      savepoint,
+      (env) =>
+        env
+          .fromGenerator((i) => ({ key: keyOf(i), i }), { count: EVENTS })
+          .uid('events')
+          .keyBy((e) => e.key)
+          .map({
+            count: undefined as unknown as ListState<number>,
+            open(ctx: RuntimeContext) {
+              this.count = ctx.getListState(new ListStateDescriptor<number>('count'));
+            },
+            map(e: { key: string; i: number }) {
+              this.count.add(e.i);
+              return e;
+            },
+          })
+          .uid('count')
+          .addSink(() => {})
+          .uid('sink'),
+      /'count'[\s\S]*value[\s\S]*list|list[\s\S]*value/,
+    );
+  }, 60_000);
 });
