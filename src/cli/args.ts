@@ -33,7 +33,8 @@ export type JobControlCommand =
   | { command: 'list'; json: boolean }
   | { command: 'savepoint'; job: string; directory: string | undefined }
   | { command: 'stop'; job: string; savepoint: boolean; directory: string | undefined }
-  | { command: 'cancel'; job: string };
+  | { command: 'cancel'; job: string }
+  | { command: 'rekey'; from: string; to: string; maxParallelism: number };
 
 export type CliCommand = RunCommand | JobControlCommand | { command: 'help' } | { command: 'version' };
 
@@ -44,6 +45,8 @@ export const USAGE = `Usage: floe run [options] <job.ts|job.js> [job arguments]
                                                  savepoints/ next to the checkpoint directory)
        floe stop [--savepoint [DIR]] <job>       stop gracefully (with a final savepoint)
        floe cancel <job>                         stop at once
+       floe savepoint rekey <savepoint> --max-parallelism M --out <new savepoint>
+                                                 rewrite a savepoint's keyed state into M key groups
 <job> is a job's id from \`floe list\` (or a unique prefix) or its name.
 
 Runs a job file: a module whose default export receives the StreamEnvironment,
@@ -162,6 +165,7 @@ const CONTROL_COMMANDS = ['list', 'savepoint', 'stop', 'cancel'];
 
 function parseControl(argv: string[]): JobControlCommand {
   const [command, ...rest] = argv;
+  if (command === 'savepoint' && rest[0] === 'rekey') return parseRekey(rest.slice(1));
   const options = rest.filter((a) => a.startsWith('-'));
   const words = rest.filter((a) => !a.startsWith('-'));
   const unknown = (allowed: string[]) => {
@@ -187,6 +191,24 @@ function parseControl(argv: string[]): JobControlCommand {
   unknown([]);
   if (words.length !== 1) throw usage('floe cancel needs a job: floe cancel <job>');
   return { command: 'cancel', job: words[0] };
+}
+
+/** `floe savepoint rekey P --max-parallelism M --out P2`. */
+function parseRekey(args: string[]): JobControlCommand {
+  const form = 'floe savepoint rekey <savepoint> --max-parallelism M --out <new savepoint>';
+  let from: string | undefined;
+  let to: string | undefined;
+  let maxParallelism: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--max-parallelism') maxParallelism = Number(checkValue(arg, 'integer', args[++i]));
+    else if (arg === '--out') to = checkValue(arg, 'path', args[++i]);
+    else if (arg.startsWith('-')) throw usage(`floe savepoint rekey does not take ${arg}${suggestion(arg, ['--max-parallelism', '--out'])}: ${form}`);
+    else if (from === undefined) from = arg;
+    else throw usage(`floe savepoint rekey takes one savepoint, got ${from} and ${arg}: ${form}`);
+  }
+  if (from === undefined || to === undefined || maxParallelism === undefined) throw usage(`floe savepoint rekey needs a savepoint, --max-parallelism and --out: ${form}`);
+  return { command: 'rekey', from, to, maxParallelism };
 }
 
 function checkValue(flag: string, kind: Flag['value'], text: string | undefined): string {

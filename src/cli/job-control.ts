@@ -5,6 +5,7 @@ import type { JobControlCommand } from './args.js';
 import { awaitOperation, callJob } from '../control/control-client.js';
 import type { ControlOperation } from '../control/control-server.js';
 import { findJob, listJobs } from '../control/job-registry.js';
+import { rekeySavepoint } from '../checkpoint/savepoint-rekey.js';
 
 export async function runControlCommand(command: JobControlCommand): Promise<number> {
   if (command.command === 'list') {
@@ -15,6 +16,12 @@ export async function runControlCommand(command: JobControlCommand): Promise<num
       const rows = jobs.map((j) => [j.id, j.name, String(j.pid), j.startedAt, uptime(j.startedAt)]);
       process.stdout.write(table([['ID', 'NAME', 'PID', 'STARTED', 'UPTIME'], ...rows]));
     }
+    return 0;
+  }
+  if (command.command === 'rekey') {
+    const result = await rekeySavepoint({ from: resolve(command.from), to: resolve(command.to), maxParallelism: command.maxParallelism, log: (m) => process.stderr.write(`${m}\n`) });
+    if (result.operators.length === 0) process.stderr.write('floe: the savepoint holds no keyed state; its copy is unchanged otherwise\n');
+    process.stdout.write(`${result.directory}\n`);
     return 0;
   }
   const job = findJob(command.job);

@@ -32,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    if (command.command === 'list' || command.command === 'savepoint' || command.command === 'stop' || command.command === 'cancel') return await runControlCommand(command);
+    if (command.command === 'list' || command.command === 'savepoint' || command.command === 'stop' || command.command === 'cancel' || command.command === 'rekey')
+      return await runControlCommand(command);
     if (command.command === 'check') {
       const result = await checkJob(command);
       process.stdout.write(`${formatCheck(result, command.jobPath)}\n`);

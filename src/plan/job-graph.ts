@@ -165,15 +165,16 @@ function planNode(t: PhysicalTransformation, options: PlanOptions): PlannedNode 
   if (restored !== undefined && explicit !== undefined && explicit !== restored)
     throw new FloeError(
       'MAX_PARALLELISM_MISMATCH',
-      `Job '${options.jobName}': operator '${uid}' has max parallelism ${explicit}, but the checkpoint being restored was taken with max parallelism ${restored}; ` +
-        `keyed state cannot move to another number of key groups. Set max parallelism ${restored} (--max-parallelism ${restored} or setMaxParallelism(${restored})), or leave it unset to adopt the checkpoint's.`,
+      `Job '${options.jobName}': operator '${uid}' has max parallelism ${explicit}, but the checkpoint or savepoint being restored was taken with max parallelism ${restored}; ` +
+        `keyed state keeps its number of key groups. Set max parallelism ${restored} (--max-parallelism ${restored} or setMaxParallelism(${restored})) or leave it unset to adopt it; ` +
+        `or rewrite a savepoint into ${explicit} key groups first: floe savepoint rekey <savepoint> --max-parallelism ${explicit} --out <new savepoint>.`,
       { context: { job: options.jobName, operator: uid } },
     );
   const maxParallelism = explicit ?? restored ?? computeDefaultMaxParallelism(parallelism);
   if (restored !== undefined && parallelism > restored)
     throw new FloeError(
       'MAX_PARALLELISM_MISMATCH',
-      `Job '${options.jobName}': operator '${uid}' cannot run at parallelism ${parallelism}: its restored keyed state has ${restored} key groups (max parallelism ${restored}), so at most ${restored} subtasks can own them. Run at parallelism ${restored} or less.`,
+      `Job '${options.jobName}': operator '${uid}' cannot run at parallelism ${parallelism}: its restored keyed state has ${restored} key groups (max parallelism ${restored}), so at most ${restored} subtasks can own them. Run at parallelism ${restored} or less, or rewrite a savepoint into more key groups: floe savepoint rekey <savepoint> --max-parallelism M --out <new savepoint>.`,
       { context: { job: options.jobName, operator: uid } },
     );
   checkParallelism(parallelism, maxParallelism);

@@ -40,7 +40,7 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
 }
 
-describe('floe list, savepoint, stop --savepoint and run --from-savepoint', () => {
+describe('floe list, savepoint, stop --savepoint, savepoint rekey and run --from-savepoint', () => {
   it('moves a running job to another parallelism through a savepoint, exactly once', async () => {
     const out = join(dir, 'out');
     const args = (p: string, chk: string) => [job, '-p', p, '--checkpoint-dir', join(dir, chk), '--checkpoint-interval', '200', '-q', out, '30000', '5000'];
@@ -69,7 +69,12 @@ describe('floe list, savepoint, stop --savepoint and run --from-savepoint', () =
     expect(floeSync(['list']).stdout).toContain('No Floe job runs');
     const before = treeHash(final);
 
-    const resumed = floeSync(['run', ...args('3', 'chk-b'), '--from-savepoint', final]);
+    // Into 512 key groups first (the savepoint was taken with 128), then p=3 with that max parallelism.
+    const rekey = floeSync(['savepoint', 'rekey', final, '--max-parallelism', '512', '--out', join(dir, 'rekeyed')]);
+    expect(rekey.code, rekey.stderr).toBe(0);
+    expect(rekey.stdout.trim()).toBe(join(dir, 'rekeyed'));
+    expect(rekey.stderr).toMatch(/'count': 500 entries and 0 timers from 128 to 512 key groups/);
+    const resumed = floeSync(['run', ...args('3', 'chk-b'), '--max-parallelism', '512', '--from-savepoint', join(dir, 'rekeyed')]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/restored savepoint \d+ in/);
     const committed = await readCommittedJsonLines<{ key: string; i: number; n: number }>(out);
@@ -85,6 +90,7 @@ describe('floe list, savepoint, stop --savepoint and run --from-savepoint', () =
     expect(floeSync(['savepoint', 'nope']).stderr).toMatch(/No running job is named 'nope'/);
     expect(floeSync(['stop']).stderr).toMatch(/floe stop needs a job/);
     expect(floeSync(['list', '--jsn']).stderr).toMatch(/does not take --jsn \(did you mean --json\?\)/);
+    expect(floeSync(['savepoint', 'rekey', 'x', '--out', 'y']).stderr).toMatch(/needs a savepoint, --max-parallelism and --out/);
     const missing = floeSync(['run', job, '--from-savepoint', join(dir, 'missing'), '-q', join(dir, 'o'), '10', '10']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no such savepoint directory/);

@@ -1,5 +1,6 @@
 // Law: rescaling through savepoints preserves every key's keyed state and timers, each owned by
-// exactly one subtask. Three runs at random parallelisms p1 -> p2 -> p3 (each 1..16); the first
+// exactly one subtask. Three runs at random parallelisms p1 -> p2 -> p3 (each 1..16), sometimes
+// with the savepoint rewritten into another number of key groups before the third; the first
 // two stop with a savepoint after their records, the third ends its input, so every key's
 // event-time timer (registered once, restored twice) fires exactly once and reports the key's
 // value, list and map state, which must equal what all three runs' records made of it.
@@ -19,6 +20,7 @@ import {
   type ValueState,
   ValueStateDescriptor,
 } from '../../../src/index.js';
+import { rekeySavepoint } from '../../../src/checkpoint/savepoint-rekey.js';
 
 type Rec = { key: string; v: number };
 type Report = { key: string; sum: number; list: number[]; map: Array<[number, number]> } | { ack: true };
@@ -79,12 +81,13 @@ async function phase(records: Rec[], parallelism: number, dir: string, from: str
 const recordsArb = fc.array(fc.record({ key: fc.constantFrom(...Array.from({ length: 30 }, (_, i) => `key-${i}`)), v: fc.integer({ min: 0, max: 1000 }) }), { maxLength: 60 });
 
 describe('rescaling keyed state and timers through savepoints (heap)', () => {
-  it('preserves every key\'s state and timer, each owned by exactly one subtask, over p1 -> p2 -> p3', async () => {
+  it('preserves every key\'s state and timer, each owned by exactly one subtask, over p1 -> p2 -> (rekey) -> p3', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.tuple(recordsArb, recordsArb, recordsArb),
         fc.tuple(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 16 })),
-        async (batches, parallelisms) => {
+        fc.option(fc.integer({ min: 16, max: 300 })),
+        async (batches, parallelisms, rekeyTo) => {
           const dir = mkdtempSync(join(tmpdir(), 'floe-rescale-prop-'));
           try {
             let from: string | undefined;
@@ -93,10 +96,16 @@ describe('rescaling keyed state and timers through savepoints (heap)', () => {
               const result = await phase(batches[k], parallelisms[k], dir, from, k === 2);
               from = result.savepoint;
               reports = result.reports;
+              if (k === 1 && rekeyTo !== null) {
+                // Between the second and third run: into another number of key groups (floe savepoint rekey).
+                const rekeyed = join(dir, 'rekeyed');
+                await rekeySavepoint({ from: from!, to: rekeyed, maxParallelism: rekeyTo });
+                from = rekeyed;
+              }
             }
             const expected = new Map<string, { key: string; sum: number; list: number[]; map: Map<number, number> }>();
             for (const r of batches.flat()) {
-              const e = expected.get(r.key) ?? { key: r.key, sum: 0, list: [], map: new Map() };
+              const e = expected.get(r.key) ?? { key: r.key, sum: 0, list: [] as number[], map: new Map<number, number>() };
               e.sum += r.v;
               e.list.push(r.v);
               e.map.set(r.v % 3, (e.map.get(r.v % 3) ?? 0) + 1);

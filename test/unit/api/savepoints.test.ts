@@ -9,14 +9,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type ListState, ListStateDescriptor, type RuntimeContext, StreamEnvironment } from '../../../src/index.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
 import { type CountedEvent, RunningCount } from '../../fixtures/running-count.js';
+import { rekeySavepoint } from '../../../src/checkpoint/savepoint-rekey.js';
 
 const EVENTS = 20_000;
 const KEYS = 200;
 const keyOf = (i: number) => `k${(i * 7919) % KEYS}`;
 
-function countingJob(options: { parallelism: number; checkpoints: string; out: string; fromSavepoint?: string; eventsPerSecond?: number; stateBackend?: 'heap' | 'disk' }) {
+function countingJob(options: { parallelism: number; checkpoints: string; out: string; fromSavepoint?: string; eventsPerSecond?: number; stateBackend?: 'heap' | 'disk'; maxParallelism?: number }) {
   const env = StreamEnvironment.create({
     parallelism: options.parallelism,
+    maxParallelism: options.maxParallelism,
     checkpointing: { directory: options.checkpoints, intervalMs: 100 },
     fromSavepoint: options.fromSavepoint,
     stateBackend: options.stateBackend,
@@ -91,6 +93,28 @@ describe('savepoints', () => {
     for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
     for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
     expect(treeHash(final)).toBe(before);
+  }, 60_000);
+
+  it.each([512, 16])('rewrites a savepoint into %i key groups (floe savepoint rekey) and restores it with that max parallelism, exactly once', async (maxParallelism) => {
+    const dir = scratch();
+    const out = join(dir, 'out');
+    const client = countingJob({ parallelism: 2, checkpoints: join(dir, 'chk-a'), out, eventsPerSecond: 10_000 }).executeAsync('savepoint-counts');
+    await new Promise((r) => setTimeout(r, 500));
+    const savepoint = await client.stopWithSavepoint(join(dir, 'savepoints'));
+    await client.result;
+    const before = treeHash(savepoint);
+    const rekeyed = join(dir, 'rekeyed');
+    const result = await rekeySavepoint({ from: savepoint, to: rekeyed, maxParallelism });
+    expect(result.operators).toEqual([expect.objectContaining({ uid: 'count', from: 128, to: maxParallelism })]);
+    expect(result.operators[0].entries).toBe(KEYS);
+    expect(treeHash(savepoint)).toBe(before);
+    await countingJob({ parallelism: 3, maxParallelism, checkpoints: join(dir, 'chk-b'), out, fromSavepoint: rekeyed }).execute('savepoint-counts');
+    const committed = await readCommittedJsonLines<CountedEvent>(out);
+    expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
+    const perKey = new Map<string, number[]>();
+    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
+    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
+    await expect(rekeySavepoint({ from: savepoint, to: rekeyed, maxParallelism })).rejects.toThrow(/EEXIST|exists/);
   }, 60_000);
 
   it('restores an intermediate savepoint (which committed nothing) into a new job at parallelism 1', async () => {
@@ -208,7 +232,7 @@ describe('restoring a bad savepoint', () => {
     writeFileSync(join(corrupt, stateFile), bytes);
     await expectRefused(corrupt, (env) => sameJob(env, join(dir, 'o3')), new RegExp(`${stateFile}: checksum mismatch`));
     // Another max parallelism, set explicitly.
-    await expectRefused(savepoint, (env) => sameJob(env, join(dir, 'o4')), /operator 'count' has max parallelism 256, but the checkpoint being restored was taken with max parallelism 128/, { maxParallelism: 256 });
+    await expectRefused(savepoint, (env) => sameJob(env, join(dir, 'o4')), /operator 'count' has max parallelism 256, but the checkpoint or savepoint being restored was taken with max parallelism 128[\s\S]*floe savepoint rekey/, { maxParallelism: 256 });
     // A state that changed kind (value -> list).
     await expectRefused(
       savepoint,
