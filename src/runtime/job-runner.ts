@@ -7,6 +7,7 @@ import { FloeError, describeContext } from '../core/errors.js';
 import { computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
 import type { JobGraph, JobVertex, PlannedNode } from '../plan/job-graph.js';
 import type { KeyedStateBackend, StateBackend } from '../state/keyed-state-backend.js';
+import type { TaskRestore } from '../checkpoint/restore-assignment.js';
 import { LocalChannel } from './channel.js';
 import { InputGate } from './input-gate.js';
 import type { OperatorContext, Output, StreamOperator } from './operators/stream-operator.js';
@@ -448,6 +449,18 @@ export class JobRunner {
     const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
     let done = false;
     let lastSaid = started;
+    // Per chain: the keyed-state bytes each subtask reads, summed over the ready ones and all.
+    const perVertex = (): string =>
+      this.graph.vertices
+        .map((v) => {
+          const subtasks = this.subtasks.filter((s) => s.vertex === v);
+          const bytes = subtasks.map((s) => restoreBytes(s.task.options.restore, computeKeyGroupRangeForOperatorIndex(v.maxParallelism, v.parallelism, s.index)));
+          const readyBytes = subtasks.reduce((sum, s, i) => sum + (s.task.stateRestored ? bytes[i] : 0), 0);
+          const totalBytes = bytes.reduce((a, b) => a + b, 0);
+          const readyCount = subtasks.filter((s) => s.task.stateRestored).length;
+          return `'${v.name}' ${readyCount}/${subtasks.length} subtasks${totalBytes === 0 ? '' : `, ${mib(readyBytes)} of ${mib(totalBytes)} MiB of keyed state`}`;
+        })
+        .join('; ');
     // Looked at every 100 ms (so the time said is close to the truth); progress said every 2 s.
     const check = (): void => {
       if (done) return;
@@ -455,14 +468,15 @@ export class JobRunner {
       if (n < total) {
         if (Date.now() - lastSaid >= 2000) {
           lastSaid = Date.now();
-          this.options.log(`[restore] restoring ${kind} ${checkpointId}: ${n} of ${total} subtasks ready after ${seconds()} s`);
+          this.options.log(`[restore] restoring ${kind} ${checkpointId}: ${n} of ${total} subtasks ready after ${seconds()} s: ${perVertex()}`);
         }
         return;
       }
       done = true;
       clearInterval(timer);
       const entries = this.subtasks.reduce((sum, s) => sum + (s.backend?.totalEntries() ?? 0), 0);
-      this.options.log(`[restore] restored ${kind} ${checkpointId} in ${seconds()} s: ${total} subtasks, ${entries} keyed state entries`);
+      const bytes = this.subtasks.reduce((sum, s) => sum + restoreBytes(s.task.options.restore, computeKeyGroupRangeForOperatorIndex(s.vertex.maxParallelism, s.vertex.parallelism, s.index)), 0);
+      this.options.log(`[restore] restored ${kind} ${checkpointId} in ${seconds()} s: ${total} subtasks, ${entries} keyed state entries from ${mib(bytes)} MiB`);
     };
     const timer = setInterval(check, 100);
     timer.unref();
@@ -648,4 +662,18 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 function describeRestored(envelope: CheckpointMetadataEnvelope, directory: string): string {
   const job = typeof envelope.metadata?.jobName === 'string' ? ` (of job '${envelope.metadata.jobName}')` : '';
   return `${envelope.kind === 'savepoint' ? 'Savepoint' : 'Checkpoint'} ${envelope.checkpointId} in ${directory}${job}`;
+}
+
+/** Bytes of keyed state a subtask's restore reads: the blocks of its key groups, or whole disk chains. */
+function restoreBytes(restore: TaskRestore | undefined, range: { startKeyGroup: number; endKeyGroup: number }): number {
+  let bytes = 0;
+  for (const k of restore?.keyed ?? []) {
+    if (k.meta.disk !== undefined) bytes += k.meta.disk.chain.reduce((n, f) => n + f.size, 0) + k.meta.disk.timerBytes;
+    else for (const [kg, , length] of k.meta.keyGroups) if (kg >= range.startKeyGroup && kg <= range.endKeyGroup) bytes += length;
+  }
+  return bytes;
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
 }
