@@ -184,9 +184,11 @@ export class JobRunner {
 
   async run(): Promise<JobResult> {
     this.startedAt = Date.now();
+    const restoreStarted = Date.now();
     if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
     this.coordinator?.start();
-    const stopProgress = this.options.restore === undefined ? undefined : this.reportRestoreProgress(this.options.restore.envelope.checkpointId, this.options.restore.envelope.kind ?? 'checkpoint');
+    const stopProgress =
+      this.options.restore === undefined ? undefined : this.reportRestoreProgress(this.options.restore.envelope.checkpointId, this.options.restore.envelope.kind ?? 'checkpoint', restoreStarted);
     const runs = this.subtasks.map(async (s) => {
       try {
         await s.task.run();
@@ -442,8 +444,7 @@ export class JobRunner {
    * Logs how a restore goes: a line every 2 s while subtasks are still loading state (a large disk
    * restore takes tens of seconds), and one when all are ready. Returns a function that stops it.
    */
-  private reportRestoreProgress(checkpointId: number, kind: 'checkpoint' | 'savepoint'): () => void {
-    const started = Date.now();
+  private reportRestoreProgress(checkpointId: number, kind: 'checkpoint' | 'savepoint', started: number): () => void {
     const total = this.subtasks.length;
     const ready = (): number => this.subtasks.filter((s) => s.task.stateRestored).length;
     const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
@@ -476,7 +477,8 @@ export class JobRunner {
       clearInterval(timer);
       const entries = this.subtasks.reduce((sum, s) => sum + (s.backend?.totalEntries() ?? 0), 0);
       const bytes = this.subtasks.reduce((sum, s) => sum + restoreBytes(s.task.options.restore, computeKeyGroupRangeForOperatorIndex(s.vertex.maxParallelism, s.vertex.parallelism, s.index)), 0);
-      this.options.log(`[restore] restored ${kind} ${checkpointId} in ${seconds()} s: ${total} subtasks, ${entries} keyed state entries from ${mib(bytes)} MiB`);
+      const readyAt = Math.max(...this.subtasks.map((s) => s.task.stateRestoredAt ?? Date.now()));
+      this.options.log(`[restore] restored ${kind} ${checkpointId} in ${((readyAt - started) / 1000).toFixed(2)} s: ${total} subtasks, ${entries} keyed state entries from ${mib(bytes)} MiB`);
     };
     const timer = setInterval(check, 100);
     timer.unref();

@@ -73,8 +73,10 @@ export class StreamTask {
   recordsIn = 0;
   private cancelled = false;
   private opened = 0;
-  /** Set once keyed and operator state are restored (or initialized): restore progress reads it. */
+  /** Set once keyed and operator state are restored (or initialized) and the operators opened: restore progress reads it. */
   stateRestored = false;
+  /** When the state was restored and the operators opened (Date.now()). */
+  stateRestoredAt: number | undefined;
   private watermark = Number.NEGATIVE_INFINITY;
   finished = false;
   /** Barriers received per checkpoint id while aligning (channel indexes). */
@@ -109,12 +111,14 @@ export class StreamTask {
     }
     for (const op of operators)
       await op.initializeState(restore === undefined ? undefined : { checkpointId: restore.checkpointId, operatorState: restore.operatorState[op.uid] ?? [] });
-    this.stateRestored = true;
     // Open from the tail so every operator's downstream is ready before it emits.
     for (let i = operators.length - 1; i >= 0; i--) {
       await operators[i].open();
       this.opened++;
     }
+    // After open(): the heap backend fills a restored state's table when open() registers it.
+    this.stateRestoredAt = Date.now();
+    this.stateRestored = true;
     if (this.options.source !== undefined) await this.runSource(this.options.source);
     else await this.runInputs();
     for (const op of operators) await op.endInput();

@@ -22,6 +22,6 @@ describe('restore progress', () => {
     await job(dir, []).execute('first');
     const logs: string[] = [];
     await job(dir, logs).execute('second');
-    expect(logs.join('\n')).toMatch(/\[restore\] restored checkpoint \d+ in \d+\.\d s: \d+ subtasks, 30 keyed state entries from \d+\.\d MiB/);
+    expect(logs.join('\n')).toMatch(/\[restore\] restored checkpoint \d+ in \d+\.\d+ s: \d+ subtasks, 30 keyed state entries from \d+\.\d MiB/);
   });
 });
