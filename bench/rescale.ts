@@ -21,7 +21,7 @@ class Count {
   open(ctx: RuntimeContext): void {
     this.count = ctx.getState(new ValueStateDescriptor<number>('count'));
   }
-  map(e: { key: number }): number {
+  map(_e: { key: number }): number {
     const n = (this.count.value() ?? 0) + 1;
     this.count.update(n);
     return n;

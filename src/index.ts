@@ -40,6 +40,8 @@ export type {
 } from './runtime/functions.js';
 export { type CheckpointingOptions, type CheckpointingMode } from './checkpoint/coordinator/checkpoint-options.js';
 export { FileCheckpointStorage } from './checkpoint/files/file-checkpoint-storage.js';
+export { InMemoryCheckpointStorage } from './checkpoint/memory/in-memory-checkpoint-storage.js';
+export type { CheckpointStorage, CheckpointWriter, CheckpointMetadataEnvelope, StoredFile } from './checkpoint/checkpoint-storage.js';
 export { type RestartStrategyOptions } from './runtime/restart-strategy.js';
 export { TwoPhaseCommitSink } from './connectors/two-phase-commit/two-phase-commit-sink.js';
 export { TransactionalJsonLinesSink, readCommittedJsonLines } from './connectors/file/transactional-json-lines-sink.js';

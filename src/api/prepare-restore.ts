@@ -1,7 +1,8 @@
 // Before each attempt of a job: which checkpoint it restores, the id of its first checkpoint, and
 // (at start) removing what no kept checkpoint needs. Reads the directory and hands what it read to
 // the pure decisions of checkpoint/recovery-choice.ts; does I/O only through the storage.
-import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/files/file-checkpoint-storage.js';
+import { FileCheckpointStorage } from '../checkpoint/files/file-checkpoint-storage.js';
+import type { CheckpointMetadataEnvelope, CheckpointStorage } from '../checkpoint/checkpoint-storage.js';
 import { checkpointsToDiscard, chooseRecovery, nextCheckpointId } from '../checkpoint/recovery-choice.js';
 import { FloeError } from '../core/errors.js';
 import { existsSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join, resolve } from 'node:path';
 
 export interface RestoreRequest {
   /** The job's own checkpoint storage (undefined without checkpointing). */
-  storage: FileCheckpointStorage | undefined;
+  storage: CheckpointStorage | undefined;
   /** 'latest', a checkpoint id of the own storage, a path to a `chk-<id>` or savepoint directory, or nothing. */
   wanted: 'latest' | number | string | undefined;
   /** The first attempt of the job: only then is the directory cleaned. */
@@ -23,7 +24,7 @@ export interface RestoreRequest {
 }
 
 export interface PreparedRestore {
-  restore: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage } | undefined;
+  restore: { envelope: CheckpointMetadataEnvelope; storage: CheckpointStorage } | undefined;
   /** After every id the directory and earlier attempts ever used: ids are never reused. */
   firstCheckpointId: number;
 }
@@ -46,15 +47,15 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
       const problems = await s.verify(0);
       if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
       const envelope = await s.readMetadata(0);
-      log(`[savepoint] restoring from savepoint ${envelope.checkpointId} in ${s.directory}`);
+      log(`[savepoint] restoring from savepoint ${envelope.checkpointId} in ${s.location}`);
       return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
     }
     const s = new FileCheckpointStorage(m[1] === '' ? '.' : m[1]);
     const problems = await s.verify(Number(m[2]));
     if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
     const envelope = await s.readMetadata(Number(m[2]));
-    log(`[checkpoint] restoring from checkpoint ${envelope.checkpointId} in ${s.directory}`);
-    if (request.atStart) sayWhenFinal(envelope, s.directory, log);
+    log(`[checkpoint] restoring from checkpoint ${envelope.checkpointId} in ${s.location}`);
+    if (request.atStart) sayWhenFinal(envelope, s.location, log);
     return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
   }
   if (storage === undefined || listing === undefined) {
@@ -64,12 +65,12 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
   if (typeof wanted === 'number') {
     const problems = await storage.verify(wanted);
     if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-    log(`[checkpoint] restoring from checkpoint ${wanted} in ${storage.directory}`);
+    log(`[checkpoint] restoring from checkpoint ${wanted} in ${storage.location}`);
     const envelope = await storage.readMetadata(wanted);
-    if (request.atStart) sayWhenFinal(envelope, storage.directory, log);
+    if (request.atStart) sayWhenFinal(envelope, storage.location, log);
     return { restore: { envelope, storage }, firstCheckpointId: firstId(wanted) };
   }
-  const choice = chooseRecovery(listing, { allowFallbackDuplicates: request.allowFallbackDuplicates, directory: storage.directory });
+  const choice = chooseRecovery(listing, { allowFallbackDuplicates: request.allowFallbackDuplicates, directory: storage.location });
   for (const s of choice.skipped)
     log(`[checkpoint] checkpoint ${s.id} cannot be restored (${s.why}); falling back past it and accepting duplicate output (allowFallbackDuplicates)`);
   const restoredId = choice.kind === 'restore' ? choice.checkpointId : 0;
@@ -84,9 +85,9 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
       );
   }
   if (choice.kind === 'fresh') return { restore: undefined, firstCheckpointId };
-  log(`[checkpoint] restoring from checkpoint ${restoredId} in ${storage.directory}`);
+  log(`[checkpoint] restoring from checkpoint ${restoredId} in ${storage.location}`);
   const envelope = await storage.readMetadata(restoredId);
-  if (request.atStart) sayWhenFinal(envelope, storage.directory, log);
+  if (request.atStart) sayWhenFinal(envelope, storage.location, log);
   return { restore: { envelope, storage }, firstCheckpointId };
 }
 

@@ -18,7 +18,8 @@ import { DataStream } from './data-stream.js';
 import { prepareRestore } from './prepare-restore.js';
 import { createRestartStrategy, defaultRestartStrategy, type RestartStrategyOptions } from '../runtime/restart-strategy.js';
 import { resolveCheckpointingOptions, type CheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
-import { FileCheckpointStorage, type CheckpointMetadataEnvelope } from '../checkpoint/files/file-checkpoint-storage.js';
+import { FileCheckpointStorage } from '../checkpoint/files/file-checkpoint-storage.js';
+import type { CheckpointMetadataEnvelope, CheckpointStorage } from '../checkpoint/checkpoint-storage.js';
 import { lockStateDir, type LockPurpose } from '../state/disk/state-dir-lock.js';
 import './keyed-stream.js'; // registers DataStream.keyBy's KeyedStream factory
 import './broadcast-stream.js'; // registers DataStream.broadcast/connect factories
@@ -52,11 +53,12 @@ export interface StreamEnvironmentOptions {
   log?: (message: string) => void;
   /** The job's name when execute() gets none (default 'Floe Job'). */
   jobName?: string;
-  /** Checkpoints into `directory` (Flink's options and defaults; exactly-once by default). */
+  /** Checkpoints into `directory`, or into `storage` (Flink's options and defaults; exactly-once by default). */
   checkpointing?: CheckpointingOptions & {
-    directory: string;
-    /** A storage to use instead of the directory's (tests inject failing storages). */
-    storage?: FileCheckpointStorage;
+    /** A local directory for checkpoints (a FileCheckpointStorage). */
+    directory?: string;
+    /** A storage to use instead of a directory (`new InMemoryCheckpointStorage()` for tests and small state). */
+    storage?: CheckpointStorage;
   };
   /**
    * Where to start from: 'latest' resumes from the newest valid checkpoint in the checkpoint
@@ -181,7 +183,7 @@ export class StreamEnvironment {
     this.allowFallbackDuplicates = options.allowFallbackDuplicates ?? false;
     this.allowNonRestoredState = options.allowNonRestoredState ?? false;
     this.planOnly = options.planOnly === true;
-    if (this.checkpointing !== undefined) resolveCheckpointingOptions(this.checkpointing);
+    if (this.checkpointing !== undefined) checkCheckpointing(this.checkpointing);
   }
 
   static create(options: StreamEnvironmentOptions = {}): StreamEnvironment {
@@ -196,7 +198,7 @@ export class StreamEnvironment {
   enableCheckpointing(options: NonNullable<StreamEnvironmentOptions['checkpointing']> & { resume?: boolean }): this {
     const { resume, ...checkpointing } = options;
     if (this.checkpointing !== undefined) return this;
-    resolveCheckpointingOptions(checkpointing);
+    checkCheckpointing(checkpointing);
     this.checkpointing = checkpointing;
     if (resume === true && this.restore === undefined) this.restore = 'latest';
     if (this.restartStrategyDefaulted) this.restartStrategy = defaultRestartStrategy(true);
@@ -219,9 +221,9 @@ export class StreamEnvironment {
     return this;
   }
 
-  /** The checkpoint directory, when checkpointing is on. */
+  /** The checkpoint directory, when checkpointing into a directory is on. */
   get checkpointDirectory(): string | undefined {
-    return this.checkpointing?.directory;
+    return this.checkpointing?.directory ?? this.checkpointing?.storage?.directory;
   }
 
   /** A bounded stream of the given items (parallelism 1). */
@@ -284,10 +286,10 @@ export class StreamEnvironment {
     let restarts = 0;
     const start = async (): Promise<JobResult> => {
       const cp = this.checkpointing;
-      const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory));
+      const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory!));
       const resolved = cp === undefined ? undefined : resolveCheckpointingOptions(cp);
       // One running job per checkpoint directory; also proves the directory is usable.
-      const lock = storage === undefined ? undefined : lockStateDir(storage.directory, { job: graph.jobName }, CHECKPOINT_DIR_LOCK);
+      const lock = storage?.directory === undefined ? undefined : lockStateDir(storage.directory, { job: graph.jobName }, CHECKPOINT_DIR_LOCK);
       let highestUsedId = 0;
       let completedOwnCheckpoint = false;
       try {
@@ -393,7 +395,7 @@ export class StreamEnvironment {
         }
       },
       snapshotsInProgress: () => runner?.snapshotsInProgress() ?? [],
-      checkpointDirectory: this.checkpointing?.directory,
+      checkpointDirectory: this.checkpointDirectory,
       triggerCheckpoint: async () => (await (await runningRunner('checkpoint')).triggerCheckpoint()).checkpointId,
       result,
     };
@@ -441,6 +443,13 @@ export class StreamEnvironment {
   takeSinks(): Transformation[] {
     return this.sinks.splice(0, this.sinks.length);
   }
+}
+
+/** Validates checkpointing options: Flink's settings, and a place for the checkpoints. */
+function checkCheckpointing(options: NonNullable<StreamEnvironmentOptions['checkpointing']>): void {
+  resolveCheckpointingOptions(options);
+  if (options.directory === undefined && options.storage === undefined)
+    throw new FloeError('INVALID_ARGUMENT', 'checkpointing needs a directory (checkpointing.directory, --checkpoint-dir) or a storage (checkpointing.storage)');
 }
 
 /** Max parallelism per head operator uid, as the checkpoint's job metadata recorded it. */

@@ -19,7 +19,8 @@ import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo, type CompletedSavepointInfo, type PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
-import { FileCheckpointStorage, type CheckpointMetadataEnvelope, type CheckpointWriter, type StoredFile } from '../checkpoint/files/file-checkpoint-storage.js';
+import { FileCheckpointStorage } from '../checkpoint/files/file-checkpoint-storage.js';
+import type { CheckpointMetadataEnvelope, CheckpointStorage, CheckpointWriter, StoredFile } from '../checkpoint/checkpoint-storage.js';
 
 export interface JobRunnerOptions {
   stateBackend: StateBackend;
@@ -29,9 +30,9 @@ export interface JobRunnerOptions {
   /** Batches a channel holds before its producer waits. */
   channelCapacity: number;
   log: (message: string) => void;
-  checkpointing?: { options: ResolvedCheckpointingOptions; storage: FileCheckpointStorage; firstCheckpointId?: number };
+  checkpointing?: { options: ResolvedCheckpointingOptions; storage: CheckpointStorage; firstCheckpointId?: number };
   /** Restore every subtask from this completed checkpoint. */
-  restore?: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage };
+  restore?: { envelope: CheckpointMetadataEnvelope; storage: CheckpointStorage };
   /** Skip (with a log line) state of operators the job no longer has, instead of failing (Flink's option). */
   allowNonRestoredState?: boolean;
   /** Said when a savepoint is taken: stateful operators without an explicit uid (the plan's warnings). */
@@ -489,7 +490,7 @@ export class JobRunner {
   }
 
   /** Reads every subtask's file of the checkpoint and hands each new subtask what it owns. */
-  private async loadRestore(restore: { envelope: CheckpointMetadataEnvelope; storage: FileCheckpointStorage }): Promise<void> {
+  private async loadRestore(restore: { envelope: CheckpointMetadataEnvelope; storage: CheckpointStorage }): Promise<void> {
     const { envelope, storage } = restore;
     const tasks = (envelope.metadata?.tasks ?? {}) as Record<string, { file: StoredFile }>;
     const files = new Map<string, TaskSnapshotFile>();
@@ -499,7 +500,7 @@ export class JobRunner {
     if (orphaned.length > 0 && this.options.allowNonRestoredState !== true)
       throw new FloeError(
         'STATE_NOT_RESTORED',
-        `${describeRestored(envelope, storage.directory)} holds state of operators this job does not have: ${orphaned.map((u) => `'${u}'`).join(', ')}. ` +
+        `${describeRestored(envelope, storage.location)} holds state of operators this job does not have: ${orphaned.map((u) => `'${u}'`).join(', ')}. ` +
           `${stateWithoutOperator(files, new Set()).every((uid) => !jobUids.has(uid)) ? `None of its state belongs to an operator of this job ('${this.graph.jobName}'): is it the right ${envelope.kind ?? 'checkpoint'}? If it is, g` : 'G'}` +
           'ive the operators their old uids (.uid(...)), or restore without that state with --allow-non-restored-state (allowNonRestoredState: true).',
       );
@@ -526,7 +527,7 @@ export class JobRunner {
         oldOf: (uid) => byOperator.get(uid) ?? [],
         resolveFile: (name) => storage.pathOf(envelope.checkpointId, name),
         // Only the job's own checkpoints may be continued incrementally; another directory's are copied.
-        adoptable: this.options.checkpointing !== undefined && resolvePath(this.options.checkpointing.storage.directory) === resolvePath(storage.directory),
+        adoptable: this.options.checkpointing !== undefined && sameStorage(this.options.checkpointing.storage, storage),
       });
     }
   }
@@ -678,4 +679,10 @@ function restoreBytes(restore: TaskRestore | undefined, range: { startKeyGroup: 
 
 function mib(bytes: number): string {
   return (bytes / 1048576).toFixed(1);
+}
+
+/** True when both are the same storage (the job's own checkpoints, which it may continue incrementally). */
+function sameStorage(a: CheckpointStorage, b: CheckpointStorage): boolean {
+  if (a === b) return true;
+  return a.directory !== undefined && b.directory !== undefined && resolvePath(a.directory) === resolvePath(b.directory);
 }

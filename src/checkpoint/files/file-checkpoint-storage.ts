@@ -10,6 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
 import type { CheckpointDirectoryListing } from '../recovery-choice.js';
+import type { CheckpointMetadataEnvelope, CheckpointStorage, CheckpointWriter, StoredFile } from '../checkpoint-storage.js';
 import { writeDurably } from './durable-writes.js';
 
 /** Format version of data files and metadata written by this Floe. */
@@ -26,33 +27,9 @@ const SHARED = 'shared/';
  */
 const LAST_COMPLETED = '_last-completed';
 
-/** One data file of a checkpoint, as recorded in its metadata. */
-export interface StoredFile {
-  name: string;
-  size: number;
-  sha256: string;
-}
+export type { CheckpointMetadataEnvelope, CheckpointWriter, StoredFile } from '../checkpoint-storage.js';
 
-/** The content of `_metadata`. */
-export interface CheckpointMetadataEnvelope {
-  format: number;
-  /** Absent in files written before savepoints existed (they are checkpoints). */
-  kind?: 'checkpoint' | 'savepoint';
-  checkpointId: number;
-  createdAt: string;
-  files: StoredFile[];
-  /** Whatever the coordinator recorded (job, operators, state handles). */
-  metadata: any;
-}
-
-export interface CheckpointWriter {
-  readonly checkpointId: number;
-  writeFile(name: string, bytes: Uint8Array | Uint8Array[]): Promise<StoredFile>;
-  complete(metadata: unknown, files: StoredFile[]): Promise<void>;
-  abort(): Promise<void>;
-}
-
-export class FileCheckpointStorage {
+export class FileCheckpointStorage implements CheckpointStorage {
   /** What this storage last read from or wrote to its LAST_COMPLETED marker (one job writes a directory). */
   private lastCompletedMarker: number | undefined;
 
@@ -65,6 +42,10 @@ export class FileCheckpointStorage {
     readonly directory: string,
     private readonly layout: { savepoint: boolean } = { savepoint: false },
   ) {}
+
+  get location(): string {
+    return this.directory;
+  }
 
   /** A storage over one savepoint directory (written by {@link beginCheckpoint} into it, or read). */
   static savepoint(directory: string): FileCheckpointStorage {
