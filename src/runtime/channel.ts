@@ -19,6 +19,8 @@ export class LocalChannel {
   private head = 0;
   private writableWaiters: Array<() => void> = [];
   private listener: ChannelListener | undefined;
+  /** Set on cancellation: from then on nobody consumes, so nobody may wait for room. */
+  private released = false;
 
   constructor(
     readonly capacity: number,
@@ -58,14 +60,19 @@ export class LocalChannel {
     return element;
   }
 
-  /** Resolves once the channel has room again (at once when it has). */
+  /** Resolves once the channel has room again (at once when it has, or once it was released). */
   whenWritable(): Promise<void> {
-    if (!this.isFull()) return Promise.resolve();
+    if (!this.isFull() || this.released) return Promise.resolve();
     return new Promise((resolve) => this.writableWaiters.push(resolve));
   }
 
-  /** Wakes every waiting producer (used on cancellation so no promise is left hanging). */
+  /**
+   * Wakes every waiting producer, now and later (used on cancellation so no promise is left
+   * hanging: a producer that was busy with other work when it was cancelled, e.g. a checkpoint
+   * mail, may ask for room only afterwards, when its consumer has stopped polling already).
+   */
   releaseWaiters(): void {
+    this.released = true;
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
     for (const wake of waiters) wake();

@@ -420,6 +420,7 @@ export class StreamTask {
   }
 
   private async awaitWritable(): Promise<void> {
+    this.checkCancelled();
     for (const w of this.options.writers) {
       if (w.isBackpressured()) {
         await w.whenWritable();

@@ -74,7 +74,7 @@ describe('restoring into changed settings', () => {
     const r = runToEnd(args('256'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('MAX_PARALLELISM_MISMATCH');
-    expect(r.stderr).toMatch(/operator 'count' has max parallelism 256, but the checkpoint being restored was taken with max parallelism 128/);
+    expect(r.stderr).toMatch(/operator 'count' has max parallelism 256, but the checkpoint or savepoint being restored was taken with max parallelism 128[\s\S]*floe savepoint rekey/);
     expect(r.stderr).not.toMatch(/restart 1 in/);
     expect((await readCommittedJsonLines(join(dir, 'out'))).length).toBe(before);
     rmSync(dir, { recursive: true, force: true });
