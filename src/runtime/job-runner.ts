@@ -15,6 +15,10 @@ import { SystemProcessingTimeService, type ProcessingTimeService } from './proce
 import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
 import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore-assignment.js';
+import { decodeEnumeratorState, encodeEnumeratorState, planSourceRestore, readerSplitsOf, type SourceCheckpointMetadata, type StoredSplit } from '../checkpoint/source-restore.js';
+import { SourceCoordinator, type EnumeratorRestore } from './source-coordinator.js';
+import { SourceOperator } from './source-operator.js';
+import type { SourceSplit } from './source.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo, type CompletedSavepointInfo, type PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
@@ -99,6 +103,8 @@ interface DeployedSubtask {
   processingTime: ProcessingTimeService;
   /** Records each operator of the chain emitted, by position in the chain (the source's: task.recordsIn). */
   emitted: Float64Array;
+  /** The split reader of a source subtask. */
+  source: SourceOperator | undefined;
 }
 
 /** Runs one job graph to completion (or failure, or cancellation). */
@@ -114,6 +120,11 @@ export class JobRunner {
     readonly graph: JobGraph,
     private readonly options: JobRunnerOptions,
   ) {
+    this.sourceTimers = new SystemProcessingTimeService(options.clock);
+    this.started = new Promise<void>((resolve, reject) => {
+      this.markStarted = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    this.started.catch(() => {}); // run() rejects with the same error
     this.deploy();
   }
 
@@ -122,11 +133,20 @@ export class JobRunner {
   private readonly writers = new Map<number, CheckpointWriter>();
   private readonly finalIds = new Set<number>();
   private sourcesFinished = 0;
+  /** One per source vertex, by the source's uid: its split enumerator on this (the coordinator) side. */
+  private readonly sourceCoordinators = new Map<string, SourceCoordinator>();
+  /** What each source coordinator restores from (set by loadRestore). */
+  private readonly enumeratorRestores = new Map<string, EnumeratorRestore>();
+  /** Per pending checkpoint: the enumerators' states taken when its barriers were sent (for its metadata). */
+  private readonly enumeratorStates = new Map<number, SourceCheckpointMetadata>();
+  /** Timers of the enumerators' asynchronous calls (directory watching). */
+  private readonly sourceTimers: ProcessingTimeService;
   private highestTriggeredId = 0;
 
   /** Triggers a checkpoint now; resolves when it completed. */
   async triggerCheckpoint(): Promise<CompletedCheckpointInfo> {
     if (this.coordinator === undefined) throw new FloeError('INVALID_ARGUMENT', 'Checkpointing is not enabled for this job (set checkpointing options)');
+    await this.started;
     return this.coordinator.triggerCheckpoint();
   }
 
@@ -140,6 +160,7 @@ export class JobRunner {
       throw new FloeError('INVALID_ARGUMENT', `Job '${this.graph.jobName}' runs without checkpointing: savepoints need it (set checkpointing options or --checkpoint-dir)`);
     for (const warning of this.options.savepointWarnings ?? []) this.options.log(`[savepoint] ${warning}`);
     const slug = basename(this.graph.jobName).replace(/\.[cm]?[jt]s$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'job';
+    await this.started;
     const info = await this.coordinator.triggerSavepoint({
       terminate: options.terminate === true,
       begin: async (id) => {
@@ -181,9 +202,25 @@ export class JobRunner {
     return this.coordinator?.completed ?? [];
   }
 
+  /**
+   * Resolves once the restore was read and every source's enumerator started: checkpoints asked
+   * for earlier wait for it, so an enumerator is never snapshotted before it holds its state.
+   */
+  private readonly started: Promise<void>;
+  private markStarted!: (error?: unknown) => void;
+
   async run(): Promise<JobResult> {
     this.startedAt = Date.now();
-    if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
+    try {
+      if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
+      await this.startSourceCoordinators();
+      this.markStarted();
+    } catch (error) {
+      this.markStarted(error);
+      await this.closeSourceCoordinators();
+      await this.dispose();
+      throw error;
+    }
     this.coordinator?.start();
     const stopProgress = this.options.restore === undefined ? undefined : this.reportRestoreProgress(this.options.restore.envelope.checkpointId, this.options.restore.envelope.kind ?? 'checkpoint');
     const runs = this.subtasks.map(async (s) => {
@@ -203,6 +240,7 @@ export class JobRunner {
     stopProgress?.();
     this.coordinator?.stop();
     await this.coordinator?.drain();
+    await this.closeSourceCoordinators();
     this.finishedAt = Date.now();
     this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
     await this.dispose();
@@ -248,6 +286,7 @@ export class JobRunner {
       this.cancel();
       return undefined;
     }
+    await this.started;
     const info = await this.coordinator.triggerCheckpoint();
     // A subtask that ended meanwhile is never told; the job is over then anyway.
     await Promise.race([this.notified.get(info.checkpointId), this.subtasksSettled]);
@@ -363,6 +402,29 @@ export class JobRunner {
     for (const v of this.graph.vertices) {
       for (let i = 0; i < v.parallelism; i++) this.subtasks.push(this.deploySubtask(v, i, inputsOf.get(v)![i], outputsOf.get(v)![i], inputIndexOf.get(v)![i]));
     }
+    for (const v of this.graph.vertices) {
+      const head = v.nodes[0];
+      if (head.transformation.type !== 'source') continue;
+      const readers = this.subtasks.filter((s) => s.vertex === v).map((s) => s.source!);
+      this.sourceCoordinators.set(
+        head.uid,
+        new SourceCoordinator({
+          jobName: this.graph.jobName,
+          uid: head.uid,
+          source: head.transformation.source,
+          readers,
+          clock: this.options.clock,
+          processingTime: this.sourceTimers,
+          log: (message) => this.options.log(`[${describeContext({ job: this.graph.jobName, operator: head.uid, operatorName: head.name })}, enumerator] ${message}`),
+          failJob: (error) => {
+            if (this.failure === undefined) {
+              this.failure = error;
+              this.cancel();
+            }
+          },
+        }),
+      );
+    }
     const cp = this.options.checkpointing;
     if (cp !== undefined) {
       const lastRestored = this.options.restore?.envelope.checkpointId ?? 0;
@@ -382,21 +444,29 @@ export class JobRunner {
             this.highestTriggeredId = Math.max(this.highestTriggeredId, trigger.checkpointId);
             if (trigger.isFinal) this.finalIds.add(trigger.checkpointId);
             const barrier = { kind: 'barrier' as const, checkpointId: trigger.checkpointId, timestamp: trigger.timestamp, isFinal: trigger.isFinal, savepoint: trigger.savepoint !== undefined };
-            for (const s of this.subtasks) if (s.vertex.nodes[0].transformation.type === 'source') s.task.triggerCheckpoint(barrier);
+            // The enumerators' states and the barriers' mail in one synchronous step: an assignment
+            // is then either in an enumerator's state or in its reader's (see SplitEnumerator).
+            if (!this.snapshotEnumerators(trigger.checkpointId)) return;
+            for (const s of this.subtasks) if (s.source !== undefined) s.task.triggerCheckpoint(barrier);
           },
           notifyComplete: (id) => {
             this.writers.delete(id);
+            this.enumeratorStates.delete(id);
+            for (const source of this.sourceCoordinators.values()) source.notifyCheckpointComplete(id);
             const isFinal = this.finalIds.has(id);
             this.notified.set(id, Promise.all(this.subtasks.map((s) => s.task.notifyCheckpointComplete(id, isFinal))));
             for (const older of this.notified.keys()) if (older < id - 8) this.notified.delete(older);
           },
           notifyAborted: (id) => {
             this.writers.delete(id);
+            this.enumeratorStates.delete(id);
+            for (const source of this.sourceCoordinators.values()) source.notifyCheckpointAborted(id);
             for (const s of this.subtasks) s.task.notifyCheckpointAborted(id);
           },
-          jobMetadata: () => ({
+          jobMetadata: (checkpointId) => ({
             jobName: this.graph.jobName,
             vertices: this.graph.vertices.map((v) => ({ uid: v.nodes[0].uid, operators: v.nodes.map((n) => n.uid), parallelism: v.parallelism, maxParallelism: v.maxParallelism })),
+            sources: this.enumeratorStates.get(checkpointId) ?? {},
           }),
           failJob: (error) => {
             if (this.failure === undefined) {
@@ -408,6 +478,34 @@ export class JobRunner {
         },
       });
     }
+  }
+
+  /** Starts every source's enumerator (restored, when restoring) and registers its readers, before any subtask runs. */
+  private async startSourceCoordinators(): Promise<void> {
+    for (const [uid, source] of this.sourceCoordinators) await source.start(this.enumeratorRestores.get(uid));
+  }
+
+  private async closeSourceCoordinators(): Promise<void> {
+    this.sourceTimers.shutdown();
+    for (const source of this.sourceCoordinators.values()) await source.close();
+  }
+
+  /**
+   * Takes every enumerator's state for checkpoint `checkpointId` (kept for its metadata). A failing
+   * enumerator declines the checkpoint, as a failing subtask does; returns false then.
+   */
+  private snapshotEnumerators(checkpointId: number): boolean {
+    const states: SourceCheckpointMetadata = {};
+    for (const [uid, source] of this.sourceCoordinators) {
+      try {
+        states[uid] = { enumerator: encodeEnumeratorState(source.snapshotState(checkpointId)) };
+      } catch (error) {
+        this.coordinator?.decline(checkpointId, `${uid} (split enumerator)`, error);
+        return false;
+      }
+    }
+    this.enumeratorStates.set(checkpointId, states);
+    return true;
   }
 
   private triggerFinal(): void {
@@ -479,7 +577,8 @@ export class JobRunner {
     const files = new Map<string, TaskSnapshotFile>();
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
     const jobUids = new Set(this.graph.vertices.flatMap((v) => v.nodes.map((n) => n.uid)));
-    const orphaned = stateWithoutOperator(files, jobUids);
+    const storedSources = envelope.metadata?.sources as SourceCheckpointMetadata | undefined;
+    const orphaned = [...new Set([...stateWithoutOperator(files, jobUids), ...Object.keys(storedSources ?? {}).filter((uid) => !jobUids.has(uid))])].sort();
     if (orphaned.length > 0 && this.options.allowNonRestoredState !== true)
       throw new FloeError(
         'STATE_NOT_RESTORED',
@@ -511,6 +610,45 @@ export class JobRunner {
         // Only the job's own checkpoints may be continued incrementally; another directory's are copied.
         adoptable: this.options.checkpointing !== undefined && resolvePath(this.options.checkpointing.storage.directory) === resolvePath(storage.directory),
       });
+    }
+    this.planSourceRestores(envelope.checkpointId, storedSources, byHead);
+  }
+
+  /**
+   * Decides what every source restores: its enumerator's state and each reader's splits (see
+   * planSourceRestore). A checkpoint of Floe 0.1 (no enumerator states) is converted by the
+   * source's `restoreLegacyPositions`.
+   */
+  private planSourceRestores(checkpointId: number, stored: SourceCheckpointMetadata | undefined, byHead: Map<string, Array<{ index: number; file: TaskSnapshotFile }>>): void {
+    for (const [uid, coordinator] of this.sourceCoordinators) {
+      const subtasks = this.subtasks.filter((s) => s.source !== undefined && s.vertex.nodes[0].uid === uid);
+      const old = byHead.get(uid) ?? [];
+      let state: unknown;
+      let readers: Array<{ index: number; splits: StoredSplit[] }>;
+      if (stored !== undefined) {
+        const entry = stored[uid];
+        if (entry === undefined) continue; // a source added since the checkpoint starts afresh
+        state = decodeEnumeratorState(entry.enumerator);
+        readers = old.map((o) => ({ index: o.index, splits: readerSplitsOf(o.file.source) ?? [] }));
+      } else {
+        if (old.every((o) => o.file.source === undefined)) continue; // nothing was stored: the source starts afresh, as it did then
+        const source = (subtasks[0].vertex.nodes[0].transformation as { source: import('./source.js').AnySource }).source;
+        if (source.restoreLegacyPositions === undefined)
+          throw new FloeError(
+            'STATE_NOT_RESTORED',
+            `Checkpoint ${checkpointId} was written by an older Floe whose sources kept a read position instead of splits, and source '${uid}' cannot convert it (it has no restoreLegacyPositions). Restore it with the Floe that wrote it, or start the job afresh.`,
+            { context: { operator: uid } },
+          );
+        const positions: unknown[] = [];
+        for (const o of old) positions[o.index] = o.file.source;
+        const converted = source.restoreLegacyPositions(positions);
+        state = converted.enumerator;
+        readers = converted.readers.map((splits, index) => ({ index, splits: splits as StoredSplit[] }));
+        this.options.log(`[checkpoint] source '${uid}': converted the read positions of a checkpoint written before split sources`);
+      }
+      const plan = planSourceRestore({ uid: coordinator.uid, parallelism: subtasks.length, old: readers });
+      for (const s of subtasks) s.source!.restoredSplits = plan.readers[s.index] as unknown as SourceSplit[];
+      this.enumeratorRestores.set(uid, { state, splitsBack: plan.splitsBack as unknown as EnumeratorRestore['splitsBack'] });
     }
   }
 
@@ -554,14 +692,18 @@ export class JobRunner {
     }
     const source =
       head.transformation.type === 'source'
-        ? head.transformation.source.createReader({
-            jobName,
-            uid: head.uid,
-            subtaskIndex: index,
-            parallelism: head.parallelism,
-            clock: this.options.clock,
-            log: this.logFor(head, index),
-          })
+        ? new SourceOperator(
+            head.transformation.source.createReader({
+              jobName,
+              uid: head.uid,
+              subtaskIndex: index,
+              parallelism: head.parallelism,
+              clock: this.options.clock,
+              log: this.logFor(head, index),
+              sendSplitRequest: () => this.sourceCoordinators.get(head.uid)?.handleSplitRequest(index),
+            }),
+            { context: { job: jobName, operator: head.uid, operatorName: head.name, subtask: index }, post: (mail) => gate.putMail(mail) },
+          )
         : undefined;
     const key = `${head.uid}#${index}`;
     const task = new StreamTask({
@@ -579,7 +721,7 @@ export class JobRunner {
       batchSize: this.options.batchSize,
       headInput: output,
     });
-    return { key, index, vertex, task, backend, processingTime, emitted };
+    return { key, index, vertex, task, backend, processingTime, emitted, source };
   }
 
   /** Log lines of one operator's subtask: "[job 'j', operator 'Name' (uid u), subtask 1/2] message". */
