@@ -125,6 +125,11 @@ export class SourceTestHarness<T, Split extends SourceSplit = SourceSplit, EnumS
     return out.slice(before);
   }
 
+  /** Reader `subtask`'s availability (`isAvailable()`), to await after it said 'nothing-available'. */
+  isAvailable(subtask: number): Promise<void> {
+    return this.readers[subtask].isAvailable();
+  }
+
   /** Reads every reader to its end (a bounded source); hangs where a reader waits for what never comes. */
   async readAll(): Promise<T[]> {
     for (let i = 0; i < this.readers.length; i++) await this.read(i, Number.POSITIVE_INFINITY);
