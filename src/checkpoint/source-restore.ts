@@ -4,6 +4,7 @@
 // which assigns each to exactly one new reader. Pure: the caller read the files.
 import { Packr } from 'msgpackr';
 import { FloeError } from '../core/errors.js';
+import type { TaskSnapshotFile } from './restore-assignment.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -64,4 +65,64 @@ export function planSourceRestore<S extends StoredSplit>(input: { uid: string; p
   }
   const splitsBack = [...input.old].sort((a, b) => a.index - b.index).filter((o) => o.splits.length > 0).map((o) => ({ subtask: o.index, splits: [...o.splits] }));
   return { readers, splitsBack };
+}
+
+/** A source of the job being restored, as restore sees it. */
+export interface RestoringSource {
+  uid: string;
+  parallelism: number;
+  /** The source's conversion of positions written before split sources (Source.restoreLegacyPositions). */
+  restoreLegacyPositions?(positions: readonly unknown[]): { readers: StoredSplit[][]; enumerator: unknown };
+}
+
+/** What one source restores: its enumerator's state, the splits given back to it, each reader's splits. */
+export interface SourceRestore extends SourceRestorePlan {
+  enumeratorState: unknown;
+  /** True when the checkpoint was written before split sources and converted. */
+  converted: boolean;
+}
+
+/**
+ * What every source of the job restores from a checkpoint: `stored` is the checkpoint's
+ * `metadata.sources`, `old(uid)` the subtask files of the chain the source heads. A source the
+ * checkpoint has nothing for is left out (it starts afresh, as an operator added since does). A
+ * checkpoint written before split sources (no `metadata.sources`) is converted by the source;
+ * one it cannot convert is refused (STATE_NOT_RESTORED).
+ */
+export function planSourceRestores(input: {
+  checkpointId: number;
+  stored: SourceCheckpointMetadata | undefined;
+  sources: RestoringSource[];
+  old: (uid: string) => Array<{ index: number; file: TaskSnapshotFile }>;
+}): Map<string, SourceRestore> {
+  const plans = new Map<string, SourceRestore>();
+  for (const source of input.sources) {
+    const { uid } = source;
+    const old = input.old(uid);
+    let enumeratorState: unknown;
+    let readers: Array<{ index: number; splits: StoredSplit[] }>;
+    let converted = false;
+    if (input.stored !== undefined) {
+      const entry = input.stored[uid];
+      if (entry === undefined) continue;
+      enumeratorState = decodeEnumeratorState(entry.enumerator);
+      readers = old.map((o) => ({ index: o.index, splits: readerSplitsOf(o.file.source) ?? [] }));
+    } else {
+      if (old.every((o) => o.file.source === undefined)) continue; // nothing was stored: it started afresh then too
+      if (source.restoreLegacyPositions === undefined)
+        throw new FloeError(
+          'STATE_NOT_RESTORED',
+          `Checkpoint ${input.checkpointId} was written by an older Floe whose sources kept a read position instead of splits, and source '${uid}' cannot convert it (it has no restoreLegacyPositions). Restore it with the Floe that wrote it, or start the job afresh.`,
+          { context: { operator: uid } },
+        );
+      const positions: unknown[] = [];
+      for (const o of old) positions[o.index] = o.file.source;
+      const legacy = source.restoreLegacyPositions(positions);
+      enumeratorState = legacy.enumerator;
+      readers = legacy.readers.map((splits, index) => ({ index, splits }));
+      converted = true;
+    }
+    plans.set(uid, { ...planSourceRestore({ uid, parallelism: source.parallelism, old: readers }), enumeratorState, converted });
+  }
+  return plans;
 }

@@ -15,10 +15,9 @@ import { SystemProcessingTimeService, type ProcessingTimeService } from './proce
 import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
 import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore-assignment.js';
-import { decodeEnumeratorState, encodeEnumeratorState, planSourceRestore, readerSplitsOf, type SourceCheckpointMetadata, type StoredSplit } from '../checkpoint/source-restore.js';
+import { encodeEnumeratorState, planSourceRestores, type SourceCheckpointMetadata } from '../checkpoint/source-restore.js';
 import { SourceCoordinator, type EnumeratorRestore } from './source-coordinator.js';
 import { SourceOperator } from './source-operator.js';
-import type { SourceSplit } from './source.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo, type CompletedSavepointInfo, type PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
@@ -611,47 +610,22 @@ export class JobRunner {
         adoptable: this.options.checkpointing !== undefined && resolvePath(this.options.checkpointing.storage.directory) === resolvePath(storage.directory),
       });
     }
-    this.planSourceRestores(envelope.checkpointId, storedSources, byHead);
+    this.restoreSources(envelope.checkpointId, storedSources, byHead);
   }
 
-  /**
-   * Decides what every source restores: its enumerator's state and each reader's splits (see
-   * planSourceRestore). A checkpoint of Floe 0.1 (no enumerator states) is converted by the
-   * source's `restoreLegacyPositions`.
-   */
-  private planSourceRestores(checkpointId: number, stored: SourceCheckpointMetadata | undefined, byHead: Map<string, Array<{ index: number; file: TaskSnapshotFile }>>): void {
-    for (const [uid, coordinator] of this.sourceCoordinators) {
-      const subtasks = this.subtasks.filter((s) => s.source !== undefined && s.vertex.nodes[0].uid === uid);
-      const old = byHead.get(uid) ?? [];
-      let state: unknown;
-      let readers: Array<{ index: number; splits: StoredSplit[] }>;
-      if (stored !== undefined) {
-        const entry = stored[uid];
-        if (entry === undefined) continue; // a source added since the checkpoint starts afresh
-        state = decodeEnumeratorState(entry.enumerator);
-        readers = old.map((o) => ({ index: o.index, splits: readerSplitsOf(o.file.source) ?? [] }));
-      } else {
-        if (old.every((o) => o.file.source === undefined)) continue; // nothing was stored: the source starts afresh, as it did then
-        const source = (subtasks[0].vertex.nodes[0].transformation as { source: import('./source.js').AnySource }).source;
-        if (source.restoreLegacyPositions === undefined)
-          throw new FloeError(
-            'STATE_NOT_RESTORED',
-            `Checkpoint ${checkpointId} was written by an older Floe whose sources kept a read position instead of splits, and source '${uid}' cannot convert it (it has no restoreLegacyPositions). Restore it with the Floe that wrote it, or start the job afresh.`,
-            { context: { operator: uid } },
-          );
-        const positions: unknown[] = [];
-        for (const o of old) positions[o.index] = o.file.source;
-        const converted = source.restoreLegacyPositions(positions);
-        state = converted.enumerator;
-        readers = converted.readers.map((splits, index) => ({ index, splits: splits as StoredSplit[] }));
-        this.options.log(`[checkpoint] source '${uid}': converted the read positions of a checkpoint written before split sources`);
-      }
-      const plan = planSourceRestore({ uid: coordinator.uid, parallelism: subtasks.length, old: readers });
-      for (const s of subtasks) s.source!.restoredSplits = plan.readers[s.index] as unknown as SourceSplit[];
-      this.enumeratorRestores.set(uid, { state, splitsBack: plan.splitsBack as unknown as EnumeratorRestore['splitsBack'] });
+  /** Hands every source's readers their splits and its coordinator what its enumerator restores (see planSourceRestores). */
+  private restoreSources(checkpointId: number, stored: SourceCheckpointMetadata | undefined, byHead: Map<string, Array<{ index: number; file: TaskSnapshotFile }>>): void {
+    const sources = this.graph.vertices.flatMap((v) => {
+      const t = v.nodes[0].transformation;
+      return t.type === 'source' ? [{ uid: v.nodes[0].uid, parallelism: v.parallelism, restoreLegacyPositions: t.source.restoreLegacyPositions?.bind(t.source) }] : [];
+    });
+    const plans = planSourceRestores({ checkpointId, stored, sources, old: (uid) => byHead.get(uid) ?? [] });
+    for (const [uid, plan] of plans) {
+      if (plan.converted) this.options.log(`[checkpoint] source '${uid}': converted the read positions of a checkpoint written before split sources`);
+      for (const s of this.subtasks) if (s.source !== undefined && s.vertex.nodes[0].uid === uid) s.source.restoredSplits = plan.readers[s.index];
+      this.enumeratorRestores.set(uid, { state: plan.enumeratorState, splitsBack: plan.splitsBack });
     }
   }
-
 
   private deploySubtask(vertex: JobVertex, index: number, inputs: LocalChannel[], writers: RecordWriter[], channelInputs: number[]): DeployedSubtask {
     const jobName = this.graph.jobName;

@@ -1,7 +1,8 @@
 // Where a split source's splits go on restore: their own reader at the same parallelism, back to
 // the enumerator at another; a split held twice is refused. Pure, no files.
 import { describe, expect, it } from 'vitest';
-import { decodeEnumeratorState, encodeEnumeratorState, planSourceRestore, readerSplitsOf } from '../../../src/checkpoint/source-restore.js';
+import type { TaskSnapshotFile } from '../../../src/checkpoint/restore-assignment.js';
+import { decodeEnumeratorState, encodeEnumeratorState, planSourceRestore, planSourceRestores, readerSplitsOf } from '../../../src/checkpoint/source-restore.js';
 
 const split = (id: string, next = 0) => ({ id, next });
 
@@ -50,5 +51,44 @@ describe('source state in checkpoints', () => {
     const encoded = encodeEnumeratorState(state);
     expect(typeof JSON.parse(JSON.stringify(encoded))).toBe('string');
     expect(decodeEnumeratorState(encoded)).toEqual(state);
+  });
+});
+
+describe('planSourceRestores', () => {
+  const file = (source: unknown): TaskSnapshotFile => ({ operators: {}, watermark: 0, source });
+  const old = { src: [0, 1].map((index) => ({ index, file: file({ splits: [split(`s${index}`, index)] }) })) };
+
+  it('restores each source from its enumerator state and its readers, and leaves out a source the checkpoint does not know', () => {
+    const plans = planSourceRestores({
+      checkpointId: 4,
+      stored: { src: { enumerator: encodeEnumeratorState({ pending: [split('p')] }) } },
+      sources: [
+        { uid: 'src', parallelism: 1 },
+        { uid: 'added', parallelism: 2 },
+      ],
+      old: (uid) => (uid === 'src' ? old.src : []),
+    });
+    expect([...plans.keys()]).toEqual(['src']);
+    expect(plans.get('src')).toEqual({
+      enumeratorState: { pending: [split('p')] },
+      converted: false,
+      readers: [[]],
+      splitsBack: [
+        { subtask: 0, splits: [split('s0', 0)] },
+        { subtask: 1, splits: [split('s1', 1)] },
+      ],
+    });
+  });
+
+  it('converts positions written before split sources, and refuses them for a source that cannot', () => {
+    const legacy = [{ index: 0, file: file({ next: 3 }) }];
+    const convert = (positions: readonly unknown[]) => ({ readers: positions.map((p) => [split('only', (p as { next: number }).next)]), enumerator: { pending: [] } });
+    const plans = planSourceRestores({ checkpointId: 4, stored: undefined, sources: [{ uid: 'src', parallelism: 1, restoreLegacyPositions: convert }], old: () => legacy });
+    expect(plans.get('src')).toMatchObject({ converted: true, readers: [[split('only', 3)]], enumeratorState: { pending: [] } });
+    expect(() => planSourceRestores({ checkpointId: 4, stored: undefined, sources: [{ uid: 'src', parallelism: 1 }], old: () => legacy })).toThrow(
+      /Checkpoint 4 was written by an older Floe .* source 'src' cannot convert it/,
+    );
+    // A source that stored nothing then starts afresh, as it did then.
+    expect(planSourceRestores({ checkpointId: 4, stored: undefined, sources: [{ uid: 'src', parallelism: 1 }], old: () => [{ index: 0, file: file(undefined) }] }).size).toBe(0);
   });
 });
