@@ -50,8 +50,8 @@ export interface SourceReaderContext {
  * Life cycle (Flink's order): `addSplits(restored)` with the splits the subtask restored from a
  * checkpoint (if any), `start()`, then any order of `pollNext`, `addSplits`, `notifyNoMoreSplits`,
  * `snapshotState` and checkpoint notifications, and `close()` once (also after a failure).
- * After `pollNext` returned 'end-of-input' the reader still takes part in checkpoints (with no
- * splits) and still gets `notifyCheckpointComplete`, until the job's final checkpoint completed.
+ * After `pollNext` returned 'end-of-input' the reader still takes part in checkpoints and still
+ * gets `notifyCheckpointComplete`, until the job's final checkpoint completed; it is closed after.
  */
 export interface SourceReader<T, Split extends SourceSplit = SourceSplit> {
   /** Opens what the reader needs (a connection), after its restored splits were added: a pull-based reader without splits asks for one here. */
@@ -81,7 +81,8 @@ export interface SourceReader<T, Split extends SourceSplit = SourceSplit> {
   notifyNoMoreSplits(): void;
   /**
    * The splits this reader holds, each with its current position (the first record not yet
-   * emitted), finished ones left out. Called in the synchronous part of checkpoint
+   * emitted); finished ones may be left out (the generator keeps them: a job restored with a
+   * larger count reads on). Called in the synchronous part of checkpoint
    * `checkpointId`, between two `pollNext` calls: the position covers exactly what was emitted
    * before the barrier. The runtime copies what is returned, so live objects may be returned.
    */
