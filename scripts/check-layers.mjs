@@ -13,7 +13,7 @@ const allowed = {
   plan: ['core', 'runtime'],
   connectors: ['core', 'state', 'runtime'],
   api: ['core', 'state', 'checkpoint', 'plan', 'runtime', 'connectors'],
-  testing: ['core', 'state', 'runtime'],
+  testing: ['core', 'state', 'checkpoint', 'runtime'],
   control: ['core', 'api'],
   cli: ['core', 'api', 'runtime', 'checkpoint', 'control'],
   '.': ['api', 'core', 'state', 'checkpoint', 'runtime', 'connectors', 'plan', 'testing', 'control'],

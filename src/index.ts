@@ -45,7 +45,16 @@ export type { CheckpointStorage, CheckpointWriter, CheckpointMetadataEnvelope, S
 export { type RestartStrategyOptions } from './runtime/restart-strategy.js';
 export { TwoPhaseCommitSink } from './connectors/two-phase-commit/two-phase-commit-sink.js';
 export { TransactionalJsonLinesSink, readCommittedJsonLines } from './connectors/file/transactional-json-lines-sink.js';
-export type { Source, SourceReader, SourceOutput, SourceReaderContext } from './runtime/source.js';
+export type {
+  Source,
+  SourceSplit,
+  SourceReader,
+  SourceOutput,
+  SourceReaderContext,
+  InputStatus,
+  SplitEnumerator,
+  SplitEnumeratorContext,
+} from './runtime/source.js';
 export type { KeySelector } from './runtime/partitioner.js';
 export { WatermarkStrategy, type TimestampAssigner } from './core/watermark-strategy.js';
 export { FloeError, type FloeErrorCode } from './core/errors.js';
@@ -71,7 +80,9 @@ export { StateTtlConfig, UpdateType, StateVisibility, type StateTtlOptions } fro
 export { type TypeSerializer, MsgpackSerializer, JsonSerializer } from './state/serde/type-serializer.js';
 export type { StateBackend, KeyedStateBackend } from './state/keyed-state-backend.js';
 export { HeapStateBackend } from './state/heap/heap-state-backend.js';
-export { GeneratorSource, type GeneratorSourceOptions } from './connectors/generator/generator-source.js';
-export { CollectionSource } from './connectors/collection/collection-source.js';
+export { StaticSplitEnumerator, type StaticSplitEnumeratorState, type StaticSplitEnumeratorOptions } from './connectors/static-splits/static-split-enumerator.js';
+export { GeneratorSource, type GeneratorSourceOptions, type GeneratorSplit } from './connectors/generator/generator-source.js';
+export { CollectionSource, type CollectionSplit } from './connectors/collection/collection-source.js';
 export { JsonLinesFileSource, type JsonLinesFileSourceOptions } from './connectors/file/json-lines-file-source.js';
+export { FileSplitEnumerator, type FileSplit, type FileEnumeratorState } from './connectors/file/file-split-enumerator.js';
 export { JsonLinesFileSink } from './connectors/file/json-lines-file-sink.js';

@@ -10,7 +10,7 @@ import { NO_SINK_WARNING, describePlan, missingUidWarnings, type PlanDescription
 import type { Transformation } from '../plan/transformation.js';
 import { JobRunner, type JobMetrics, type JobResult } from '../runtime/job-runner.js';
 import type { PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
-import type { Source } from '../runtime/source.js';
+import type { AnySource, Source, SourceSplit } from '../runtime/source.js';
 import { DiskStateBackend, type DiskStateBackendOptions } from '../state/disk/disk-state-backend.js';
 import { HeapStateBackend } from '../state/heap/heap-state-backend.js';
 import type { StateBackend } from '../state/keyed-state-backend.js';
@@ -238,19 +238,27 @@ export class StreamEnvironment {
 
   /**
    * Records made from their index by `generate`; bounded by `count`, unbounded without it;
-   * `eventsPerSecond` limits the rate. Runs at the environment's parallelism.
+   * `eventsPerSecond` limits the rate. Runs at the environment's parallelism; the sequence is cut
+   * into `splits` strides (default: that parallelism), which a rescaled restore redistributes.
    */
   fromGenerator<T>(generate: GeneratorFunction<T>, options: GeneratorSourceOptions = {}): DataStream<T> {
     return this.fromSource(new GeneratorSource(generate, options), 'Generator Source');
   }
 
-  /** One record per line of a JSON-lines file (parallelism 1). */
+  /**
+   * One record per line of a JSON-lines file, or of every file in a directory (one split per file,
+   * read by as many readers as the source's parallelism). With `watch: { intervalMs }` the
+   * directory is listed again every interval and new files are read as they appear (unbounded).
+   *
+   * @example
+   * env.readJsonLines<Click>('incoming/', { watch: { intervalMs: 1000 } }).keyBy((c) => c.user)...
+   */
   readJsonLines<T = unknown>(path: string, options: JsonLinesFileSourceOptions = {}): DataStream<T> {
     return this.fromSource(new JsonLinesFileSource<T>(path, options), 'JSON Lines Source');
   }
 
-  /** A stream from any Source implementation. */
-  fromSource<T>(source: Source<T>, name = source.name): DataStream<T> {
+  /** A stream from any Source implementation (see "Writing a source" in docs/user-guide.md). */
+  fromSource<T, Split extends SourceSplit, EnumState>(source: Source<T, Split, EnumState>, name = source.name): DataStream<T> {
     return new DataStream<T>(this, {
       type: 'source',
       id: this.nextId++,
@@ -258,7 +266,7 @@ export class StreamEnvironment {
       uid: undefined,
       parallelism: undefined,
       maxParallelism: undefined,
-      source: source as Source<unknown>,
+      source: source as unknown as AnySource,
     });
   }
 

@@ -1,12 +1,11 @@
 // What each subtask restores from a checkpoint: its own operator state, everyone's union state,
 // broadcast state (old subtask i % oldP for new subtasks), every old subtask's keyed state (the
-// backend reads only its key groups), and its source position and watermark. Pure: the files
-// were read by the caller.
+// backend reads only its key groups) and its watermark. A source's splits are assigned by
+// source-restore.ts. Pure: the files were read by the caller.
 import { FloeError } from '../core/errors.js';
 import { restoredFromBytes, type RestoredKeyedState } from '../state/keyed-snapshot.js';
 import type { TaskSnapshotFile } from './task-snapshot-file.js';
 import type { OperatorStateSnapshot } from '../state/operator/operator-state-store.js';
-import { isSplitPosition, type SplitPosition } from '../core/split-position.js';
 
 export type { TaskSnapshotFile } from './task-snapshot-file.js';
 
@@ -70,22 +69,7 @@ export function assignRestoredState(target: RestoreTarget): TaskRestore | undefi
   const oldOf = (uid: string): RestoreTarget['old'] => (target.oldOf === undefined || uid === target.operatorUids[0] ? old : byIndex(target.oldOf(uid)));
   // Operators added since the checkpoint start empty.
   if (old.length === 0 && target.operatorUids.every((uid) => oldOf(uid).length === 0)) return undefined;
-  const own = old.find((o) => o.index === target.subtaskIndex)?.file;
-  // A source's position belongs to the subtask that read it. Split positions are dealt out again
-  // (each split to exactly one new reader); any other position would read records twice or skip them.
-  let file = own;
-  if (old.length !== target.parallelism && old.some((o) => o.file.source !== undefined)) {
-    if (old.every((o) => isSplitPosition(o.file.source))) {
-      const splits = old.flatMap((o) => (o.file.source as SplitPosition).splits);
-      const [from, to] = evenSplitRange(splits.length, target.parallelism, target.subtaskIndex);
-      file = { ...(own ?? { operators: {}, watermark: Number.NEGATIVE_INFINITY }), source: { splits: splits.slice(from, to) } };
-    } else
-      throw new FloeError(
-        'STATE_NOT_RESCALABLE',
-        `Source '${target.operatorUids[0]}' was checkpointed at parallelism ${old.length} and now runs at ${target.parallelism}: its read position is not made of splits, so it cannot be redistributed. Keep the source at parallelism ${old.length} (.setParallelism(${old.length}) on the source) and rescale the operators after it.`,
-        { context: { operator: target.operatorUids[0] } },
-      );
-  }
+  const file = old.find((o) => o.index === target.subtaskIndex)?.file;
   const operatorState: Record<string, OperatorStateSnapshot[]> = {};
   for (const uid of target.operatorUids) {
     const opOld = oldOf(uid);

@@ -9,6 +9,10 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 /** What one subtask stores per checkpoint. */
 export interface TaskSnapshotFile {
   operators: Record<string, unknown>;
+  /**
+   * A source subtask's reader state: `{ splits }`, each split with its position (see
+   * source-restore.ts). Checkpoints of Floe 0.1 hold the reader's own position here instead.
+   */
   source?: unknown;
   /** The subtask's input watermark at the barrier. */
   watermark: number;

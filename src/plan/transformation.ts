@@ -2,7 +2,7 @@
 // (keyBy, rebalance, forward, union) only change how edges are wired. Pure data.
 import type { PartitionerSpec } from '../runtime/partitioner.js';
 import type { StreamOperator } from '../runtime/operators/stream-operator.js';
-import type { Source } from '../runtime/source.js';
+import type { AnySource } from '../runtime/source.js';
 
 interface TransformationBase {
   readonly id: number;
@@ -18,7 +18,7 @@ interface TransformationBase {
 /** A source. */
 export interface SourceTransformation extends TransformationBase {
   readonly type: 'source';
-  readonly source: Source<unknown>;
+  readonly source: AnySource;
 }
 
 /** An operator with one logical input (which may be a union of several). */

@@ -16,6 +16,9 @@ import { SystemProcessingTimeService, type ProcessingTimeService } from './proce
 import { RecordWriter } from './record-writer.js';
 import { StreamTask, TaskCancelledError, decodeTaskSnapshot, type TaskCheckpointing, type TaskSnapshotFile } from './task.js';
 import { assignRestoredState, stateWithoutOperator } from '../checkpoint/restore-assignment.js';
+import { encodeEnumeratorState, planSourceRestores, type SourceCheckpointMetadata } from '../checkpoint/source-restore.js';
+import { SourceCoordinator, type EnumeratorRestore } from './source-coordinator.js';
+import { SourceOperator } from './source-operator.js';
 import { CheckpointCoordinator, type CheckpointTrigger, type CompletedCheckpointInfo, type CompletedSavepointInfo, type PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ResolvedCheckpointingOptions } from '../checkpoint/coordinator/checkpoint-options.js';
 import { MetricRegistry, type UserMetricSnapshot } from './metrics/user-metrics.js';
@@ -101,6 +104,8 @@ interface DeployedSubtask {
   processingTime: ProcessingTimeService;
   /** Records each operator of the chain emitted, by position in the chain (the source's: task.recordsIn). */
   emitted: Float64Array;
+  /** The split reader of a source subtask. */
+  source: SourceOperator | undefined;
 }
 
 /** Runs one job graph to completion (or failure, or cancellation). */
@@ -116,6 +121,11 @@ export class JobRunner {
     readonly graph: JobGraph,
     private readonly options: JobRunnerOptions,
   ) {
+    this.sourceTimers = new SystemProcessingTimeService(options.clock);
+    this.started = new Promise<void>((resolve, reject) => {
+      this.markStarted = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    this.started.catch(() => {}); // run() rejects with the same error
     this.deploy();
   }
 
@@ -124,11 +134,20 @@ export class JobRunner {
   private readonly writers = new Map<number, CheckpointWriter>();
   private readonly finalIds = new Set<number>();
   private sourcesFinished = 0;
+  /** One per source vertex, by the source's uid: its split enumerator on this (the coordinator) side. */
+  private readonly sourceCoordinators = new Map<string, SourceCoordinator>();
+  /** What each source coordinator restores from (set by loadRestore). */
+  private readonly enumeratorRestores = new Map<string, EnumeratorRestore>();
+  /** Per pending checkpoint: the enumerators' states taken when its barriers were sent (for its metadata). */
+  private readonly enumeratorStates = new Map<number, SourceCheckpointMetadata>();
+  /** Timers of the enumerators' asynchronous calls (directory watching). */
+  private readonly sourceTimers: ProcessingTimeService;
   private highestTriggeredId = 0;
 
   /** Triggers a checkpoint now; resolves when it completed. */
   async triggerCheckpoint(): Promise<CompletedCheckpointInfo> {
     if (this.coordinator === undefined) throw new FloeError('INVALID_ARGUMENT', 'Checkpointing is not enabled for this job (set checkpointing options)');
+    await this.started;
     return this.coordinator.triggerCheckpoint();
   }
 
@@ -142,6 +161,7 @@ export class JobRunner {
       throw new FloeError('INVALID_ARGUMENT', `Job '${this.graph.jobName}' runs without checkpointing: savepoints need it (set checkpointing options or --checkpoint-dir)`);
     for (const warning of this.options.savepointWarnings ?? []) this.options.log(`[savepoint] ${warning}`);
     const slug = basename(this.graph.jobName).replace(/\.[cm]?[jt]s$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'job';
+    await this.started;
     const info = await this.coordinator.triggerSavepoint({
       terminate: options.terminate === true,
       begin: async (id) => {
@@ -183,10 +203,26 @@ export class JobRunner {
     return this.coordinator?.completed ?? [];
   }
 
+  /**
+   * Resolves once the restore was read and every source's enumerator started: checkpoints asked
+   * for earlier wait for it, so an enumerator is never snapshotted before it holds its state.
+   */
+  private readonly started: Promise<void>;
+  private markStarted!: (error?: unknown) => void;
+
   async run(): Promise<JobResult> {
     this.startedAt = Date.now();
-    const restoreStarted = Date.now();
-    if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
+const restoreStarted = Date.now();
+    try {
+      if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
+      await this.startSourceCoordinators();
+      this.markStarted();
+    } catch (error) {
+      this.markStarted(error);
+      await this.closeSourceCoordinators();
+      await this.dispose();
+      throw error;
+    }
     this.coordinator?.start();
     const stopProgress =
       this.options.restore === undefined ? undefined : this.reportRestoreProgress(this.options.restore.envelope.checkpointId, this.options.restore.envelope.kind ?? 'checkpoint', restoreStarted);
@@ -207,6 +243,7 @@ export class JobRunner {
     stopProgress?.();
     this.coordinator?.stop();
     await this.coordinator?.drain();
+    await this.closeSourceCoordinators();
     this.finishedAt = Date.now();
     this.finalMetrics = this.metrics(); // state is released below; keep what it held at the end
     await this.dispose();
@@ -252,6 +289,7 @@ export class JobRunner {
       this.cancel();
       return undefined;
     }
+    await this.started;
     const info = await this.coordinator.triggerCheckpoint();
     // A subtask that ended meanwhile is never told; the job is over then anyway.
     await Promise.race([this.notified.get(info.checkpointId), this.subtasksSettled]);
@@ -367,6 +405,29 @@ export class JobRunner {
     for (const v of this.graph.vertices) {
       for (let i = 0; i < v.parallelism; i++) this.subtasks.push(this.deploySubtask(v, i, inputsOf.get(v)![i], outputsOf.get(v)![i], inputIndexOf.get(v)![i]));
     }
+    for (const v of this.graph.vertices) {
+      const head = v.nodes[0];
+      if (head.transformation.type !== 'source') continue;
+      const readers = this.subtasks.filter((s) => s.vertex === v).map((s) => s.source!);
+      this.sourceCoordinators.set(
+        head.uid,
+        new SourceCoordinator({
+          jobName: this.graph.jobName,
+          uid: head.uid,
+          source: head.transformation.source,
+          readers,
+          clock: this.options.clock,
+          processingTime: this.sourceTimers,
+          log: (message) => this.options.log(`[${describeContext({ job: this.graph.jobName, operator: head.uid, operatorName: head.name })}, enumerator] ${message}`),
+          failJob: (error) => {
+            if (this.failure === undefined) {
+              this.failure = error;
+              this.cancel();
+            }
+          },
+        }),
+      );
+    }
     const cp = this.options.checkpointing;
     if (cp !== undefined) {
       const lastRestored = this.options.restore?.envelope.checkpointId ?? 0;
@@ -386,21 +447,29 @@ export class JobRunner {
             this.highestTriggeredId = Math.max(this.highestTriggeredId, trigger.checkpointId);
             if (trigger.isFinal) this.finalIds.add(trigger.checkpointId);
             const barrier = { kind: 'barrier' as const, checkpointId: trigger.checkpointId, timestamp: trigger.timestamp, isFinal: trigger.isFinal, savepoint: trigger.savepoint !== undefined };
-            for (const s of this.subtasks) if (s.vertex.nodes[0].transformation.type === 'source') s.task.triggerCheckpoint(barrier);
+            // The enumerators' states and the barriers' mail in one synchronous step: an assignment
+            // is then either in an enumerator's state or in its reader's (see SplitEnumerator).
+            if (!this.snapshotEnumerators(trigger.checkpointId)) return;
+            for (const s of this.subtasks) if (s.source !== undefined) s.task.triggerCheckpoint(barrier);
           },
           notifyComplete: (id) => {
             this.writers.delete(id);
+            this.enumeratorStates.delete(id);
+            for (const source of this.sourceCoordinators.values()) source.notifyCheckpointComplete(id);
             const isFinal = this.finalIds.has(id);
             this.notified.set(id, Promise.all(this.subtasks.map((s) => s.task.notifyCheckpointComplete(id, isFinal))));
             for (const older of this.notified.keys()) if (older < id - 8) this.notified.delete(older);
           },
           notifyAborted: (id) => {
             this.writers.delete(id);
+            this.enumeratorStates.delete(id);
+            for (const source of this.sourceCoordinators.values()) source.notifyCheckpointAborted(id);
             for (const s of this.subtasks) s.task.notifyCheckpointAborted(id);
           },
-          jobMetadata: () => ({
+          jobMetadata: (checkpointId) => ({
             jobName: this.graph.jobName,
             vertices: this.graph.vertices.map((v) => ({ uid: v.nodes[0].uid, operators: v.nodes.map((n) => n.uid), parallelism: v.parallelism, maxParallelism: v.maxParallelism })),
+            sources: this.enumeratorStates.get(checkpointId) ?? {},
           }),
           failJob: (error) => {
             if (this.failure === undefined) {
@@ -412,6 +481,34 @@ export class JobRunner {
         },
       });
     }
+  }
+
+  /** Starts every source's enumerator (restored, when restoring) and registers its readers, before any subtask runs. */
+  private async startSourceCoordinators(): Promise<void> {
+    for (const [uid, source] of this.sourceCoordinators) await source.start(this.enumeratorRestores.get(uid));
+  }
+
+  private async closeSourceCoordinators(): Promise<void> {
+    this.sourceTimers.shutdown();
+    for (const source of this.sourceCoordinators.values()) await source.close();
+  }
+
+  /**
+   * Takes every enumerator's state for checkpoint `checkpointId` (kept for its metadata). A failing
+   * enumerator declines the checkpoint, as a failing subtask does; returns false then.
+   */
+  private snapshotEnumerators(checkpointId: number): boolean {
+    const states: SourceCheckpointMetadata = {};
+    for (const [uid, source] of this.sourceCoordinators) {
+      try {
+        states[uid] = { enumerator: encodeEnumeratorState(source.snapshotState(checkpointId)) };
+      } catch (error) {
+        this.coordinator?.decline(checkpointId, `${uid} (split enumerator)`, error);
+        return false;
+      }
+    }
+    this.enumeratorStates.set(checkpointId, states);
+    return true;
   }
 
   private triggerFinal(): void {
@@ -496,7 +593,8 @@ export class JobRunner {
     const files = new Map<string, TaskSnapshotFile>();
     for (const [key, state] of Object.entries(tasks)) files.set(key, decodeTaskSnapshot(await storage.readFile(envelope.checkpointId, state.file)));
     const jobUids = new Set(this.graph.vertices.flatMap((v) => v.nodes.map((n) => n.uid)));
-    const orphaned = stateWithoutOperator(files, jobUids);
+    const storedSources = envelope.metadata?.sources as SourceCheckpointMetadata | undefined;
+    const orphaned = [...new Set([...stateWithoutOperator(files, jobUids), ...Object.keys(storedSources ?? {}).filter((uid) => !jobUids.has(uid))])].sort();
     if (orphaned.length > 0 && this.options.allowNonRestoredState !== true)
       throw new FloeError(
         'STATE_NOT_RESTORED',
@@ -530,8 +628,22 @@ export class JobRunner {
         adoptable: this.options.checkpointing !== undefined && sameStorage(this.options.checkpointing.storage, storage),
       });
     }
+    this.restoreSources(envelope.checkpointId, storedSources, byHead);
   }
 
+  /** Hands every source's readers their splits and its coordinator what its enumerator restores (see planSourceRestores). */
+  private restoreSources(checkpointId: number, stored: SourceCheckpointMetadata | undefined, byHead: Map<string, Array<{ index: number; file: TaskSnapshotFile }>>): void {
+    const sources = this.graph.vertices.flatMap((v) => {
+      const t = v.nodes[0].transformation;
+      return t.type === 'source' ? [{ uid: v.nodes[0].uid, parallelism: v.parallelism, restoreLegacyPositions: t.source.restoreLegacyPositions?.bind(t.source) }] : [];
+    });
+    const plans = planSourceRestores({ checkpointId, stored, sources, old: (uid) => byHead.get(uid) ?? [] });
+    for (const [uid, plan] of plans) {
+      if (plan.converted) this.options.log(`[checkpoint] source '${uid}': converted the read positions of a checkpoint written before split sources`);
+      for (const s of this.subtasks) if (s.source !== undefined && s.vertex.nodes[0].uid === uid) s.source.restoredSplits = plan.readers[s.index];
+      this.enumeratorRestores.set(uid, { state: plan.enumeratorState, splitsBack: plan.splitsBack });
+    }
+  }
 
   private deploySubtask(vertex: JobVertex, index: number, inputs: LocalChannel[], writers: RecordWriter[], channelInputs: number[]): DeployedSubtask {
     const jobName = this.graph.jobName;
@@ -572,14 +684,18 @@ export class JobRunner {
     }
     const source =
       head.transformation.type === 'source'
-        ? head.transformation.source.createReader({
-            jobName,
-            uid: head.uid,
-            subtaskIndex: index,
-            parallelism: head.parallelism,
-            clock: this.options.clock,
-            log: this.logFor(head, index),
-          })
+        ? new SourceOperator(
+            head.transformation.source.createReader({
+              jobName,
+              uid: head.uid,
+              subtaskIndex: index,
+              parallelism: head.parallelism,
+              clock: this.options.clock,
+              log: this.logFor(head, index),
+              sendSplitRequest: () => this.sourceCoordinators.get(head.uid)?.handleSplitRequest(index),
+            }),
+            { context: { job: jobName, operator: head.uid, operatorName: head.name, subtask: index }, post: (mail) => gate.putMail(mail) },
+          )
         : undefined;
     const key = `${head.uid}#${index}`;
     const task = new StreamTask({
@@ -597,7 +713,7 @@ export class JobRunner {
       batchSize: this.options.batchSize,
       headInput: output,
     });
-    return { key, index, vertex, task, backend, processingTime, emitted };
+    return { key, index, vertex, task, backend, processingTime, emitted, source };
   }
 
   /** Log lines of one operator's subtask: "[job 'j', operator 'Name' (uid u), subtask 1/2] message". */

@@ -11,7 +11,8 @@ import type { KeyedStateBackend } from '../state/keyed-state-backend.js';
 import type { InputGate } from './input-gate.js';
 import type { StreamOperator, Output } from './operators/stream-operator.js';
 import type { RecordWriter } from './record-writer.js';
-import type { SourceOutput, SourceReader } from './source.js';
+import type { SourceOutput } from './source.js';
+import type { SourceOperator } from './source-operator.js';
 
 /**
  * How long the subtasks of this process run before they yield to the event loop. They hand
@@ -51,7 +52,8 @@ export interface StreamTaskOptions {
   subtaskIndex: number;
   operators: StreamOperator[];
   gate: InputGate;
-  source: SourceReader<unknown> | undefined;
+  /** The split reader of a source subtask (its chain's head), else undefined. */
+  source: SourceOperator | undefined;
   writers: RecordWriter[];
   keyedBackend: KeyedStateBackend | undefined;
   batchSize: number;
@@ -107,7 +109,6 @@ export class StreamTask {
       if (restore.keyed.length > 0) await this.options.keyedBackend?.restore(restore.keyed);
       this.watermark = restore.watermarks.task;
       for (const op of operators) op.restoreWatermark(restore.watermarks.operators[op.uid] ?? Number.NEGATIVE_INFINITY);
-      if (restore.file?.source !== undefined) this.options.source?.restorePosition?.(restore.file.source);
     }
     for (const op of operators)
       await op.initializeState(restore === undefined ? undefined : { checkpointId: restore.checkpointId, operatorState: restore.operatorState[op.uid] ?? [] });
@@ -140,6 +141,7 @@ export class StreamTask {
     return new Promise((resolve) =>
       this.options.gate.putMail(async () => {
         try {
+          await this.options.source?.notifyCheckpointComplete(checkpointId);
           for (const op of this.options.operators) await op.notifyCheckpointComplete(checkpointId);
           if (isFinal) this.finalCheckpointDone = true;
         } finally {
@@ -153,6 +155,7 @@ export class StreamTask {
   notifyCheckpointAborted(checkpointId: number): void {
     this.options.gate.putMail(async () => {
       this.releaseAlignment(checkpointId);
+      await this.options.source?.notifyCheckpointAborted(checkpointId);
       for (const op of this.options.operators) await op.notifyCheckpointAborted(checkpointId);
     });
   }
@@ -215,8 +218,8 @@ export class StreamTask {
   }
 
   /**
-   * Takes this subtask's part of a checkpoint: the synchronous part (operator state, source
-   * position, a copy-on-access view of keyed state) runs now, the barrier moves on, and the
+   * Takes this subtask's part of a checkpoint: the synchronous part (operator state, the source
+   * reader's splits, a copy-on-access view of keyed state) runs now, the barrier moves on, and the
    * keyed state is encoded and written while records keep flowing.
    */
   private async performCheckpoint(barrier: CheckpointBarrier): Promise<void> {
@@ -237,9 +240,8 @@ export class StreamTask {
       const operatorWatermarks: Record<string, number> = {};
       for (const op of this.options.operators) operatorWatermarks[op.uid] = op.snapshotWatermark();
       file = { operators, watermark: this.watermark, operatorWatermarks };
-      // Copied now: a reader may return a live object that moves on before the file is written.
-      const position = this.options.source?.snapshotPosition?.();
-      if (position !== undefined) file.source = packr.unpack(packr.pack(position));
+      // Copied now: a reader may return live splits that move on before the file is written.
+      if (this.options.source !== undefined) file.source = { splits: packr.unpack(packr.pack(this.options.source.snapshotState(id))) };
       runner = this.options.keyedBackend?.snapshot(barrier.savepoint === true ? { checkpointId: id, canonical: true } : { checkpointId: id, shared: checkpointing.shared });
     } catch (error) {
       checkpointing.decline(id, error);
@@ -281,37 +283,43 @@ export class StreamTask {
 
   private async closeOperators(): Promise<void> {
     const { operators } = this.options;
-    while (this.opened > 0) {
-      const op = operators[operators.length - this.opened];
-      this.opened--;
-      await op.close();
+    try {
+      while (this.opened > 0) {
+        const op = operators[operators.length - this.opened];
+        this.opened--;
+        await op.close();
+      }
+    } finally {
+      await this.options.source?.close();
     }
   }
 
-  private async runSource(reader: SourceReader<unknown>): Promise<void> {
+  /**
+   * The loop of a source subtask: poll the reader batch by batch; when it has nothing, wait for
+   * its availability or for mail (checkpoint barriers, timers, new splits, notifications), so a
+   * waiting reader never holds up a checkpoint. Ends when the reader reports end of input.
+   */
+  private async runSource(source: SourceOperator): Promise<void> {
     const input = this.options.headInput;
+    const gate = this.options.gate;
     const output: SourceOutput<unknown> = {
       collect: (value, timestamp) => {
         this.recordsIn++;
         input.collect(value, timestamp ?? Number.NaN);
       },
     };
-    await reader.open?.();
-    try {
-      for (;;) {
-        await this.runMails();
-        await this.awaitWritable();
-        let more = reader.pollNext(output, this.options.batchSize);
-        if (more instanceof Promise) {
-          this.flushWriters();
-          more = await more;
-          this.checkCancelled();
-        }
-        await this.afterBatch();
-        if (!more) break;
-      }
-    } finally {
-      await reader.close?.();
+    await source.open();
+    for (;;) {
+      await this.runMails();
+      await this.awaitWritable();
+      const status = source.pollNext(output, this.options.batchSize);
+      await this.afterBatch();
+      if (status === 'more-available') continue;
+      if (status === 'end-of-input') break;
+      if (gate.hasMail) continue;
+      this.flushWriters();
+      await source.waitForInput(gate);
+      this.checkCancelled();
     }
     this.advanceWatermark(MAX_WATERMARK);
   }

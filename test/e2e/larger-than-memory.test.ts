@@ -146,8 +146,8 @@ async function inspectCheckpoint(storage: FileCheckpointStorage, id: number): Pr
   const shared = envelope.files.filter((f) => f.name.startsWith('shared/'));
   let sourceNext: number | undefined;
   for (const task of Object.values(envelope.metadata.tasks as Record<string, { file: { name: string; size: number; sha256: string } }>)) {
-    const source = decodeTaskSnapshot(await storage.readFile(id, task.file)).source as { next: number } | undefined;
-    if (source !== undefined) sourceNext = source.next;
+    const source = decodeTaskSnapshot(await storage.readFile(id, task.file)).source as { splits: Array<{ next: number }> } | undefined;
+    if (source !== undefined) sourceNext = source.splits[0]?.next ?? Number.POSITIVE_INFINITY; // no split left: every index was read
   }
   if (sourceNext === undefined) throw new Error(`checkpoint ${id} has no source position`);
   return { id, sourceNext, sharedBytes: shared.reduce((n, f) => n + f.size, 0), sharedFiles: shared.length };

@@ -91,8 +91,8 @@ export interface CoordinatorRuntime {
   triggerSources(trigger: CheckpointTrigger): void;
   notifyComplete(checkpointId: number): void;
   notifyAborted(checkpointId: number): void;
-  /** Job-level facts for the metadata (job name, operators, parallelism). */
-  jobMetadata(): Record<string, unknown>;
+  /** Job-level facts for checkpoint `checkpointId`'s metadata (job name, operators, parallelism, the sources' enumerator states). */
+  jobMetadata(checkpointId: number): Record<string, unknown>;
   failJob(error: FloeError): void;
   log(message: string): void;
 }
@@ -290,7 +290,7 @@ export class CheckpointCoordinator {
     for (const [key, ack] of p.acks) tasks[key] = ack.state;
     try {
       await p.trigger.writer.complete(
-        { ...this.deps.runtime.jobMetadata(), checkpointId, timestamp: p.trigger.timestamp, isFinal: p.trigger.isFinal, tasks },
+        { ...this.deps.runtime.jobMetadata(checkpointId), checkpointId, timestamp: p.trigger.timestamp, isFinal: p.trigger.isFinal, tasks },
         files,
       );
     } catch (error) {
@@ -336,7 +336,7 @@ export class CheckpointCoordinator {
     const tasks: Record<string, unknown> = {};
     for (const [key, ack] of p.acks) tasks[key] = ack.state;
     try {
-      await p.trigger.writer.complete({ ...this.deps.runtime.jobMetadata(), checkpointId, timestamp: p.trigger.timestamp, isFinal: false, savepoint: true, tasks }, files);
+      await p.trigger.writer.complete({ ...this.deps.runtime.jobMetadata(checkpointId), checkpointId, timestamp: p.trigger.timestamp, isFinal: false, savepoint: true, tasks }, files);
     } catch (error) {
       p.completing = false;
       await this.abort(p, error instanceof FloeError ? error : new FloeError('CHECKPOINT_WRITE_FAILED', `Savepoint ${checkpointId}: ${(error as Error).message}`, { cause: error }), false);

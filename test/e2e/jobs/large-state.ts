@@ -15,11 +15,15 @@
 import {
   type Clock,
   type Collector,
+  type InputStatus,
   type RuntimeContext,
   type Source,
   type SourceOutput,
   type SourceReader,
   type SourceReaderContext,
+  type SplitEnumeratorContext,
+  StaticSplitEnumerator,
+  type StaticSplitEnumeratorState,
   type StreamEnvironment,
   type ValueState,
   ValueStateDescriptor,
@@ -67,8 +71,14 @@ export function expectedSamples(keys: number, sample: number): LargeStateRecord[
   return out;
 }
 
-/** The indices 0..3K-1 (parallelism 1), each pass at its own rate; the position is the next index. */
-class PacedIndices implements Source<number> {
+/** The split of the indices: the next one. */
+export interface IndicesSplit {
+  id: string;
+  next: number;
+}
+
+/** The indices 0..3K-1 (parallelism 1), each pass at its own rate; one split, whose position is the next index. */
+class PacedIndices implements Source<number, IndicesSplit, StaticSplitEnumeratorState<IndicesSplit>> {
   readonly name = 'Paced Indices';
   readonly bounded = true;
   readonly maxParallelism = 1;
@@ -78,16 +88,25 @@ class PacedIndices implements Source<number> {
     private readonly rates: number[],
   ) {}
 
-  createReader(ctx: SourceReaderContext): SourceReader<number> {
+  createEnumerator(ctx: SplitEnumeratorContext<IndicesSplit>, restored?: StaticSplitEnumeratorState<IndicesSplit>): StaticSplitEnumerator<IndicesSplit> {
+    return new StaticSplitEnumerator(ctx, restored ?? { pending: [{ id: 'indices', next: 0 }] });
+  }
+
+  createReader(ctx: SourceReaderContext): SourceReader<number, IndicesSplit> {
     return new PacedReader(this.keys, this.rates, ctx.clock);
   }
 }
 
-class PacedReader implements SourceReader<number> {
-  private next = 0;
+const NEVER = new Promise<void>(() => {});
+
+class PacedReader implements SourceReader<number, IndicesSplit> {
+  private split: IndicesSplit | undefined;
+  private noMoreSplits = false;
   private pass = 0;
   private passStartedAt = 0;
   private passEmitted = 0;
+  /** While the pass's rate holds the reader back: resolves when it may go on. */
+  private wait: Promise<void> | undefined;
 
   constructor(
     private readonly keys: number,
@@ -95,18 +114,27 @@ class PacedReader implements SourceReader<number> {
     private readonly clock: Clock,
   ) {}
 
-  snapshotPosition(): unknown {
-    return { next: this.next };
+  addSplits(splits: IndicesSplit[]): void {
+    this.split = splits[0];
   }
 
-  restorePosition(position: unknown): void {
-    this.next = (position as { next: number }).next;
+  notifyNoMoreSplits(): void {
+    this.noMoreSplits = true;
   }
 
-  pollNext(output: SourceOutput<number>, max: number): boolean | Promise<boolean> {
+  snapshotState(): IndicesSplit[] {
+    return this.split === undefined ? [] : [this.split];
+  }
+
+  isAvailable(): Promise<void> {
+    return this.wait ?? (this.split === undefined ? NEVER : Promise.resolve());
+  }
+
+  pollNext(output: SourceOutput<number>, max: number): InputStatus {
+    const split = this.split;
     const count = 3 * this.keys;
-    if (this.next >= count) return false;
-    const pass = passOf(this.next, this.keys);
+    if (split === undefined || split.next >= count) return this.noMoreSplits ? 'end-of-input' : 'nothing-available';
+    const pass = passOf(split.next, this.keys);
     const now = this.clock.now();
     if (pass !== this.pass) {
       this.pass = pass;
@@ -117,13 +145,25 @@ class PacedReader implements SourceReader<number> {
     let budget = max;
     if (rate > 0) {
       const due = Math.floor(((now - this.passStartedAt) / 1000) * rate) - this.passEmitted;
-      if (due <= 0) return new Promise((resolve) => setTimeout(() => resolve(true), Math.max(1, Math.min(20, Math.ceil(1000 / rate)))));
+      if (due <= 0) {
+        this.wait ??= new Promise<void>((resolve) =>
+          setTimeout(
+            () => {
+              this.wait = undefined;
+              resolve();
+            },
+            Math.max(1, Math.min(20, Math.ceil(1000 / rate))),
+          ),
+        );
+        return 'nothing-available';
+      }
       budget = Math.min(budget, due);
     }
-    const end = Math.min(this.next + budget, pass * this.keys);
-    this.passEmitted += end - this.next;
-    while (this.next < end) output.collect(this.next++);
-    return this.next < count;
+    const end = Math.min(split.next + budget, pass * this.keys);
+    this.passEmitted += end - split.next;
+    while (split.next < end) output.collect(split.next++);
+    if (split.next < count) return 'more-available';
+    return this.noMoreSplits ? 'end-of-input' : 'nothing-available';
   }
 }
 

@@ -51,12 +51,6 @@ describe('assignRestoredState', () => {
     expect(at(0, 1)).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
-  it("refuses a source whose position has no splits at another parallelism, naming it and what to do", () => {
-    expect(() => assignRestoredState({ checkpointId: 1, operatorUids: ['op'], subtaskIndex: 0, parallelism: 3, old })).toThrow(
-      /Source 'op' was checkpointed at parallelism 2 and now runs at 3: .* Keep the source at parallelism 2/,
-    );
-  });
-
   it('refuses to drop raw operator state of a subtask that no longer exists', () => {
     const raw = [0, 1].map((index) => ({ index, file: { operators: { op: { states: {}, raw: bytes(`raw${index}`) } }, watermark: 0 } }));
     expect(() => assignRestoredState({ checkpointId: 1, operatorUids: ['op'], subtaskIndex: 0, parallelism: 1, old: raw })).toThrow(/raw operator state/);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type RuntimeContext, StreamEnvironment, type ValueState, ValueStateDescriptor } from '../../../src/index.js';
-import type { Source, SourceOutput, SourceReader } from '../../../src/runtime/source.js';
+import { IndexSource } from '../../fixtures/index-source.js';
 import { DiskStateBackend } from '../../../src/state/disk/disk-state-backend.js';
 import { HeapStateBackend } from '../../../src/state/heap/heap-state-backend.js';
 import type { KeyedStateBackend, KeyedStateBackendOptions, StateBackend } from '../../../src/state/keyed-state-backend.js';
@@ -19,24 +19,10 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 /** Emits 0, 1, 2, waits while `paused`, then emits -1 (the record the job fails on). */
-class PausingSource implements Source<number> {
-  readonly name = 'Pausing Source';
-  readonly bounded = true;
-  readonly maxParallelism = 1;
+class PausingSource extends IndexSource<number> {
   paused = true;
-  createReader(): SourceReader<number> {
-    let next = 0;
-    return {
-      pollNext: (out: SourceOutput<number>) => {
-        if (next < 3) {
-          for (; next < 3; next++) out.collect(next);
-          return true;
-        }
-        if (this.paused) return new Promise<boolean>((resolve) => setImmediate(() => resolve(true)));
-        out.collect(-1);
-        return false;
-      },
-    };
+  constructor() {
+    super({ name: 'Pausing Source', count: 4, record: (i) => (i < 3 ? i : -1), limit: (next) => (next < 3 || this.paused ? 3 : 4) });
   }
 }
 

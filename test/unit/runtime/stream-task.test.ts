@@ -8,7 +8,8 @@ import { InputGate } from '../../../src/runtime/input-gate.js';
 import { MetricRegistry } from '../../../src/runtime/metrics/user-metrics.js';
 import { BaseOperator, type Output } from '../../../src/runtime/operators/stream-operator.js';
 import { ManualProcessingTimeService } from '../../../src/runtime/processing-time-service.js';
-import type { SourceReader } from '../../../src/runtime/source.js';
+import type { SourceReader, SourceSplit } from '../../../src/runtime/source.js';
+import { SourceOperator } from '../../../src/runtime/source-operator.js';
 import { StreamTask, decodeTaskSnapshot, type TaskCheckpointing } from '../../../src/runtime/task.js';
 import type { KeyedStateBackend } from '../../../src/state/keyed-state-backend.js';
 
@@ -48,7 +49,9 @@ function recordingCheckpointing(mode: 'exactly-once' | 'at-least-once' = 'exactl
 
 function createTask(options: {
   channels?: LocalChannel[];
-  source?: SourceReader<unknown>;
+  source?: SourceReader<unknown, SourceSplit>;
+  /** The splits the source's reader starts with. */
+  splits?: SourceSplit[];
   checkpointing: TaskCheckpointing;
   keyedBackend?: KeyedStateBackend;
 }) {
@@ -70,13 +73,19 @@ function createTask(options: {
     post: (action) => gate.putMail(action),
     log: () => {},
   });
+  let source: SourceOperator | undefined;
+  if (options.source !== undefined) {
+    source = new SourceOperator(options.source, { context: { operator: 'source', subtask: 0 }, post: (mail) => gate.putMail(mail) });
+    source.restoredSplits = options.splits ?? [];
+    source.notifyNoMoreSplits();
+  }
   const task = new StreamTask({
     jobName: 'test',
     taskName: 'Recorder (1/1)',
     subtaskIndex: 0,
     operators: [operator],
     gate,
-    source: options.source,
+    source,
     writers: [],
     keyedBackend: options.keyedBackend,
     batchSize: 4,
@@ -128,16 +137,26 @@ describe('StreamTask barrier alignment', () => {
   });
 });
 
-describe('StreamTask source positions', () => {
-  it('stores the position at the barrier even when the reader returns a live object that moves on', async () => {
-    const position = { next: 0 };
-    const reader: SourceReader<unknown> = {
-      pollNext: (out) => {
-        out.collect(position.next);
-        position.next++; // the same object, mutated in place
-        return position.next < 5;
+describe('StreamTask source splits', () => {
+  it('stores the splits at the barrier even when the reader returns live splits that move on', async () => {
+    const split = { id: 's', next: 0 };
+    let splits: Array<typeof split> = [];
+    let noMore = false;
+    const reader: SourceReader<unknown, typeof split> = {
+      addSplits: (added) => {
+        splits = added;
       },
-      snapshotPosition: () => position,
+      notifyNoMoreSplits: () => {
+        noMore = true;
+      },
+      isAvailable: () => Promise.resolve(),
+      pollNext: (out) => {
+        const s = splits[0];
+        out.collect(s.next);
+        s.next++; // the same object, mutated in place
+        return s.next < 5 ? 'more-available' : noMore ? 'end-of-input' : 'nothing-available';
+      },
+      snapshotState: () => splits,
     };
     // A keyed snapshot still being written keeps the asynchronous phase open while records flow.
     let finishKeyedWrite!: () => void;
@@ -152,16 +171,16 @@ describe('StreamTask source positions', () => {
       }),
     } as unknown as KeyedStateBackend;
     const { checkpointing, written } = recordingCheckpointing();
-    const { task, operator } = createTask({ source: reader, checkpointing, keyedBackend });
+    const { task, operator } = createTask({ source: reader as SourceReader<unknown, SourceSplit>, splits: [split], checkpointing, keyedBackend });
     checkpointing.onSourceFinished = () => {
       finishKeyedWrite();
       task.notifyCheckpointComplete(2, true);
     };
-    task.triggerCheckpoint(barrier(1)); // runs before the first poll: position 0
+    task.triggerCheckpoint(barrier(1)); // runs before the first poll: split at 0
     await task.run();
     await settle();
     expect(operator.seen).toEqual([0, 1, 2, 3, 4]);
     const file = decodeTaskSnapshot(Buffer.concat(written.get(1)!));
-    expect(file.source).toEqual({ next: 0 });
+    expect(file.source).toEqual({ splits: [{ id: 's', next: 0 }] });
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Collector, type KeyedProcessContext, StreamEnvironment, WatermarkStrategy } from '../../../src/index.js';
 import { assignRestoredState, type TaskSnapshotFile } from '../../../src/checkpoint/restore-assignment.js';
-import type { Source, SourceOutput, SourceReader } from '../../../src/runtime/source.js';
+import { IndexSource } from '../../fixtures/index-source.js';
 
 interface Event {
   id: string;
@@ -24,28 +24,11 @@ const EVENTS: Event[] = [
 const BOUNDARY = 3;
 
 /** Emits EVENTS in two batches split at BOUNDARY; while `paused`, waits at the boundary. */
-class ScriptedSource implements Source<Event> {
-  readonly name = 'Scripted Source';
-  readonly bounded = true;
-  readonly maxParallelism = 1;
-  paused = false;
+class ScriptedSource extends IndexSource<Event> {
+  paused: boolean;
   constructor(paused = false) {
+    super({ name: 'Scripted Source', count: EVENTS.length, record: (i) => EVENTS[i], limit: (next) => (next < BOUNDARY || this.paused ? BOUNDARY : EVENTS.length) });
     this.paused = paused;
-  }
-  createReader(): SourceReader<Event> {
-    let next = 0;
-    return {
-      pollNext: (out: SourceOutput<Event>) => {
-        if (next === BOUNDARY && this.paused) return new Promise<boolean>((resolve) => setImmediate(() => resolve(true)));
-        const end = next < BOUNDARY ? BOUNDARY : EVENTS.length;
-        for (; next < end; next++) out.collect(EVENTS[next]);
-        return next < EVENTS.length;
-      },
-      snapshotPosition: () => ({ next }),
-      restorePosition: (position) => {
-        next = (position as { next: number }).next;
-      },
-    };
   }
 }
 
