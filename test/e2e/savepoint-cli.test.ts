@@ -43,7 +43,8 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
 describe('floe list, savepoint, stop --savepoint, savepoint rekey and run --from-savepoint', () => {
   it('moves a running job to another parallelism through a savepoint, exactly once', async () => {
     const out = join(dir, 'out');
-    const args = (p: string, chk: string) => [job, '-p', p, '--checkpoint-dir', join(dir, chk), '--checkpoint-interval', '200', '-q', out, '30000', '5000'];
+    // 30,000 events at 2,500/s: 12 s, time enough for the commands below also on a busy machine; the resumed run goes fast.
+    const args = (p: string, chk: string, rate = '2500') => [job, '-p', p, '--checkpoint-dir', join(dir, chk), '--checkpoint-interval', '200', '-q', out, '30000', rate];
     const child: ChildProcess = spawn(process.execPath, [floe, 'run', ...args('2', 'chk-a')], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
@@ -74,7 +75,7 @@ describe('floe list, savepoint, stop --savepoint, savepoint rekey and run --from
     expect(rekey.code, rekey.stderr).toBe(0);
     expect(rekey.stdout.trim()).toBe(join(dir, 'rekeyed'));
     expect(rekey.stderr).toMatch(/'count': 500 entries and 0 timers from 128 to 512 key groups/);
-    const resumed = floeSync(['run', ...args('3', 'chk-b'), '--max-parallelism', '512', '--from-savepoint', join(dir, 'rekeyed')]);
+    const resumed = floeSync(['run', ...args('3', 'chk-b', '100000'), '--max-parallelism', '512', '--from-savepoint', join(dir, 'rekeyed')]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/restored savepoint \d+ in/);
     const committed = await readCommittedJsonLines<{ key: string; i: number; n: number }>(out);
