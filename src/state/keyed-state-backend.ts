@@ -211,6 +211,14 @@ export interface KeyedSnapshotOptions {
   checkpointId: number;
   /** Needed by incremental backends (disk); the heap backend writes everything into the task's file. */
   shared?: SharedStateStore;
+  /**
+   * Write the canonical, backend-independent format (savepoints): `meta.backend` is
+   * `'canonical'`, the data is self-contained key-group blocks (snapshot-format/block-codec.ts)
+   * with no shared files, and every backend restores it at any parallelism. An incremental
+   * backend's checkpoint chain is not touched: the next checkpoint continues it as if this
+   * snapshot had not been taken.
+   */
+  canonical?: boolean;
 }
 
 /** Snapshot and restore, implemented by every keyed backend (see keyed-snapshot.ts). */

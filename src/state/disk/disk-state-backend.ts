@@ -20,7 +20,7 @@ import type {
 } from '../descriptors.js';
 import type { KeyContext } from '../heap/heap-state-handle.js';
 import { HeapTimerQueue } from '../heap/heap-timer-queue.js';
-import { stateMeta } from '../heap/heap-snapshot.js';
+import { stateMeta } from '../snapshot-format/payload-codec.js';
 import type { DiskSnapshotMeta, KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type {
   InternalKvState,

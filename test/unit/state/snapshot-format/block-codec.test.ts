@@ -1,10 +1,10 @@
-// The heap snapshot's block format: state and timer-queue indexes of any size survive a round
-// trip, and blocks of the older one-byte format are still read.
+// The canonical block format (heap checkpoints write it too): state and timer-queue indexes of any
+// size survive a round trip, and blocks of the older one-byte format are still read.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../src/core/clock.js';
 import { KeyGroupRange } from '../../../../src/core/key-groups.js';
 import { ValueStateDescriptor } from '../../../../src/state/descriptors.js';
-import { BlockWriter, readBlock } from '../../../../src/state/heap/block-codec.js';
+import { BlockWriter, readBlock } from '../../../../src/state/snapshot-format/block-codec.js';
 import { HeapStateBackend } from '../../../../src/state/heap/heap-state-backend.js';
 import { concatChunks, restoredFromBytes } from '../../../../src/state/keyed-snapshot.js';
 
@@ -18,7 +18,7 @@ const createBackend = () =>
     ttlClock: new ManualClock(0),
   });
 
-describe('heap snapshot blocks', () => {
+describe('snapshot blocks', () => {
   it('restore every one of 300 states of one operator to its own values', async () => {
     const names = Array.from({ length: 300 }, (_, i) => `state-${i}`);
     const source = createBackend();
