@@ -378,6 +378,12 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     return this.states.get(name)?.descriptor?.ttl;
   }
 
+  /** The key serializer of a registered map state (undefined otherwise). */
+  keySerializerOf(name: string): TypeSerializer<unknown> | undefined {
+    const d = this.states.get(name)?.descriptor;
+    return d?.kind === 'map' ? ((d as MapStateDescriptor<unknown, unknown>).keySerializer as TypeSerializer<unknown>) : undefined;
+  }
+
   /** Names of restored states that no registered descriptor claimed (yet). */
   unclaimedRestoredStates(): string[] {
     return [...this.states.values()].filter((s) => s.descriptor === undefined).map((s) => s.name);

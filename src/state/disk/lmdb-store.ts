@@ -129,9 +129,9 @@ export class LmdbStore {
   }
 
   /**
-   * Calls `visit` with up to `limit` entries from `start` (after it when `exclusive`), without
-   * collecting them (snapshots stream entries straight into a file). Returns the number visited
-   * and the last key (where the next call resumes).
+   * Calls `visit` with up to `limit` entries from `start` (after it when `exclusive`) and below
+   * `end` (when given), without collecting them (snapshots stream entries straight into a file).
+   * Returns the number visited and the last key (where the next call resumes).
    */
   scanViews(
     db: Database<Buffer, Buffer>,
@@ -140,10 +140,13 @@ export class LmdbStore {
     limit: number,
     transaction: Transaction,
     visit: (key: Buffer, value: Buffer) => void,
+    end?: Uint8Array,
   ): { visited: number; lastKey: Buffer | undefined } {
     let visited = 0;
     let last: Buffer | undefined;
-    for (const { key, value } of db.getRange({ start, limit: exclusive ? limit + 1 : limit, transaction } as never) as Iterable<{ key: Buffer; value: Buffer }>) {
+    const options: Record<string, unknown> = { start, limit: exclusive ? limit + 1 : limit, transaction };
+    if (end !== undefined) options.end = end;
+    for (const { key, value } of db.getRange(options as never) as Iterable<{ key: Buffer; value: Buffer }>) {
       if (exclusive && visited === 0 && last === undefined && Buffer.compare(key, start) === 0) {
         last = key;
         continue;
