@@ -173,6 +173,28 @@ export class LmdbStore {
     if (++this.writes >= this.options.commitEvery) this.commit();
   }
 
+  /**
+   * Queues a put for lmdb-js's write thread (bulk loads): the long transaction is committed
+   * first, and LMDB writes on its own thread while this one goes on. Returns the promise of the
+   * batch the put joined (lmdb-js batches the puts of one event-loop turn into one transaction
+   * and gives all of them that batch's promise: no promise per put); it rejects when the batch
+   * fails. `value` is read when the batch runs, so it must not change until the promise settles
+   * (`key` is copied at once).
+   */
+  putQueued(db: Database<Buffer, Buffer>, key: Uint8Array, value: Uint8Array): Promise<unknown> {
+    if (this.finish !== undefined) this.commit();
+    try {
+      return db.put(key as Buffer, value as Buffer) as Promise<unknown>;
+    } catch (cause) {
+      throw this.writeError(cause);
+    }
+  }
+
+  /** The error of a failed queued put's batch, as the synchronous writes report theirs (STATE_DISK_FULL, IO_ERROR). */
+  queuedWriteError(cause: unknown): FloeError {
+    return this.writeError(cause);
+  }
+
   /** Commits the open write transaction, if any. */
   commit(): void {
     const finish = this.finish;

@@ -1,0 +1,327 @@
+// Restoring canonical (and heap) snapshots into the disk backend (does I/O): for each key group
+// this backend owns, the blocks of every snapshot are read record by record and their entries
+// written into the store in the disk layout (key-layout.ts), keys built by copying bytes out of the
+// block and values sliced out of payloads, so no value is decoded. Puts go to lmdb-js's write
+// thread in batches of one event-loop turn, which LMDB writes while the next blocks are read.
+import { FloeError } from '../../core/errors.js';
+import { keyFromId } from '../../core/key-decoding.js';
+import { encodeKey, TAG_NUMBER, TAG_STRING } from '../../core/key-encoding.js';
+import type { KeyGroupRange } from '../../core/key-groups.js';
+import type { RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { KeyGroupedTimerQueue, Namespace } from '../keyed-state-backend.js';
+import { builtInSerializer, type TypeSerializer } from '../serde/type-serializer.js';
+import { BlockCursor, ID_NUMBER, ID_STRING, NS_NUMBER, NS_STRING, NS_VOID, PAYLOAD_NUMBER, REC_ENTRY } from '../snapshot-format/block-codec.js';
+import { MsgpackReader } from '../snapshot-format/msgpack-bytes.js';
+import { checkBlockFormat, unreadableBlock } from '../snapshot-format/snapshot-labels.js';
+import { type DiskEntrySink, type PayloadShape, needsKeySerializer, payloadShape, readPayload } from './canonical-payloads.js';
+import { keyPart, MAX_KEY_PART_BYTES } from './key-layout.js';
+import type { LmdbStore } from './lmdb-store.js';
+
+/** Puts per turn of the event loop (one lmdb-js batch each). */
+const PUTS_PER_TURN = 65536;
+/** Batches queued for the write thread before reading waits for the oldest (bounds memory). */
+const MAX_QUEUED_BATCHES = 2;
+/** Bytes of the chunks that values built during a restore are carved from. */
+const ARENA_BYTES = 256 * 1024;
+
+/** What a block restore does to the disk keyed backend it loads into. */
+export interface BlockRestoreTarget {
+  readonly store: LmdbStore;
+  readonly keyGroupRange: KeyGroupRange;
+  /** The next list-element sequence number (restored list elements take new ones). */
+  sequence: number;
+  /** True once the backend is being disposed: the restore stops at its next turn. */
+  readonly closing: boolean;
+  setCurrentKey(key: unknown): void;
+  getTimerQueue(name: string): KeyGroupedTimerQueue;
+  /** A restored state's data is (about to be) in the store; remember its meta until a descriptor claims it. */
+  addRestoredState(meta: SnapshotStateMeta): void;
+  /** The key serializer of a registered map state (undefined otherwise). */
+  keySerializerOf(name: string): TypeSerializer<unknown> | undefined;
+  place(state?: string): string;
+}
+
+/** One snapshot being restored: its states' databases and shapes, and its timers once read. */
+interface Source {
+  snapshot: RestoredKeyedState;
+  dbs: Array<ReturnType<LmdbStore['db']>>;
+  shapes: PayloadShape[];
+  timers: Array<[queue: number, timestamp: number, namespace: Namespace, key: unknown, order: number]>;
+}
+
+/**
+ * Loads block snapshots of one or more earlier subtasks: only the blocks of this backend's key
+ * groups are read (`snapshot.block(keyGroup)`), each group from every snapshot in turn, so a
+ * snapshot written by the disk backend arrives in store order. Then the timers, in firing order.
+ */
+export async function loadBlockSnapshots(target: BlockRestoreTarget, snapshots: RestoredKeyedState[]): Promise<void> {
+  const sources = snapshots.map((snapshot) => prepare(target, snapshot));
+  const loader = new BlockLoader(target);
+  try {
+    const { startKeyGroup, endKeyGroup } = target.keyGroupRange;
+    for (let keyGroup = startKeyGroup; keyGroup <= endKeyGroup; keyGroup++) {
+      for (const source of sources) {
+        const bytes = source.snapshot.block(keyGroup);
+        if (bytes === undefined) continue;
+        const { meta } = source.snapshot;
+        const cursor = new BlockCursor(bytes, meta.format);
+        for (;;) {
+          let done: boolean;
+          try {
+            done = loader.load(cursor, keyGroup, source);
+          } catch (cause) {
+            throw unreadableBlock(target.place(), meta, keyGroup, cause);
+          }
+          if (done) break;
+          await loader.nextTurn();
+        }
+      }
+    }
+    await loader.finish();
+  } finally {
+    await loader.settle();
+  }
+  for (const { snapshot, timers } of sources) {
+    // Re-added in each queue's firing order (equal timestamps keep their order).
+    timers.sort((a, b) => a[4] - b[4]);
+    for (const [q, timestamp, namespace, key] of timers) {
+      target.setCurrentKey(key);
+      target.getTimerQueue(snapshot.meta.timerQueues[q]).add(timestamp, namespace);
+    }
+  }
+}
+
+function unknownKeySerializer(target: BlockRestoreTarget, meta: RestoredKeyedState['meta'], s: number): FloeError {
+  const st = meta.states[s];
+  return new FloeError(
+    'CHECKPOINT_INVALID',
+    `${target.place(st.name)}: the ${meta.backend} snapshot holds this map state with user keys written by the key serializer ${st.keySerializer}, which the disk backend must read to store them, and no descriptor of the state is registered yet. ` +
+      'Restore the snapshot into the heap backend, or keep the default (msgpack) key serializer for map state that moves between backends.',
+  );
+}
+
+function prepare(target: BlockRestoreTarget, snapshot: RestoredKeyedState): Source {
+  const { meta } = snapshot;
+  checkBlockFormat(meta, target.place());
+  const shapes = meta.states.map((st) => payloadShape(st, builtInSerializer(st.keySerializer) ?? target.keySerializerOf(st.name)));
+  for (const st of meta.states) target.addRestoredState(st);
+  return { snapshot, dbs: meta.states.map((st) => target.store.db(st.name)), shapes, timers: [] };
+}
+
+/**
+ * Writes the entries of blocks into the store. Keys are built in one scratch buffer (lmdb-js
+ * copies a key when it is queued; a view of each length is kept, so building a key allocates
+ * nothing); values are views into the block or carved from arena chunks, which stay untouched
+ * until their batch is written.
+ */
+class BlockLoader implements DiskEntrySink {
+  private scratch = Buffer.allocUnsafe(4096);
+  // DataView writes of numbers are inlined by the JIT; Buffer's write methods are not.
+  private view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
+  private views: Buffer[] = [];
+  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private arenaUsed = 0;
+  private readonly reader = new MsgpackReader(Buffer.alloc(0), 0, 0);
+  /** The store key of the current entry ends here (the suffix of a list element or map entry follows). */
+  private prefixEnd = 0;
+  private db: ReturnType<LmdbStore['db']> | undefined;
+  private puts = 0;
+  private sequence: number;
+  /** Batch promises not yet awaited, oldest first; the last is the batch of this turn. */
+  private batches: Array<Promise<unknown>> = [];
+  private readonly store: LmdbStore;
+
+  constructor(private readonly target: BlockRestoreTarget) {
+    this.store = target.store;
+    this.sequence = target.sequence;
+  }
+
+  /** Writes the next records of `cursor` until its end (true) or until this turn's puts are used up (false). */
+  load(cursor: BlockCursor, keyGroup: number, source: Source): boolean {
+    const bytes = cursor.bytes;
+    while (this.puts < PUTS_PER_TURN) {
+      if (!cursor.next()) return true;
+      if (cursor.record !== REC_ENTRY) {
+        source.timers.push([cursor.index, cursor.timestamp, cursor.namespace(), keyFromId(cursor.keyId()), cursor.order]);
+        continue;
+      }
+      const s = cursor.index;
+      const shape = source.shapes[s];
+      if (shape === undefined) throw new RangeError(`an entry of state index ${s}, but the snapshot names ${source.shapes.length} states`);
+      if (needsKeySerializer(shape)) throw unknownKeySerializer(this.target, source.snapshot.meta, s);
+      this.db = source.dbs[s];
+      this.writePrefix(cursor, keyGroup);
+      if (cursor.payloadTag === PAYLOAD_NUMBER) {
+        if (shape.ttl || !shape.inline || shape.kind === 'list' || shape.kind === 'map') throw new RangeError(`a number payload for ${shape.kind} state`);
+        this.put(this.prefixEnd, this.packNumber(cursor.payloadNumber));
+      } else if (shape.inline && !shape.ttl && shape.kind !== 'list' && shape.kind !== 'map') {
+        // The common case: the payload is the msgpack value, which is what the disk stores.
+        this.put(this.prefixEnd, bytes.subarray(cursor.payloadStart, cursor.payloadEnd));
+      } else {
+        this.reader.reset(bytes, cursor.payloadStart, cursor.payloadEnd);
+        readPayload(shape, this.reader, this, this.allocate);
+        if (!this.reader.done) throw new RangeError(`${cursor.payloadEnd - this.reader.pos} bytes after a payload`);
+      }
+    }
+    return false;
+  }
+
+  value(stored: Uint8Array): void {
+    this.put(this.prefixEnd, stored);
+  }
+
+  element(stored: Uint8Array): void {
+    const at = this.prefixEnd;
+    const seq = this.sequence++;
+    this.ensure(at + 8);
+    this.view.setUint32(at, Math.floor(seq / 0x1_0000_0000));
+    this.view.setUint32(at + 4, seq >>> 0);
+    this.put(at + 8, stored);
+  }
+
+  mapEntry(userKey: Uint8Array, stored: Uint8Array): void {
+    const at = this.prefixEnd;
+    this.ensure(at + userKey.length);
+    this.scratch.set(userKey, at);
+    this.put(at + userKey.length, stored);
+  }
+
+  /** Gives the write thread this turn's batch and waits while too many are queued. */
+  async nextTurn(): Promise<void> {
+    this.puts = 0;
+    if (this.target.closing) throw new FloeError('JOB_CANCELLED', `${this.target.place()}: the backend was closed while its state was restored`);
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.batches.length > MAX_QUEUED_BATCHES) await this.awaitBatch(this.batches.shift()!);
+  }
+
+  /** Waits until every put is written. */
+  async finish(): Promise<void> {
+    while (this.batches.length > 0) await this.awaitBatch(this.batches.shift()!);
+    this.target.sequence = Math.max(this.target.sequence, this.sequence);
+  }
+
+  /** After a failure: waits for the batches already queued, so the store is not closed under them. */
+  async settle(): Promise<void> {
+    const batches = this.batches;
+    this.batches = [];
+    await Promise.allSettled(batches);
+  }
+
+  private async awaitBatch(batch: Promise<unknown>): Promise<void> {
+    try {
+      await batch;
+    } catch (cause) {
+      throw this.store.queuedWriteError(cause);
+    }
+  }
+
+  private readonly allocate = (n: number): Buffer => {
+    if (n > ARENA_BYTES / 4) return Buffer.allocUnsafe(n);
+    if (this.arenaUsed + n > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(ARENA_BYTES);
+      this.arenaUsed = 0;
+    }
+    const out = this.arena.subarray(this.arenaUsed, this.arenaUsed + n);
+    this.arenaUsed += n;
+    return out;
+  };
+
+  /** A number value as msgpack (what the msgpack serializer stores for it). */
+  private packNumber(n: number): Buffer {
+    if (Number.isInteger(n) && n >= 0 && n < 128 && !Object.is(n, -0)) {
+      const out = this.allocate(1);
+      out[0] = n;
+      return out;
+    }
+    if ((n | 0) === n && !Object.is(n, -0)) {
+      const out = this.allocate(5);
+      out[0] = 0xd2;
+      out.writeInt32BE(n, 1);
+      return out;
+    }
+    const out = this.allocate(9);
+    out[0] = 0xcb;
+    out.writeDoubleBE(n, 1);
+    return out;
+  }
+
+  private put(keyLength: number, value: Uint8Array): void {
+    const batch = this.store.putQueued(this.db!, this.viewOf(keyLength), value);
+    const batches = this.batches;
+    if (batches.length === 0 || batches[batches.length - 1] !== batch) batches.push(batch);
+    this.puts++;
+  }
+
+  /** `[keyGroup][key length][key][namespace length][namespace]` of the current record into the scratch buffer. */
+  private writePrefix(c: BlockCursor, keyGroup: number): void {
+    const bytes = c.bytes;
+    let keyLength: number;
+    if (c.idTag === ID_NUMBER) {
+      this.ensure(4 + 9);
+      this.scratch[4] = TAG_NUMBER;
+      this.view.setFloat64(5, c.idNumber);
+      keyLength = 9;
+    } else if (c.idTag === ID_STRING && (c.idStart === c.idEnd || bytes[c.idStart] !== 0x01)) {
+      // A string id not starting with U+0001 is the key itself: 's' + the same UTF-8.
+      keyLength = 1 + c.idEnd - c.idStart;
+      this.ensure(4 + keyLength);
+      this.scratch[4] = TAG_STRING;
+      copyBytes(bytes, c.idStart, c.idEnd, this.scratch, 5);
+    } else {
+      const encoded = encodeKey(keyFromId(c.keyId()));
+      keyLength = encoded.length;
+      this.ensure(4 + keyLength);
+      this.scratch.set(encoded, 4);
+    }
+    // keyPart throws the INVALID_KEY of a key too long for the disk backend.
+    if (keyLength > MAX_KEY_PART_BYTES) keyPart(keyGroup, this.scratch.subarray(4, 4 + keyLength), () => this.target.place(), keyFromId(c.keyId()));
+    const view = this.view;
+    view.setUint16(0, keyGroup);
+    view.setUint16(2, keyLength);
+    let at = 4 + keyLength;
+    if (c.nsTag === NS_VOID) {
+      this.ensure(at + 3);
+      this.view.setUint16(at, 1);
+      this.scratch[at + 2] = TAG_STRING;
+      at += 3;
+    } else if (c.nsTag === NS_STRING) {
+      const n = c.nsEnd - c.nsStart;
+      this.ensure(at + 3 + n);
+      this.view.setUint16(at, 1 + n);
+      this.scratch[at + 2] = TAG_STRING;
+      copyBytes(bytes, c.nsStart, c.nsEnd, this.scratch, at + 3);
+      at += 3 + n;
+    } else if (c.nsTag === NS_NUMBER) {
+      this.ensure(at + 11);
+      this.view.setUint16(at, 9);
+      this.scratch[at + 2] = TAG_NUMBER;
+      this.view.setFloat64(at + 3, c.nsNumber === 0 ? 0 : c.nsNumber);
+      at += 11;
+    }
+    this.prefixEnd = at;
+  }
+
+  /** Grows the scratch buffer (keeping its content) to hold `bytes`. */
+  private ensure(bytes: number): void {
+    if (bytes <= this.scratch.length) return;
+    const next = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2));
+    this.scratch.copy(next);
+    this.scratch = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+    this.views = [];
+  }
+
+  /** The first `n` bytes of the scratch buffer, as a cached view. */
+  private viewOf(n: number): Buffer {
+    return this.views[n] ?? (this.views[n] = this.scratch.subarray(0, n));
+  }
+}
+
+/** Copies `from[start, end)` to `to` at `at`: a loop for short runs (Buffer#copy costs more than it copies there). */
+function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): void {
+  if (end - start > 64) {
+    from.copy(to, at, start, end);
+    return;
+  }
+  for (let i = start; i < end; i++) to[at++] = from[i];
+}
