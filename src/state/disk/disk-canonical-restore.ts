@@ -3,6 +3,7 @@
 // written into the store in the disk layout (key-layout.ts), keys built by copying bytes out of the
 // block and values sliced out of payloads, so no value is decoded. Puts go to lmdb-js's write
 // thread in batches of one event-loop turn, which LMDB writes while the next blocks are read.
+// Map state whose user keys only its key serializer can read waits as payloads until claimed.
 import { FloeError } from '../../core/errors.js';
 import { keyFromId } from '../../core/key-decoding.js';
 import { encodeKey, TAG_NUMBER, TAG_STRING } from '../../core/key-encoding.js';
@@ -14,7 +15,8 @@ import { BlockCursor, ID_NUMBER, ID_STRING, NS_NUMBER, NS_STRING, NS_VOID, PAYLO
 import { MsgpackReader } from '../snapshot-format/msgpack-bytes.js';
 import { checkBlockFormat, unreadableBlock } from '../snapshot-format/snapshot-labels.js';
 import { type DiskEntrySink, type PayloadShape, needsKeySerializer, payloadShape, readPayload } from './canonical-payloads.js';
-import { keyPart, MAX_KEY_PART_BYTES } from './key-layout.js';
+import type { DiskStateTable } from './disk-state-table.js';
+import { DEFERRED_PREFIX, keyPart, MAX_KEY_PART_BYTES, upperBound } from './key-layout.js';
 import type { LmdbStore } from './lmdb-store.js';
 
 /** Puts per turn of the event loop (one lmdb-js batch each). */
@@ -91,15 +93,6 @@ export async function loadBlockSnapshots(target: BlockRestoreTarget, snapshots: 
   }
 }
 
-function unknownKeySerializer(target: BlockRestoreTarget, meta: RestoredKeyedState['meta'], s: number): FloeError {
-  const st = meta.states[s];
-  return new FloeError(
-    'CHECKPOINT_INVALID',
-    `${target.place(st.name)}: the ${meta.backend} snapshot holds this map state with user keys written by the key serializer ${st.keySerializer}, which the disk backend must read to store them, and no descriptor of the state is registered yet. ` +
-      'Restore the snapshot into the heap backend, or keep the default (msgpack) key serializer for map state that moves between backends.',
-  );
-}
-
 function prepare(target: BlockRestoreTarget, snapshot: RestoredKeyedState): Source {
   const { meta } = snapshot;
   checkBlockFormat(meta, target.place());
@@ -148,9 +141,17 @@ class BlockLoader implements DiskEntrySink {
       const s = cursor.index;
       const shape = source.shapes[s];
       if (shape === undefined) throw new RangeError(`an entry of state index ${s}, but the snapshot names ${source.shapes.length} states`);
-      if (needsKeySerializer(shape)) throw unknownKeySerializer(this.target, source.snapshot.meta, s);
       this.db = source.dbs[s];
-      this.writePrefix(cursor, keyGroup);
+      if (needsKeySerializer(shape)) {
+        // Only the state's key serializer can turn these user keys into store keys: kept as they are until a descriptor claims the state.
+        if (cursor.payloadTag === PAYLOAD_NUMBER) throw new RangeError('a number payload for map state');
+        this.scratch[0] = DEFERRED_PREFIX[0];
+        this.scratch[1] = DEFERRED_PREFIX[1];
+        this.writePrefix(cursor, keyGroup, DEFERRED_PREFIX.length);
+        this.put(this.prefixEnd, bytes.subarray(cursor.payloadStart, cursor.payloadEnd));
+        continue;
+      }
+      this.writePrefix(cursor, keyGroup, 0);
       if (cursor.payloadTag === PAYLOAD_NUMBER) {
         if (shape.ttl || !shape.inline || shape.kind === 'list' || shape.kind === 'map') throw new RangeError(`a number payload for ${shape.kind} state`);
         this.put(this.prefixEnd, this.packNumber(cursor.payloadNumber));
@@ -252,33 +253,34 @@ class BlockLoader implements DiskEntrySink {
     this.puts++;
   }
 
-  /** `[keyGroup][key length][key][namespace length][namespace]` of the current record into the scratch buffer. */
-  private writePrefix(c: BlockCursor, keyGroup: number): void {
+  /** `[keyGroup][key length][key][namespace length][namespace]` of the current record into the scratch buffer from `base`. */
+  private writePrefix(c: BlockCursor, keyGroup: number, base: number): void {
     const bytes = c.bytes;
+    const keyAt = base + 4;
     let keyLength: number;
     if (c.idTag === ID_NUMBER) {
-      this.ensure(4 + 9);
-      this.scratch[4] = TAG_NUMBER;
-      this.view.setFloat64(5, c.idNumber);
+      this.ensure(keyAt + 9);
+      this.scratch[keyAt] = TAG_NUMBER;
+      this.view.setFloat64(keyAt + 1, c.idNumber);
       keyLength = 9;
     } else if (c.idTag === ID_STRING && (c.idStart === c.idEnd || bytes[c.idStart] !== 0x01)) {
       // A string id not starting with U+0001 is the key itself: 's' + the same UTF-8.
       keyLength = 1 + c.idEnd - c.idStart;
-      this.ensure(4 + keyLength);
-      this.scratch[4] = TAG_STRING;
-      copyBytes(bytes, c.idStart, c.idEnd, this.scratch, 5);
+      this.ensure(keyAt + keyLength);
+      this.scratch[keyAt] = TAG_STRING;
+      copyBytes(bytes, c.idStart, c.idEnd, this.scratch, keyAt + 1);
     } else {
       const encoded = encodeKey(keyFromId(c.keyId()));
       keyLength = encoded.length;
-      this.ensure(4 + keyLength);
-      this.scratch.set(encoded, 4);
+      this.ensure(keyAt + keyLength);
+      this.scratch.set(encoded, keyAt);
     }
     // keyPart throws the INVALID_KEY of a key too long for the disk backend.
-    if (keyLength > MAX_KEY_PART_BYTES) keyPart(keyGroup, this.scratch.subarray(4, 4 + keyLength), () => this.target.place(), keyFromId(c.keyId()));
+    if (keyLength > MAX_KEY_PART_BYTES) keyPart(keyGroup, this.scratch.subarray(keyAt, keyAt + keyLength), () => this.target.place(), keyFromId(c.keyId()));
     const view = this.view;
-    view.setUint16(0, keyGroup);
-    view.setUint16(2, keyLength);
-    let at = 4 + keyLength;
+    view.setUint16(base, keyGroup);
+    view.setUint16(base + 2, keyLength);
+    let at = keyAt + keyLength;
     if (c.nsTag === NS_VOID) {
       this.ensure(at + 3);
       this.view.setUint16(at, 1);
@@ -324,4 +326,38 @@ function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: num
     return;
   }
   for (let i = start; i < end; i++) to[at++] = from[i];
+}
+
+/**
+ * Converts the deferred entries of a restored map state (see DEFERRED_PREFIX) once its descriptor
+ * claimed it: the user keys of each payload are read with the descriptor's key serializer and
+ * the entries written in the disk layout, in the restored meta's TTL form (the caller adapts TTL
+ * after); the deferred entries are removed. Writes go through the table, so the next incremental
+ * checkpoint carries them. One range read when there is nothing to convert.
+ */
+export function convertDeferredEntries(table: DiskStateTable, meta: SnapshotStateMeta, keySerializer: TypeSerializer<unknown>, place: string): void {
+  const shape = payloadShape(meta, keySerializer);
+  const reader = new MsgpackReader(Buffer.alloc(0), 0, 0);
+  let prefix: Buffer = Buffer.alloc(0);
+  const notMap = () => {
+    throw new RangeError(`a ${meta.kind} payload where map entries were deferred`);
+  };
+  const sink: DiskEntrySink = { value: notMap, element: notMap, mapEntry: (userKey, stored) => table.put(Buffer.concat([prefix, userKey]), stored) };
+  const end = upperBound(DEFERRED_PREFIX);
+  for (;;) {
+    // Converted entries are removed, so every chunk starts at the front again.
+    const chunk = table.store.range(table.db, DEFERRED_PREFIX, end, 256);
+    if (chunk.length === 0) return;
+    for (const { key, value } of chunk) {
+      prefix = key.subarray(DEFERRED_PREFIX.length);
+      try {
+        reader.reset(value, 0, value.length);
+        readPayload(shape, reader, sink, (n) => Buffer.allocUnsafe(n));
+      } catch (cause) {
+        if (cause instanceof FloeError) throw cause;
+        throw new FloeError('CHECKPOINT_INVALID', `${place}: a restored entry of this map state cannot be read (${(cause as Error).message}); restore an older checkpoint or savepoint`, { cause });
+      }
+      table.remove(key);
+    }
+  }
 }

@@ -14,7 +14,7 @@ import { MsgpackWriter } from '../snapshot-format/msgpack-bytes.js';
 import { CANONICAL_BACKEND } from '../snapshot-format/snapshot-labels.js';
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
 import { type PayloadShape, needsKeySerializer, writeListPayload, writeMapPayload, writeSinglePayload } from './canonical-payloads.js';
-import { keyGroupPrefix, parseKey } from './key-layout.js';
+import { DEFERRED_PREFIX, keyGroupPrefix, parseKey, upperBound } from './key-layout.js';
 import type { LmdbStore } from './lmdb-store.js';
 
 /** Entries read per LMDB range call. */
@@ -115,35 +115,40 @@ class GroupEncoder {
 
   /** Writes state `s`'s entries of `keyGroup` into `block`; returns the number of entry records. */
   writeState(block: BlockWriter, s: number, keyGroup: number): number {
-    const { store, view } = this.input;
-    const db = store.db(this.input.names[s]);
     const shape = this.input.shapes[s];
     const ttl = this.input.dropExpired[s];
     const now = this.input.ttlNow;
-    const end = keyGroupPrefix(keyGroup + 1);
     this.written = 0;
-    let start: Buffer = keyGroupPrefix(keyGroup);
+    this.scan(s, keyGroupPrefix(keyGroup), (key, value) => {
+      // Cleanup on full snapshot drops what had expired at the barrier, per value, element or map entry.
+      if (ttl !== undefined && ttl.isExpired(value.readDoubleLE(0), now)) return;
+      this.add(block, s, shape, key, value);
+    });
+    this.flush(block, s, shape);
+    // Map state restored unclaimed whose user keys need its key serializer: its payloads wait as they were read.
+    if (needsKeySerializer(shape))
+      this.scan(s, Buffer.concat([DEFERRED_PREFIX, keyGroupPrefix(keyGroup)]), (key, payload) => {
+        const entry = key.subarray(DEFERRED_PREFIX.length);
+        const parsed = parseKey(entry);
+        block.packedEntry(s, namespaceOf(entry.subarray(parsed.keyPartEnd + 2, parsed.prefixEnd)), keyIdOf(entry.subarray(4, parsed.keyPartEnd)), payload);
+        this.written++;
+      });
+    return this.written;
+  }
+
+  /** Visits every entry of state `s` whose key starts with `prefix` (a key group's), in key order. */
+  private scan(s: number, prefix: Buffer, visit: (key: Buffer, value: Buffer) => void): void {
+    const { store, view } = this.input;
+    const db = store.db(this.input.names[s]);
+    const end = upperBound(prefix);
+    let start = prefix;
     let exclusive = false;
     for (;;) {
-      const { visited, lastKey } = store.scanViews(
-        db,
-        start,
-        exclusive,
-        SCAN_CHUNK,
-        view,
-        (key, value) => {
-          // Cleanup on full snapshot drops what had expired at the barrier, per value, element or map entry.
-          if (ttl !== undefined && ttl.isExpired(value.readDoubleLE(0), now)) return;
-          this.add(block, s, shape, key, value);
-        },
-        end,
-      );
-      if (visited < SCAN_CHUNK || lastKey === undefined) break;
+      const { visited, lastKey } = store.scanViews(db, start, exclusive, SCAN_CHUNK, view, visit, end);
+      if (visited < SCAN_CHUNK || lastKey === undefined) return;
       start = lastKey;
       exclusive = true;
     }
-    this.flush(block, s, shape);
-    return this.written;
   }
 
   private add(block: BlockWriter, s: number, shape: PayloadShape, key: Buffer, value: Buffer): void {

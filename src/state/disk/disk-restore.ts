@@ -9,6 +9,7 @@ import type { DiskSnapshotMeta, RestoredKeyedState } from '../keyed-snapshot.js'
 import type { Namespace } from '../keyed-state-backend.js';
 import { foreignSnapshotError, holdsBlocks } from '../snapshot-format/snapshot-labels.js';
 import { type BlockRestoreTarget, loadBlockSnapshots } from './disk-canonical-restore.js';
+import { keyGroupOfStoredKey } from './key-layout.js';
 import { type KvRecord, readRecordBytes, readRecordFile } from './record-file.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
@@ -69,7 +70,7 @@ async function loadDiskSnapshots(backend: DiskRestoreTarget, snapshots: Restored
         let db = undefined as ReturnType<typeof store.db> | undefined;
         let after: Buffer | null | undefined;
         for (const r of records) {
-          const keyGroup = (r.key[0] << 8) | r.key[1];
+          const keyGroup = keyGroupOfStoredKey(r.key);
           if (keyGroup < lo || keyGroup > hi) continue;
           if (r.state !== state) {
             if (state !== '') appendAfter.set(state, after);

@@ -39,6 +39,7 @@ import type { AggregatingState, ListState, MapState, ReducingState, ValueState }
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
+import { convertDeferredEntries } from './disk-canonical-restore.js';
 import { loadSnapshots } from './disk-restore.js';
 import { DiskSnapshotter } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
@@ -444,6 +445,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       descriptor.serializer as TypeSerializer<unknown>,
       ttl,
     );
+    if (restoredMeta?.kind === 'map')
+      convertDeferredEntries(table, restoredMeta, (descriptor as MapStateDescriptor<unknown, unknown>).keySerializer as TypeSerializer<unknown>, this.place(descriptor.name));
     if (restoredMeta !== undefined && restoredMeta.ttl !== (ttl !== undefined)) adaptTtl(table, restoredMeta.ttl, this.options.ttlClock.now());
     const handle = create(table);
     handle.place = this.place(descriptor.name);
