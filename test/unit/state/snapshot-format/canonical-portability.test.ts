@@ -21,7 +21,7 @@ import { DiskStateBackend } from '../../../../src/state/disk/disk-state-backend.
 import { HeapStateBackend } from '../../../../src/state/heap/heap-state-backend.js';
 import { concatChunks, type KeyedSnapshotResult, restoredFromBytes } from '../../../../src/state/keyed-snapshot.js';
 import type { KeyedStateBackend, Namespace } from '../../../../src/state/keyed-state-backend.js';
-import { JsonSerializer } from '../../../../src/state/serde/type-serializer.js';
+import { JsonSerializer, type TypeSerializer } from '../../../../src/state/serde/type-serializer.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../../../../src/state/state.js';
 import { StateTtlConfig } from '../../../../src/state/ttl/state-ttl-config.js';
 
@@ -34,6 +34,13 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** Nothing expires during a run: TTL timestamps must travel unchanged. */
 const ttl = StateTtlConfig.newBuilder(3_600_000).build();
 const json = new JsonSerializer();
+/** A key serializer no backend knows by its identity: the disk backend needs the descriptor to store its keys. */
+const taggedKeys: TypeSerializer<unknown> = {
+  id: 'tagged-keys',
+  version: 1,
+  serialize: (k) => Buffer.from(`K${JSON.stringify(k)}`),
+  deserialize: (b) => JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString().slice(1)) as unknown,
+};
 const average = {
   createAccumulator: () => ({ n: 0, total: 0 }),
   add: (v: number, acc: { n: number; total: number }) => ({ n: acc.n + 1, total: acc.total + v }),
@@ -51,6 +58,7 @@ function descriptors(): StateDescriptor[] {
     new MapStateDescriptor<unknown, unknown>('map'),
     new MapStateDescriptor<unknown, unknown>('map-ttl', { ttl }),
     new MapStateDescriptor<unknown, unknown>('map-json-ttl', { serializer: json, keySerializer: json, ttl }),
+    new MapStateDescriptor<unknown, unknown>('map-tagged', { keySerializer: taggedKeys }),
     new ReducingStateDescriptor<number>('sum', { reduce: (a, b) => a + b }),
     new AggregatingStateDescriptor<number, { n: number; total: number }, number>('average', { aggregate: average, ttl }),
   ];
@@ -65,6 +73,7 @@ interface Handles {
   map: MapState<unknown, unknown>;
   mapTtl: MapState<unknown, unknown>;
   mapJson: MapState<unknown, unknown>;
+  mapTagged: MapState<unknown, unknown>;
   sum: ReducingState<number>;
   average: AggregatingState<number, number>;
   all: Array<{ setCurrentNamespace(ns: Namespace): void }>;
@@ -72,8 +81,8 @@ interface Handles {
 
 function register(b: KeyedStateBackend): Handles {
   const all = descriptors().map((d) => b.getPartitionedState(d as never));
-  const [value, valueTtl, valueJson, list, listJson, map, mapTtl, mapJson, sum, avg] = all as never[];
-  return { value, valueTtl, valueJson, list, listJson, map, mapTtl, mapJson, sum, average: avg, all: all as Handles['all'] };
+  const [value, valueTtl, valueJson, list, listJson, map, mapTtl, mapJson, mapTagged, sum, avg] = all as never[];
+  return { value, valueTtl, valueJson, list, listJson, map, mapTtl, mapJson, mapTagged, sum, average: avg, all: all as Handles['all'] };
 }
 
 interface Op {
@@ -105,7 +114,7 @@ const jsonArb = fc.oneof(fc.integer(), fc.string({ maxLength: 6 }), fc.array(fc.
 const opArb: fc.Arbitrary<Op> = fc.record({
   key: keyArb,
   ns: fc.constantFrom<Namespace>('', 'w1', 7, 'é'),
-  op: fc.nat(15),
+  op: fc.nat(16),
   value: valueArb,
   json: jsonArb,
   userKey: fc.oneof(fc.string({ maxLength: 3 }), fc.integer({ min: -5, max: 5 }), fc.tuple(fc.constant('x'), fc.nat(2))),
@@ -165,6 +174,9 @@ function apply(b: KeyedStateBackend, h: Handles, ops: Op[], clock: ManualClock):
         break;
       case 14:
         event.remove(o.ts, o.ns);
+        break;
+      case 15:
+        h.mapTagged.put(o.userKey, o.value);
         break;
       default:
         h.list.update([o.value, o.n]);
@@ -269,7 +281,7 @@ describe('canonical snapshots between backends', () => {
     const clock = new ManualClock(1_000);
     try {
       const source = create('heap', 32, KeyGroupRange.of(0, 31), clock);
-      const ops: Op[] = Array.from({ length: 64 }, (_, i) => ({ key: `k${i % 9}`, ns: i % 3 === 0 ? 'w' : '', op: i % 16, value: { i }, json: [i], userKey: i % 4, n: i, ts: i }));
+      const ops: Op[] = Array.from({ length: 68 }, (_, i) => ({ key: `k${i % 9}`, ns: i % 3 === 0 ? 'w' : '', op: i % 17, value: { i }, json: [i], userKey: i % 4, n: i, ts: i }));
       apply(source, register(source), ops, clock);
       const expected = dump([source], true);
       let snapshot = await source.snapshot({ checkpointId: 1, canonical: true }).write();
