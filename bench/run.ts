@@ -4,12 +4,14 @@ import { checkpointLatencyBenchmark } from './checkpoint-latency.js';
 import { checkpointOverheadBenchmark } from './checkpoint-overhead.js';
 import { diskBenchmark } from './disk.js';
 import { keyedCountBenchmark } from './keyed-count.js';
+import { savepointRestoreBenchmark } from './savepoint-restore.js';
 
 const benchmarks: Record<string, (args: string[]) => Promise<Record<string, unknown>>> = {
   'keyed-count': keyedCountBenchmark,
   'checkpoint-overhead': checkpointOverheadBenchmark,
   'checkpoint-latency': checkpointLatencyBenchmark,
   disk: diskBenchmark,
+  'savepoint-restore': savepointRestoreBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);
