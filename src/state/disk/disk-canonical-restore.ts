@@ -1,8 +1,10 @@
 // Restoring canonical (and heap) snapshots into the disk backend (does I/O): for each key group
 // this backend owns, the blocks of every snapshot are read record by record and their entries
 // written into the store in the disk layout (key-layout.ts), keys built by copying bytes out of the
-// block and values sliced out of payloads, so no value is decoded. Puts go to lmdb-js's write
-// thread in batches of one event-loop turn, which LMDB writes while the next blocks are read.
+// block and values sliced out of payloads, so no value is decoded. While every database receives
+// its keys in store order (a snapshot written by the disk backend) they are appended in LMDB's
+// append mode; from the first key out of order on (heap snapshots: map order), puts go to lmdb-js's
+// write thread in batches of one event-loop turn, which LMDB writes while the next blocks are read.
 // Map state whose user keys only its key serializer can read waits as payloads until claimed.
 import { FloeError } from '../../core/errors.js';
 import { keyFromId } from '../../core/key-decoding.js';
@@ -43,10 +45,17 @@ export interface BlockRestoreTarget {
   place(state?: string): string;
 }
 
+/** The database of one state, and the last key appended to it (while appending). */
+interface Target {
+  db: ReturnType<LmdbStore['db']>;
+  last: Buffer;
+  lastLength: number;
+}
+
 /** One snapshot being restored: its states' databases and shapes, and its timers once read. */
 interface Source {
   snapshot: RestoredKeyedState;
-  dbs: Array<ReturnType<LmdbStore['db']>>;
+  targets: Target[];
   shapes: PayloadShape[];
   timers: Array<[queue: number, timestamp: number, namespace: Namespace, key: unknown, order: number]>;
 }
@@ -57,7 +66,8 @@ interface Source {
  * snapshot written by the disk backend arrives in store order. Then the timers, in firing order.
  */
 export async function loadBlockSnapshots(target: BlockRestoreTarget, snapshots: RestoredKeyedState[]): Promise<void> {
-  const sources = snapshots.map((snapshot) => prepare(target, snapshot));
+  const targets = new Map<string, Target>();
+  const sources = snapshots.map((snapshot) => prepare(target, snapshot, targets));
   const loader = new BlockLoader(target);
   try {
     const { startKeyGroup, endKeyGroup } = target.keyGroupRange;
@@ -93,12 +103,23 @@ export async function loadBlockSnapshots(target: BlockRestoreTarget, snapshots: 
   }
 }
 
-function prepare(target: BlockRestoreTarget, snapshot: RestoredKeyedState): Source {
+/** Checks a snapshot and registers its states; `targets` holds each state's database once (snapshots share them). */
+function prepare(target: BlockRestoreTarget, snapshot: RestoredKeyedState, targets: Map<string, Target>): Source {
   const { meta } = snapshot;
   checkBlockFormat(meta, target.place());
   const shapes = meta.states.map((st) => payloadShape(st, builtInSerializer(st.keySerializer) ?? target.keySerializerOf(st.name)));
   for (const st of meta.states) target.addRestoredState(st);
-  return { snapshot, dbs: meta.states.map((st) => target.store.db(st.name)), shapes, timers: [] };
+  const targetOf = (name: string): Target => {
+    let t = targets.get(name);
+    if (t === undefined) {
+      const db = target.store.db(name);
+      // Appending needs an empty database (a state registered before the restore may hold entries).
+      const empty = target.store.range(db, Buffer.alloc(0), undefined, 1).length === 0;
+      targets.set(name, (t = { db, last: Buffer.allocUnsafe(256), lastLength: empty ? 0 : -1 }));
+    }
+    return t;
+  };
+  return { snapshot, targets: meta.states.map((st) => targetOf(st.name)), shapes, timers: [] };
 }
 
 /**
@@ -117,16 +138,19 @@ class BlockLoader implements DiskEntrySink {
   private readonly reader = new MsgpackReader(Buffer.alloc(0), 0, 0);
   /** The store key of the current entry ends here (the suffix of a list element or map entry follows). */
   private prefixEnd = 0;
-  private db: ReturnType<LmdbStore['db']> | undefined;
+  /** The database of the current record's state. */
+  private target: Target | undefined;
+  /** True while every database got its keys in store order: puts are appends on this thread. */
+  private appending = true;
   private puts = 0;
   private sequence: number;
   /** Batch promises not yet awaited, oldest first; the last is the batch of this turn. */
   private batches: Array<Promise<unknown>> = [];
   private readonly store: LmdbStore;
 
-  constructor(private readonly target: BlockRestoreTarget) {
-    this.store = target.store;
-    this.sequence = target.sequence;
+  constructor(private readonly backend: BlockRestoreTarget) {
+    this.store = backend.store;
+    this.sequence = backend.sequence;
   }
 
   /** Writes the next records of `cursor` until its end (true) or until this turn's puts are used up (false). */
@@ -141,7 +165,7 @@ class BlockLoader implements DiskEntrySink {
       const s = cursor.index;
       const shape = source.shapes[s];
       if (shape === undefined) throw new RangeError(`an entry of state index ${s}, but the snapshot names ${source.shapes.length} states`);
-      this.db = source.dbs[s];
+      this.target = source.targets[s];
       if (needsKeySerializer(shape)) {
         // Only the state's key serializer can turn these user keys into store keys: kept as they are until a descriptor claims the state.
         if (cursor.payloadTag === PAYLOAD_NUMBER) throw new RangeError('a number payload for map state');
@@ -190,7 +214,7 @@ class BlockLoader implements DiskEntrySink {
   /** Gives the write thread this turn's batch and waits while too many are queued. */
   async nextTurn(): Promise<void> {
     this.puts = 0;
-    if (this.target.closing) throw new FloeError('JOB_CANCELLED', `${this.target.place()}: the backend was closed while its state was restored`);
+    if (this.backend.closing) throw new FloeError('JOB_CANCELLED', `${this.backend.place()}: the backend was closed while its state was restored`);
     await new Promise((resolve) => setImmediate(resolve));
     while (this.batches.length > MAX_QUEUED_BATCHES) await this.awaitBatch(this.batches.shift()!);
   }
@@ -198,7 +222,8 @@ class BlockLoader implements DiskEntrySink {
   /** Waits until every put is written. */
   async finish(): Promise<void> {
     while (this.batches.length > 0) await this.awaitBatch(this.batches.shift()!);
-    this.target.sequence = Math.max(this.target.sequence, this.sequence);
+    this.store.commit();
+    this.backend.sequence = Math.max(this.backend.sequence, this.sequence);
   }
 
   /** After a failure: waits for the batches already queued, so the store is not closed under them. */
@@ -247,10 +272,23 @@ class BlockLoader implements DiskEntrySink {
   }
 
   private put(keyLength: number, value: Uint8Array): void {
-    const batch = this.store.putQueued(this.db!, this.viewOf(keyLength), value);
+    const target = this.target!;
+    const key = this.viewOf(keyLength);
+    this.puts++;
+    if (this.appending) {
+      if (target.lastLength >= 0 && isAfter(this.scratch, keyLength, target.last, target.lastLength)) {
+        this.store.append(target.db, key, value);
+        if (target.last.length < keyLength) target.last = Buffer.allocUnsafe(Math.max(keyLength, target.last.length * 2));
+        copyBytes(this.scratch, 0, keyLength, target.last, 0);
+        target.lastLength = keyLength;
+        return;
+      }
+      // A key out of store order: from now on LMDB sorts, on its own thread.
+      this.appending = false;
+    }
+    const batch = this.store.putQueued(target.db, key, value);
     const batches = this.batches;
     if (batches.length === 0 || batches[batches.length - 1] !== batch) batches.push(batch);
-    this.puts++;
   }
 
   /** `[keyGroup][key length][key][namespace length][namespace]` of the current record into the scratch buffer from `base`. */
@@ -276,7 +314,7 @@ class BlockLoader implements DiskEntrySink {
       this.scratch.set(encoded, keyAt);
     }
     // keyPart throws the INVALID_KEY of a key too long for the disk backend.
-    if (keyLength > MAX_KEY_PART_BYTES) keyPart(keyGroup, this.scratch.subarray(keyAt, keyAt + keyLength), () => this.target.place(), keyFromId(c.keyId()));
+    if (keyLength > MAX_KEY_PART_BYTES) keyPart(keyGroup, this.scratch.subarray(keyAt, keyAt + keyLength), () => this.backend.place(), keyFromId(c.keyId()));
     const view = this.view;
     view.setUint16(base, keyGroup);
     view.setUint16(base + 2, keyLength);
@@ -360,4 +398,11 @@ export function convertDeferredEntries(table: DiskStateTable, meta: SnapshotStat
       table.remove(key);
     }
   }
+}
+
+/** True when `a[0, aLength)` sorts after `b[0, bLength)` (the first key of a database sorts after "nothing"). */
+function isAfter(a: Buffer, aLength: number, b: Buffer, bLength: number): boolean {
+  const n = aLength < bLength ? aLength : bLength;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] > b[i];
+  return aLength > bLength;
 }
