@@ -288,6 +288,21 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       await expect(async () => target.restore([future])).rejects.toThrow(/block format 99.*reads formats 1 and 2/);
     });
 
+    it('refuses a damaged canonical snapshot, naming the key group that cannot be read', async () => {
+      const source = make();
+      source.setCurrentKey('a');
+      source.getState(descriptors().v).update({ n: 1, tags: ['x'] });
+      const result = await source.snapshot({ checkpointId: 1, canonical: true }).write();
+      const [[keyGroup, , length]] = result.meta.keyGroups;
+      const bytes = concatChunks(result.data);
+      const damaged = restoredFromBytes({ ...result.meta, keyGroups: [[keyGroup, 0, length - 3]] }, bytes);
+      const target = make();
+      await expect(async () => {
+        await target.restore([damaged]);
+        target.getState(descriptors().v);
+      }).rejects.toThrow(new RegExp(`key group ${keyGroup} of the canonical snapshot cannot be read.*damaged`));
+    });
+
     it('refuses a snapshot of a backend it does not know, saying how to move the state', async () => {
       const source = make();
       source.setCurrentKey('a');

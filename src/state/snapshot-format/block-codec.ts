@@ -20,8 +20,8 @@
 //              string key, one more U+0001 in front when it starts with U+0001; an array or object
 //              key is U+0001 + the latin1 text of its canonical encoding) | 0x02 f64 (number key)
 //              | 0x03 u32 length + msgpack (bigint and boolean keys)
-//   payload    0x01 f64 (a number value of a value/reducing/aggregating state without TTL)
-//              | 0x02 u32 length + msgpack of the payload structure below
+//   payload    0x01 f64 (a number value of an inlined value/reducing/aggregating state without
+//              TTL; it may also come as 0x02) | 0x02 u32 length + msgpack of the payload structure below
 // Every record of a block belongs to that block's key group. Writers put entries first and timers
 // last; readers accept any order. Entries with nothing left (an empty list or map) are not written.
 //
