@@ -133,6 +133,9 @@ class BlockLoader implements DiskEntrySink {
   // DataView writes of numbers are inlined by the JIT; Buffer's write methods are not.
   private view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
   private views: Buffer[] = [];
+  /** Values of appends (copied by LMDB at once), and views of each length. */
+  private valueScratch = Buffer.allocUnsafe(1024);
+  private valueViews: Buffer[] = [];
   private arena = Buffer.allocUnsafe(ARENA_BYTES);
   private arenaUsed = 0;
   private readonly reader = new MsgpackReader(Buffer.alloc(0), 0, 0);
@@ -172,7 +175,7 @@ class BlockLoader implements DiskEntrySink {
         this.scratch[0] = DEFERRED_PREFIX[0];
         this.scratch[1] = DEFERRED_PREFIX[1];
         this.writePrefix(cursor, keyGroup, DEFERRED_PREFIX.length);
-        this.put(this.prefixEnd, bytes.subarray(cursor.payloadStart, cursor.payloadEnd));
+        this.putSlice(this.prefixEnd, bytes, cursor.payloadStart, cursor.payloadEnd);
         continue;
       }
       this.writePrefix(cursor, keyGroup, 0);
@@ -181,7 +184,7 @@ class BlockLoader implements DiskEntrySink {
         this.put(this.prefixEnd, this.packNumber(cursor.payloadNumber));
       } else if (shape.inline && !shape.ttl && shape.kind !== 'list' && shape.kind !== 'map') {
         // The common case: the payload is the msgpack value, which is what the disk stores.
-        this.put(this.prefixEnd, bytes.subarray(cursor.payloadStart, cursor.payloadEnd));
+        this.putSlice(this.prefixEnd, bytes, cursor.payloadStart, cursor.payloadEnd);
       } else {
         this.reader.reset(bytes, cursor.payloadStart, cursor.payloadEnd);
         readPayload(shape, this.reader, this, this.allocate);
@@ -271,24 +274,50 @@ class BlockLoader implements DiskEntrySink {
     return out;
   }
 
+  /** Puts `value`, which stays valid until its batch is written (a view into the block, or arena bytes). */
   private put(keyLength: number, value: Uint8Array): void {
-    const target = this.target!;
-    const key = this.viewOf(keyLength);
-    this.puts++;
-    if (this.appending) {
-      if (target.lastLength >= 0 && isAfter(this.scratch, keyLength, target.last, target.lastLength)) {
-        this.store.append(target.db, key, value);
-        if (target.last.length < keyLength) target.last = Buffer.allocUnsafe(Math.max(keyLength, target.last.length * 2));
-        copyBytes(this.scratch, 0, keyLength, target.last, 0);
-        target.lastLength = keyLength;
-        return;
-      }
-      // A key out of store order: from now on LMDB sorts, on its own thread.
-      this.appending = false;
+    if (this.appending && this.inOrder(keyLength)) this.append(keyLength, value);
+    else this.queue(keyLength, value);
+  }
+
+  /** Puts `bytes[start, end)` of the block; an append copies it into a scratch buffer instead of making a view (LMDB copies it at once). */
+  private putSlice(keyLength: number, bytes: Buffer, start: number, end: number): void {
+    if (!this.appending || !this.inOrder(keyLength)) {
+      this.queue(keyLength, bytes.subarray(start, end));
+      return;
     }
-    const batch = this.store.putQueued(target.db, key, value);
+    const n = end - start;
+    if (this.valueScratch.length < n) {
+      this.valueScratch = Buffer.allocUnsafe(Math.max(n, this.valueScratch.length * 2));
+      this.valueViews = [];
+    }
+    copyBytes(bytes, start, end, this.valueScratch, 0);
+    this.append(keyLength, this.valueViews[n] ?? (this.valueViews[n] = this.valueScratch.subarray(0, n)));
+  }
+
+  /** True when the current key sorts after the last one appended to its database; false (and no more appending) when not. */
+  private inOrder(keyLength: number): boolean {
+    const target = this.target!;
+    if (target.lastLength >= 0 && isAfter(this.scratch, keyLength, target.last, target.lastLength)) return true;
+    // A key out of store order: from now on LMDB sorts, on its own thread.
+    this.appending = false;
+    return false;
+  }
+
+  private append(keyLength: number, value: Uint8Array): void {
+    const target = this.target!;
+    this.store.append(target.db, this.viewOf(keyLength), value);
+    if (target.last.length < keyLength) target.last = Buffer.allocUnsafe(Math.max(keyLength, target.last.length * 2));
+    copyBytes(this.scratch, 0, keyLength, target.last, 0);
+    target.lastLength = keyLength;
+    this.puts++;
+  }
+
+  private queue(keyLength: number, value: Uint8Array): void {
+    const batch = this.store.putQueued(this.target!.db, this.viewOf(keyLength), value);
     const batches = this.batches;
     if (batches.length === 0 || batches[batches.length - 1] !== batch) batches.push(batch);
+    this.puts++;
   }
 
   /** `[keyGroup][key length][key][namespace length][namespace]` of the current record into the scratch buffer from `base`. */

@@ -21,6 +21,9 @@ export const LMDB_ENV_OPTIONS = {
   mapSize: 1 << 30,
 } as const;
 
+/** Put options of appends (one object: lmdb-js only reads it). */
+const APPEND = Object.freeze({ append: true });
+
 export interface LmdbStoreOptions {
   path: string;
   /** Writes per transaction; larger batches amortise LMDB's copy-on-write of pages (measured: 16k -> 106k, 128k -> 172k get+put/s on 1M keys). */
@@ -166,7 +169,7 @@ export class LmdbStore {
   append(db: Database<Buffer, Buffer>, key: Uint8Array, value: Uint8Array): void {
     this.begin();
     try {
-      db.putSync(key as Buffer, value as Buffer, { append: true } as never);
+      db.putSync(key as Buffer, value as Buffer, APPEND as never);
     } catch (cause) {
       throw this.writeError(cause);
     }

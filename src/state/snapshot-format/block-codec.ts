@@ -265,30 +265,72 @@ export class BlockCursor {
     this.wide = format >= 2;
   }
 
-  /** Moves to the next record; false at the end of the block. */
+  /**
+   * Moves to the next record; false at the end of the block. Reads optimistically and checks the
+   * bounds once per record (a read past the end gives undefined or a DataView RangeError).
+   */
   next(): boolean {
-    if (this.pos >= this.bytes.length) return false;
-    const rec = this.u8();
-    this.record = rec;
-    if (rec === REC_ENTRY) {
-      this.index = this.readIndex();
-      this.readNamespace();
-      this.readKey();
-      const tag = this.u8();
-      this.payloadTag = tag;
-      if (tag === PAYLOAD_NUMBER) this.payloadNumber = this.f64();
-      else if (tag === PAYLOAD_PACKED) {
-        const n = this.len();
-        this.payloadStart = this.pos;
-        this.payloadEnd = this.pos += n;
-      } else throw new RangeError(`unknown payload tag ${tag} at byte ${this.pos - 1}`);
-    } else if (rec === REC_TIMER) {
-      this.index = this.readIndex();
-      this.timestamp = this.f64();
-      this.readNamespace();
-      this.readKey();
-      this.order = this.f64();
-    } else throw new RangeError(`unknown record tag ${rec} at byte ${this.pos - 1}`);
+    const buf = this.bytes;
+    const view = this.view;
+    const start = this.pos;
+    if (start >= buf.length) return false;
+    let pos = start;
+    try {
+      const rec = buf[pos++];
+      if (rec !== REC_ENTRY && rec !== REC_TIMER) throw new RangeError(`unknown record tag ${rec}`);
+      let index = buf[pos++];
+      if (this.wide && index === INDEX_WIDE) {
+        index = view.getUint32(pos);
+        pos += 4;
+      }
+      this.record = rec;
+      this.index = index;
+      if (rec === REC_TIMER) {
+        this.timestamp = view.getFloat64(pos);
+        pos += 8;
+      }
+      const ns = buf[pos++];
+      this.nsTag = ns;
+      if (ns === NS_STRING) {
+        const n = view.getUint32(pos);
+        this.nsStart = pos += 4;
+        this.nsEnd = pos += n;
+      } else if (ns === NS_NUMBER) {
+        this.nsNumber = view.getFloat64(pos);
+        pos += 8;
+      } else if (ns !== NS_VOID) throw new RangeError(`unknown namespace tag ${ns}`);
+      const id = buf[pos++];
+      this.idTag = id;
+      if (id === ID_NUMBER) {
+        this.idNumber = view.getFloat64(pos);
+        pos += 8;
+      } else if (id === ID_STRING || id === ID_OTHER) {
+        const n = view.getUint32(pos);
+        this.idStart = pos += 4;
+        this.idEnd = pos += n;
+      } else throw new RangeError(`unknown key tag ${id}`);
+      if (rec === REC_TIMER) {
+        this.order = view.getFloat64(pos);
+        pos += 8;
+      } else {
+        const tag = buf[pos++];
+        this.payloadTag = tag;
+        if (tag === PAYLOAD_NUMBER) {
+          this.payloadNumber = view.getFloat64(pos);
+          pos += 8;
+        } else if (tag === PAYLOAD_PACKED) {
+          const n = view.getUint32(pos);
+          this.payloadStart = pos += 4;
+          this.payloadEnd = pos += n;
+        } else throw new RangeError(`unknown payload tag ${tag}`);
+      }
+    } catch (cause) {
+      if (pos > buf.length || !(cause instanceof RangeError) || cause.message.startsWith('Offset'))
+        throw new RangeError(`snapshot block truncated in the record at byte ${start}`, { cause });
+      throw new RangeError(`${cause.message} in the record at byte ${start}`, { cause });
+    }
+    if (pos > buf.length) throw new RangeError(`snapshot block truncated in the record at byte ${start}`);
+    this.pos = pos;
     return true;
   }
 
@@ -309,62 +351,6 @@ export class BlockCursor {
   /** The current entry's payload, decoded: a number, or the unpacked msgpack structure. */
   payload(): unknown {
     return this.payloadTag === PAYLOAD_NUMBER ? this.payloadNumber : packr.unpack(this.bytes.subarray(this.payloadStart, this.payloadEnd));
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.bytes.length) throw new RangeError(`snapshot block truncated at byte ${this.pos}`);
-  }
-
-  private u8(): number {
-    this.need(1);
-    return this.bytes[this.pos++];
-  }
-
-  private readIndex(): number {
-    const v = this.u8();
-    if (!this.wide || v !== INDEX_WIDE) return v;
-    this.need(4);
-    const wide = this.view.getUint32(this.pos);
-    this.pos += 4;
-    return wide;
-  }
-
-  private f64(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.pos);
-    this.pos += 8;
-    return v;
-  }
-
-  private len(): number {
-    this.need(4);
-    const n = this.view.getUint32(this.pos);
-    this.pos += 4;
-    this.need(n);
-    return n;
-  }
-
-  private readNamespace(): void {
-    const tag = this.u8();
-    this.nsTag = tag;
-    if (tag === NS_VOID) return;
-    if (tag === NS_STRING) {
-      const n = this.len();
-      this.nsStart = this.pos;
-      this.nsEnd = this.pos += n;
-    } else if (tag === NS_NUMBER) this.nsNumber = this.f64();
-    else throw new RangeError(`unknown namespace tag ${tag} at byte ${this.pos - 1}`);
-  }
-
-  private readKey(): void {
-    const tag = this.u8();
-    this.idTag = tag;
-    if (tag === ID_NUMBER) this.idNumber = this.f64();
-    else if (tag === ID_STRING || tag === ID_OTHER) {
-      const n = this.len();
-      this.idStart = this.pos;
-      this.idEnd = this.pos += n;
-    } else throw new RangeError(`unknown key tag ${tag} at byte ${this.pos - 1}`);
   }
 }
 
