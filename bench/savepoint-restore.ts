@@ -2,19 +2,18 @@
 // `--keys` value-state entries (string keys `k<n>`, number values) are written into a `--from`
 // backend (disk, the default, or heap), which takes a canonical snapshot; the snapshot is then
 // restored `--rounds` times into a fresh disk backend (each in a fresh directory), and `--sample`
-// keys are checked after each (fails the run if one is wrong). Baseline: the raw LMDB store loading
-// the same keys and values, already encoded and sorted, in append mode with the store's batching,
+// keys are checked after each (fails the run if one is wrong). Baseline: the backend's LMDB store
+// appending the same keys and values, already encoded and sorted, with the store's batching,
 // so restoreToRawStore = restore entries/s / raw puts/s (what decoding the blocks costs); the raw
 // load takes at most `--raw-keys` keys (default 2M: it holds them as JS objects). Progress goes to
 // stderr; everything is written under one temporary directory, removed at the end.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
 import { KeyGroupRange, systemClock, ValueStateDescriptor } from '../src/index.js';
 import { DiskStateBackend } from '../src/state/disk/disk-state-backend.js';
 import { keyPart, namespacePart } from '../src/state/disk/key-layout.js';
-import { LMDB_ENV_OPTIONS } from '../src/state/disk/lmdb-store.js';
+import { LmdbStore } from '../src/state/disk/lmdb-store.js';
 import { HeapStateBackend } from '../src/state/heap/heap-state-backend.js';
 import { concatChunks, restoredFromBytes } from '../src/state/keyed-snapshot.js';
 import type { KeyedStateBackend } from '../src/state/keyed-state-backend.js';
@@ -43,10 +42,10 @@ function backendOf(kind: string, dir: string, job: string): KeyedStateBackend {
 const count = new ValueStateDescriptor<number>('count');
 
 /**
- * The raw store loading the same entries in store order the cheapest way LMDB allows: appends in
- * one write transaction per 32768 puts (what the restore does with a snapshot in store order).
+ * The store loading the same entries, encoded and in store order, the cheapest way LMDB allows:
+ * appends, one write transaction per 32768 (what the restore does with a snapshot in store order).
  */
-function rawLoad(dir: string, keys: number): number {
+async function rawLoad(dir: string, keys: number): Promise<number> {
   const ns = namespacePart('');
   const entries: Array<[Buffer, Buffer]> = [];
   for (let i = 0; i < keys; i++) {
@@ -62,19 +61,14 @@ function rawLoad(dir: string, keys: number): number {
     entry[0] = packed.subarray(at, (at += key.length));
     entry[1] = packed.subarray(at, (at += value.length));
   }
-  const env = open({ path: join(dir, 'raw'), ...LMDB_ENV_OPTIONS }) as RootDatabase;
-  const db = env.openDB({ name: 'count', keyEncoding: 'binary', encoding: 'binary', cache: false }) as unknown as Database<Buffer, Buffer>;
-  try {
-    const t0 = performance.now();
-    for (let start = 0; start < entries.length; start += COMMIT_EVERY)
-      env.transactionSync(() => {
-        const end = Math.min(entries.length, start + COMMIT_EVERY);
-        for (let i = start; i < end; i++) db.putSync(entries[i][0], entries[i][1], { append: true } as never);
-      });
-    return performance.now() - t0;
-  } finally {
-    void env.close();
-  }
+  const store = new LmdbStore({ path: join(dir, 'raw'), commitEvery: COMMIT_EVERY, place: 'raw store' });
+  const db = store.db('count');
+  const t0 = performance.now();
+  for (const [key, value] of entries) store.append(db, key, value);
+  store.commit();
+  const ms = performance.now() - t0;
+  await store.close();
+  return ms;
 }
 
 export async function savepointRestoreBenchmark(args: string[]): Promise<Record<string, unknown>> {
@@ -121,7 +115,7 @@ export async function savepointRestoreBenchmark(args: string[]): Promise<Record<
     }
     // The baseline holds its entries as JS objects: past a few million keys it would measure the heap, not LMDB.
     const rawKeys = Math.min(keys, Number(option(args, '--raw-keys', '2000000')));
-    const rawPerSec = Math.round((rawKeys / rawLoad(root, rawKeys)) * 1000);
+    const rawPerSec = Math.round((rawKeys / (await rawLoad(root, rawKeys))) * 1000);
     progress(`raw store: ${rawPerSec} puts/s`);
     const sorted = [...rates].sort((a, b) => a - b);
     return {
