@@ -14,7 +14,7 @@ import { MsgpackWriter } from '../snapshot-format/msgpack-bytes.js';
 import { CANONICAL_BACKEND } from '../snapshot-format/snapshot-labels.js';
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
 import { type PayloadShape, needsKeySerializer, writeListPayload, writeMapPayload, writeSinglePayload } from './canonical-payloads.js';
-import { DEFERRED_PREFIX, keyGroupPrefix, parseKey, upperBound } from './key-layout.js';
+import { DEFERRED_PREFIX, keyGroupPrefix, upperBound } from './key-layout.js';
 import type { LmdbStore } from './lmdb-store.js';
 
 /** Entries read per LMDB range call. */
@@ -62,16 +62,19 @@ export async function writeCanonicalSnapshot(input: CanonicalSnapshotInput): Pro
   const encoder = new GroupEncoder(input);
   let sliceStart = performance.now();
   const { startKeyGroup, endKeyGroup } = input.keyGroupRange;
+  // Key groups hold about as much as each other: each block starts at the size of the last one.
+  let blockBytes = 4096;
   for (let keyGroup = startKeyGroup; keyGroup <= endKeyGroup; keyGroup++) {
-    const block = new BlockWriter(4096);
+    const block = new BlockWriter(blockBytes);
     for (let s = 0; s < input.names.length; s++) {
       input.checkRunning();
       meta.entries += encoder.writeState(block, s, keyGroup);
     }
     for (const [q, timestamp, namespace, key, order] of timersByGroup.get(keyGroup) ?? []) block.timer(q, timestamp, namespace, keyId(key), order);
     if (block.size > 0) {
-      // A copy of the exact size: the writer's buffer grows by doubling.
-      const bytes = Buffer.from(block.finish());
+      blockBytes = Math.max(4096, Math.ceil(block.size * 1.1));
+      // The writer's buffer grows by doubling: a block that wastes more than a fifth of it is copied to its size.
+      const bytes = block.capacity > block.size * 1.2 ? Buffer.from(block.finish()) : block.finish();
       meta.keyGroups.push([keyGroup, offset, bytes.length]);
       data.push(bytes);
       offset += bytes.length;
@@ -129,8 +132,8 @@ class GroupEncoder {
     if (needsKeySerializer(shape))
       this.scan(s, Buffer.concat([DEFERRED_PREFIX, keyGroupPrefix(keyGroup)]), (key, payload) => {
         const entry = key.subarray(DEFERRED_PREFIX.length);
-        const parsed = parseKey(entry);
-        block.packedEntry(s, namespaceOf(entry.subarray(parsed.keyPartEnd + 2, parsed.prefixEnd)), keyIdOf(entry.subarray(4, parsed.keyPartEnd)), payload);
+        const keyPartEnd = 4 + ((entry[2] << 8) | entry[3]);
+        block.packedEntry(s, namespaceOf(entry, keyPartEnd + 2, prefixEndOf(entry)), keyIdOf(entry, 4, keyPartEnd), payload);
         this.written++;
       });
     return this.written;
@@ -156,7 +159,7 @@ class GroupEncoder {
       this.emit(block, s, shape, key, value);
       return;
     }
-    const prefixEnd = parseKey(key).prefixEnd;
+    const prefixEnd = prefixEndOf(key);
     if (this.prefix !== undefined && (this.prefix.length !== prefixEnd || this.prefix.compare(key, 0, prefixEnd) !== 0)) this.flush(block, s, shape);
     if (this.prefix === undefined) this.prefix = key.subarray(0, prefixEnd);
     this.values.push(value);
@@ -174,9 +177,9 @@ class GroupEncoder {
 
   /** One entry record: `key` is the store key (single values, with `value`) or a collected prefix. */
   private emit(block: BlockWriter, s: number, shape: PayloadShape, key: Buffer, value: Buffer | undefined): void {
-    const parsed = parseKey(key);
-    const id = keyIdOf(key.subarray(4, parsed.keyPartEnd));
-    const namespace = namespaceOf(key.subarray(parsed.keyPartEnd + 2, parsed.prefixEnd));
+    const keyPartEnd = 4 + ((key[2] << 8) | key[3]);
+    const id = keyIdOf(key, 4, keyPartEnd);
+    const namespace = namespaceOf(key, keyPartEnd + 2, prefixEndOf(key));
     this.written++;
     if (value !== undefined && !shape.ttl && shape.inline) {
       block.packedEntry(s, namespace, id, value);
@@ -203,23 +206,29 @@ class GroupEncoder {
   }
 }
 
-/** The KeyId of a key given by its canonical encoding (the Map identity the heap uses). */
-function keyIdOf(encoded: Buffer): KeyId {
-  const tag = encoded[0];
-  if (tag === TAG_STRING) {
-    const s = encoded.toString('utf8', 1);
-    return s.charCodeAt(0) === 1 ? `\u0001${s}` : s;
-  }
-  if (tag === TAG_NUMBER) return encoded.readDoubleBE(1);
-  // Arrays and objects: U+0001 + the latin1 text of the encoding; bigints and booleans are their own id.
-  if (tag === 0x5b || tag === 0x7b) return `\u0001${encoded.toString('latin1')}`;
-  return keyId(decodeKey(encoded));
+/** Where the `[keyGroup][len][key][len][namespace]` prefix of a store key ends (key-layout.ts parseKey, without allocating). */
+function prefixEndOf(key: Buffer): number {
+  const keyPartEnd = 4 + ((key[2] << 8) | key[3]);
+  return keyPartEnd + 2 + ((key[keyPartEnd] << 8) | key[keyPartEnd + 1]);
 }
 
-/** A namespace given by its canonical encoding. */
-function namespaceOf(encoded: Buffer): Namespace {
-  if (encoded[0] === TAG_NUMBER) return encoded.readDoubleBE(1);
-  return encoded.toString('utf8', 1);
+/** The KeyId of a key given by its canonical encoding `bytes[start, end)`. */
+function keyIdOf(bytes: Buffer, start: number, end: number): KeyId {
+  const tag = bytes[start];
+  if (tag === TAG_STRING) {
+    const s = bytes.toString('utf8', start + 1, end);
+    return s.charCodeAt(0) === 1 ? `\u0001${s}` : s;
+  }
+  if (tag === TAG_NUMBER) return bytes.readDoubleBE(start + 1);
+  // Arrays and objects: U+0001 + the latin1 text of the encoding; bigints and booleans are their own id.
+  if (tag === 0x5b || tag === 0x7b) return `\u0001${bytes.toString('latin1', start, end)}`;
+  return keyId(decodeKey(bytes.subarray(start, end)));
+}
+
+/** A namespace given by its canonical encoding `bytes[start, end)`. */
+function namespaceOf(bytes: Buffer, start: number, end: number): Namespace {
+  if (bytes[start] === TAG_NUMBER) return bytes.readDoubleBE(start + 1);
+  return end - start === 1 ? '' : bytes.toString('utf8', start + 1, end);
 }
 
 function yieldToLoop(): Promise<void> {

@@ -91,6 +91,11 @@ export class BlockWriter {
     return this.pos;
   }
 
+  /** Bytes the buffer holds (written or not). */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
