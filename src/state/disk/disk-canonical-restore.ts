@@ -22,7 +22,7 @@ import { DEFERRED_PREFIX, keyPart, MAX_KEY_PART_BYTES, upperBound } from './key-
 import type { LmdbStore } from './lmdb-store.js';
 
 /** Puts per turn of the event loop (one lmdb-js batch each). */
-const PUTS_PER_TURN = 65536;
+const PUTS_PER_TURN = 32768;
 /** Batches queued for the write thread before reading waits for the oldest (bounds memory). */
 const MAX_QUEUED_BATCHES = 2;
 /** Bytes of the chunks that values built during a restore are carved from. */

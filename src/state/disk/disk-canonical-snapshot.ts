@@ -60,7 +60,6 @@ export async function writeCanonicalSnapshot(input: CanonicalSnapshotInput): Pro
   const data: Uint8Array[] = [];
   let offset = 0;
   const encoder = new GroupEncoder(input);
-  let sliceStart = performance.now();
   const { startKeyGroup, endKeyGroup } = input.keyGroupRange;
   // Key groups hold about as much as each other: each block starts at the size of the last one.
   let blockBytes = 4096;
@@ -68,7 +67,7 @@ export async function writeCanonicalSnapshot(input: CanonicalSnapshotInput): Pro
     const block = new BlockWriter(blockBytes);
     for (let s = 0; s < input.names.length; s++) {
       input.checkRunning();
-      meta.entries += encoder.writeState(block, s, keyGroup);
+      meta.entries += await encoder.writeState(block, s, keyGroup);
     }
     for (const [q, timestamp, namespace, key, order] of timersByGroup.get(keyGroup) ?? []) block.timer(q, timestamp, namespace, keyId(key), order);
     if (block.size > 0) {
@@ -79,10 +78,7 @@ export async function writeCanonicalSnapshot(input: CanonicalSnapshotInput): Pro
       data.push(bytes);
       offset += bytes.length;
     }
-    if (performance.now() - sliceStart >= SLICE_MS) {
-      await yieldToLoop();
-      sliceStart = performance.now();
-    }
+    await encoder.yieldIfDue();
   }
   input.checkRunning();
   return { meta, data, bytes: offset };
@@ -113,16 +109,17 @@ class GroupEncoder {
   private values: Buffer[] = [];
   private userKeys: Buffer[] = [];
   private written = 0;
+  private sliceStart = performance.now();
 
   constructor(private readonly input: CanonicalSnapshotInput) {}
 
   /** Writes state `s`'s entries of `keyGroup` into `block`; returns the number of entry records. */
-  writeState(block: BlockWriter, s: number, keyGroup: number): number {
+  async writeState(block: BlockWriter, s: number, keyGroup: number): Promise<number> {
     const shape = this.input.shapes[s];
     const ttl = this.input.dropExpired[s];
     const now = this.input.ttlNow;
     this.written = 0;
-    this.scan(s, keyGroupPrefix(keyGroup), (key, value) => {
+    await this.scan(s, keyGroupPrefix(keyGroup), (key, value) => {
       // Cleanup on full snapshot drops what had expired at the barrier, per value, element or map entry.
       if (ttl !== undefined && ttl.isExpired(value.readDoubleLE(0), now)) return;
       this.add(block, s, shape, key, value);
@@ -130,7 +127,7 @@ class GroupEncoder {
     this.flush(block, s, shape);
     // Map state restored unclaimed whose user keys need its key serializer: its payloads wait as they were read.
     if (needsKeySerializer(shape))
-      this.scan(s, Buffer.concat([DEFERRED_PREFIX, keyGroupPrefix(keyGroup)]), (key, payload) => {
+      await this.scan(s, Buffer.concat([DEFERRED_PREFIX, keyGroupPrefix(keyGroup)]), (key, payload) => {
         const entry = key.subarray(DEFERRED_PREFIX.length);
         const keyPartEnd = 4 + ((entry[2] << 8) | entry[3]);
         block.packedEntry(s, namespaceOf(entry, keyPartEnd + 2, prefixEndOf(entry)), keyIdOf(entry, 4, keyPartEnd), payload);
@@ -139,19 +136,31 @@ class GroupEncoder {
     return this.written;
   }
 
-  /** Visits every entry of state `s` whose key starts with `prefix` (a key group's), in key order. */
-  private scan(s: number, prefix: Buffer, visit: (key: Buffer, value: Buffer) => void): void {
-    const { store, view } = this.input;
+  /**
+   * Visits every entry of state `s` whose key starts with `prefix` (a key group's), in key order,
+   * a chunk per range read, giving the event loop a turn between chunks when the slice is used up.
+   */
+  private async scan(s: number, prefix: Buffer, visit: (key: Buffer, value: Buffer) => void): Promise<void> {
+    const { store } = this.input;
     const db = store.db(this.input.names[s]);
     const end = upperBound(prefix);
     let start = prefix;
     let exclusive = false;
     for (;;) {
-      const { visited, lastKey } = store.scanViews(db, start, exclusive, SCAN_CHUNK, view, visit, end);
+      this.input.checkRunning();
+      const { visited, lastKey } = store.scanViews(db, start, exclusive, SCAN_CHUNK, this.input.view, visit, end);
       if (visited < SCAN_CHUNK || lastKey === undefined) return;
       start = lastKey;
       exclusive = true;
+      await this.yieldIfDue();
     }
+  }
+
+  /** Gives the event loop a turn once this turn's slice of encoding is used up. */
+  async yieldIfDue(): Promise<void> {
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.sliceStart = performance.now();
   }
 
   private add(block: BlockWriter, s: number, shape: PayloadShape, key: Buffer, value: Buffer): void {
@@ -229,8 +238,4 @@ function keyIdOf(bytes: Buffer, start: number, end: number): KeyId {
 function namespaceOf(bytes: Buffer, start: number, end: number): Namespace {
   if (bytes[start] === TAG_NUMBER) return bytes.readDoubleBE(start + 1);
   return end - start === 1 ? '' : bytes.toString('utf8', start + 1, end);
-}
-
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

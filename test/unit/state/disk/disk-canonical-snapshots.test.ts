@@ -108,6 +108,28 @@ describe('disk backend canonical snapshots', () => {
     expect(values(fromChain)).toEqual([2000, 2150, 2299]);
   });
 
+  it('decline when released while written, and let the backend close', async () => {
+    const source = disk();
+    const c = source.getState(count);
+    for (let i = 0; i < 100_000; i++) {
+      source.setCurrentKey(i);
+      c.update(i);
+    }
+    const runner = source.snapshot({ checkpointId: 1, canonical: true });
+    const writing = runner.write();
+    let turns = 0;
+    // records keep flowing between the chunks of the write; release it after a few turns
+    while (turns < 3) {
+      await new Promise((resolve) => setImmediate(resolve));
+      source.setCurrentKey(turns);
+      c.update(-1);
+      turns++;
+    }
+    runner.release();
+    await expect(writing).rejects.toMatchObject({ code: 'CHECKPOINT_DECLINED' });
+    await source.dispose();
+  });
+
   it('keep the order of a list and a map larger than one scan chunk, between other keys', async () => {
     const source = disk();
     const list = source.getListState(new ListStateDescriptor<number>('list'));
