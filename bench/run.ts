@@ -5,6 +5,7 @@ import { checkpointOverheadBenchmark } from './checkpoint-overhead.js';
 import { diskBenchmark } from './disk.js';
 import { keyedCountBenchmark } from './keyed-count.js';
 import { rescaleBenchmark } from './rescale.js';
+import { savepointRestoreBenchmark } from './savepoint-restore.js';
 
 const benchmarks: Record<string, (args: string[]) => Promise<Record<string, unknown>>> = {
   'keyed-count': keyedCountBenchmark,
@@ -12,6 +13,7 @@ const benchmarks: Record<string, (args: string[]) => Promise<Record<string, unkn
   'checkpoint-latency': checkpointLatencyBenchmark,
   disk: diskBenchmark,
   rescale: rescaleBenchmark,
+  'savepoint-restore': savepointRestoreBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -8,7 +8,7 @@ import { FloeError } from '../core/errors.js';
 import { keyFromId } from '../core/key-decoding.js';
 import { assignToKeyGroup, checkParallelism, computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
 import type { KeyId } from '../core/key-encoding.js';
-import { BLOCK_FORMAT, BlockWriter, readBlock } from '../state/heap/block-codec.js';
+import { BLOCK_FORMAT, BlockWriter, readBlock } from '../state/snapshot-format/block-codec.js';
 import type { KeyedSnapshotMeta, SnapshotStateMeta } from '../state/keyed-snapshot.js';
 import type { Namespace } from '../state/keyed-state-backend.js';
 import { FileCheckpointStorage, type StoredFile } from './files/file-checkpoint-storage.js';

@@ -16,13 +16,21 @@ export interface SnapshotStateMeta {
 
 /** JSON metadata of a keyed snapshot (kept in the checkpoint's _metadata). */
 export interface KeyedSnapshotMeta {
-  /** The heap backend's block format (2 since state indexes above 254 exist; 1 is still read); the disk backend writes 1. */
-  format: 1 | 2;
+  /**
+   * Block snapshots ('heap', 'canonical'): the block format (snapshot-format/block-codec.ts; 2
+   * since state indexes above 254 exist, 1 is still read). The disk backend's own format writes 1.
+   */
+  format: number;
+  /**
+   * Who can read the data: 'canonical' (key-group blocks, written by any backend with
+   * `canonical: true`, restored by every backend), 'heap' (heap checkpoints: the same blocks),
+   * 'disk' (the disk backend's incremental format, restored by the disk backend only).
+   */
   backend: string;
   maxParallelism: number;
   states: SnapshotStateMeta[];
   timerQueues: string[];
-  /** [keyGroup, offset, length] into the data file, ascending by key group. */
+  /** [keyGroup, offset, length] into the data file, ascending by key group (block snapshots; empty for 'disk'). */
   keyGroups: Array<[number, number, number]>;
   entries: number;
   /** The disk backend: its state lives in shared files (a materialization and change-log segments), the task's data file holds its timers. */

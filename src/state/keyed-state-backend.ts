@@ -212,8 +212,11 @@ export interface KeyedSnapshotOptions {
   /** Needed by incremental backends (disk); the heap backend writes everything into the task's file. */
   shared?: SharedStateStore;
   /**
-   * A savepoint: the snapshot is written in the canonical key-group block format, self-contained
-   * (no shared files) and readable by every backend; an incremental backend's chain is untouched.
+   * Write the canonical, backend-independent format (savepoints): `meta.backend` is
+   * `'canonical'`, the data is self-contained key-group blocks (snapshot-format/block-codec.ts)
+   * with no shared files, and every backend restores it at any parallelism. An incremental
+   * backend's checkpoint chain is not touched: the next checkpoint continues it as if this
+   * snapshot had not been taken.
    */
   canonical?: boolean;
 }

@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { KeyGroupRange, assignToKeyGroup, computeKeyGroupRangeForOperatorIndex } from '../../src/core/key-groups.js';
 import { ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor, ValueStateDescriptor } from '../../src/state/descriptors.js';
 import { concatChunks, restoredFromBytes } from '../../src/state/keyed-snapshot.js';
-import type { KeyedStateBackend } from '../../src/state/keyed-state-backend.js';
+import type { KeyedStateBackend, SharedStateStore } from '../../src/state/keyed-state-backend.js';
 import { StateTtlConfig } from '../../src/state/ttl/state-ttl-config.js';
 
 export type BackendFactory = (options: { clock: ManualClock; maxParallelism: number; keyGroupRange: KeyGroupRange }) => KeyedStateBackend;
@@ -38,8 +38,8 @@ function dump(backend: KeyedStateBackend) {
   };
 }
 
-async function roundTrip(source: KeyedStateBackend, targets: KeyedStateBackend[]) {
-  const result = await source.snapshot({ checkpointId: 1 }).write();
+async function roundTrip(source: KeyedStateBackend, targets: KeyedStateBackend[], canonical: boolean) {
+  const result = await source.snapshot({ checkpointId: 1, canonical }).write();
   const restored = restoredFromBytes(result.meta, concatChunks(result.data));
   for (const t of targets) {
     await t.restore([restored]);
@@ -52,7 +52,12 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
   const make = (maxParallelism = 32, range = KeyGroupRange.of(0, 31), clock = new ManualClock(0)) =>
     create({ clock, maxParallelism, keyGroupRange: range });
 
-  describe(`${name} backend snapshots`, () => {
+  // Every law holds for the backend's own checkpoints and for canonical snapshots (savepoints) alike.
+  const modes = [
+    { canonical: false, kind: 'snapshots' },
+    { canonical: true, kind: 'canonical snapshots' },
+  ];
+  describe.each(modes)(`${name} backend $kind`, ({ canonical }) => {
     it('restores exactly what was snapshotted (property)', async () => {
       const keyArb = fc.oneof(fc.string({ maxLength: 5 }), fc.integer({ min: -5, max: 5 }), fc.tuple(fc.constantFrom('a', 'b'), fc.nat(3)));
       await fc.assert(
@@ -72,7 +77,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
               timers.add(n, ns);
             }
             const target = make();
-            await roundTrip(source, [target]);
+            await roundTrip(source, [target], canonical);
             expect(dump(target)).toEqual(dump(source));
           },
         ),
@@ -91,7 +96,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       }
       // a deep copy: inspection shows the heap's live objects, which the user changes in place below
       const before = structuredClone(dump(source));
-      const runner = source.snapshot({ checkpointId: 7 });
+      const runner = source.snapshot({ checkpointId: 7, canonical });
       // processing goes on while the snapshot is written
       source.setCurrentKey('a');
       const value = s.v.value()!;
@@ -124,7 +129,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
         v.update({ n: i });
       }
       const before = source.entries('big').map((e) => [e.key, (e.value as { n: number }).n]);
-      const writing = source.snapshot({ checkpointId: 3 }).write();
+      const writing = source.snapshot({ checkpointId: 3, canonical }).write();
       // Keep processing while the snapshot is written, a slice of keys per turn of the event loop.
       for (let round = 0; round < 12; round++) {
         await new Promise((r) => setImmediate(r));
@@ -158,13 +163,13 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
         s.r.add(4);
       }
       const expected = dump(source);
-      let snapshot = await source.snapshot({ checkpointId: 1 }).write();
+      let snapshot = await source.snapshot({ checkpointId: 1, canonical }).write();
       // Three generations restore and snapshot again without touching the state (a function that
       // calls getState lazily and saw no record in between).
       for (let checkpointId = 2; checkpointId <= 4; checkpointId++) {
         const idle = make();
         await idle.restore([restoredFromBytes(snapshot.meta, concatChunks(snapshot.data))]);
-        snapshot = await idle.snapshot({ checkpointId }).write();
+        snapshot = await idle.snapshot({ checkpointId, canonical }).write();
         expect(snapshot.meta.states.map((st) => st.name).sort()).toEqual(['l', 'm', 'r', 'v']);
       }
       const target = make();
@@ -179,10 +184,10 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       source.setCurrentKey('a');
       s.v.update({ n: 1, tags: ['x'] });
       s.l.add(1);
-      const first = await source.snapshot({ checkpointId: 1 }).write();
+      const first = await source.snapshot({ checkpointId: 1, canonical }).write();
       const idle = make();
       await idle.restore([restoredFromBytes(first.meta, concatChunks(first.data))]);
-      const runner = idle.snapshot({ checkpointId: 2 });
+      const runner = idle.snapshot({ checkpointId: 2, canonical });
       const claimed = register(idle);
       idle.setCurrentKey('a');
       claimed.v.value()!.tags.push('mutated');
@@ -206,7 +211,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
         source.getTimerQueue('event-timers').add(10, '');
       }
       const targets = [0, 1, 2].map((i) => make(32, computeKeyGroupRangeForOperatorIndex(32, 3, i)));
-      await roundTrip(source, targets);
+      await roundTrip(source, targets, canonical);
       targets.forEach((t, i) => {
         const range = computeKeyGroupRangeForOperatorIndex(32, 3, i);
         const owned = keys.filter((k) => range.contains(assignToKeyGroup(k, 32)));
@@ -220,7 +225,7 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       register(source);
       source.setCurrentKey('a');
       source.getState(descriptors().v).update({ n: 1, tags: [] });
-      const result = await source.snapshot({ checkpointId: 1 }).write();
+      const result = await source.snapshot({ checkpointId: 1, canonical }).write();
       expect(result.meta.states.find((st) => st.name === 'v')).toEqual({ name: 'v', kind: 'value', serializer: 'msgpack@1', ttl: false });
       const target = make();
       await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
@@ -238,12 +243,74 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       source.setCurrentKey('young');
       v.update(2);
       clock.set(120);
-      const result = await source.snapshot({ checkpointId: 1 }).write();
+      const result = await source.snapshot({ checkpointId: 1, canonical }).write();
       const target = make(32, KeyGroupRange.of(0, 31), clock);
       await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
       target.getState(new ValueStateDescriptor<number>('t', { ttl }));
       expect(target.entries('t').map((e) => e.key)).toEqual(['young']);
       expect(target.entries('t')[0].lastAccessTime).toBe(60);
+    });
+  });
+
+  describe(`${name} backend canonical snapshot format`, () => {
+    it('is self-contained: key-group blocks in the data, no shared files, even when shared storage is given', async () => {
+      const source = make();
+      const s = register(source);
+      for (const k of ['a', 'b', 'c', 4, ['t', 1]]) {
+        source.setCurrentKey(k);
+        s.v.update({ n: 1, tags: [] });
+        s.l.add(1);
+        source.getTimerQueue('event-timers').add(5, '');
+      }
+      const shared: SharedStateStore = {
+        put: () => {
+          throw new Error('a canonical snapshot must not write shared files');
+        },
+      };
+      const result = await source.snapshot({ checkpointId: 1, shared, canonical: true }).write();
+      expect(result.meta.backend).toBe('canonical');
+      expect(result.meta.format).toBe(2);
+      expect(result.meta.disk).toBeUndefined();
+      expect(result.sharedFiles ?? []).toEqual([]);
+      const groups = result.meta.keyGroups.map(([g]) => g);
+      expect(groups).toEqual([...groups].sort((a, b) => a - b));
+      expect(result.meta.keyGroups.reduce((n, [, , length]) => n + length, 0)).toBe(result.bytes);
+      expect(concatChunks(result.data).length).toBe(result.bytes);
+    });
+
+    it('refuses a canonical snapshot in a block format it does not know, naming the format', async () => {
+      const source = make();
+      source.setCurrentKey('a');
+      source.getState(descriptors().v).update({ n: 1, tags: [] });
+      const result = await source.snapshot({ checkpointId: 1, canonical: true }).write();
+      const target = make();
+      const future = restoredFromBytes({ ...result.meta, format: 99 }, concatChunks(result.data));
+      await expect(async () => target.restore([future])).rejects.toThrow(/block format 99.*reads formats 1 and 2/);
+    });
+
+    it('refuses a damaged canonical snapshot, naming the key group that cannot be read', async () => {
+      const source = make();
+      source.setCurrentKey('a');
+      source.getState(descriptors().v).update({ n: 1, tags: ['x'] });
+      const result = await source.snapshot({ checkpointId: 1, canonical: true }).write();
+      const [[keyGroup, , length]] = result.meta.keyGroups;
+      const bytes = concatChunks(result.data);
+      const damaged = restoredFromBytes({ ...result.meta, keyGroups: [[keyGroup, 0, length - 3]] }, bytes);
+      const target = make();
+      await expect(async () => {
+        await target.restore([damaged]);
+        target.getState(descriptors().v);
+      }).rejects.toThrow(new RegExp(`key group ${keyGroup} of the canonical snapshot cannot be read.*damaged`));
+    });
+
+    it('refuses a snapshot of a backend it does not know, saying how to move the state', async () => {
+      const source = make();
+      source.setCurrentKey('a');
+      source.getState(descriptors().v).update({ n: 1, tags: [] });
+      const result = await source.snapshot({ checkpointId: 1 }).write();
+      const target = make();
+      const alien = restoredFromBytes({ ...result.meta, backend: 'rocksdb', disk: undefined }, concatChunks(result.data));
+      await expect(async () => target.restore([alien])).rejects.toThrow(/taken with the rocksdb state backend.*take a savepoint/);
     });
   });
 }

@@ -1,52 +1,50 @@
-// Restoring the disk backend (does I/O): applies each snapshot's chain (a materialization, then
-// change-log segments) to the store, keeping only this subtask's key groups, then its timers.
+// Restoring the disk backend (does I/O): applies each of its own snapshots' chain (a
+// materialization, then change-log segments) to the store, keeping only this subtask's key groups,
+// then its timers; block snapshots (canonical, heap) go to disk-canonical-restore.ts.
 import { Packr } from 'msgpackr';
 import { FloeError } from '../../core/errors.js';
 import { decodeKey } from '../../core/key-decoding.js';
-import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-groups.js';
-import type { DiskSnapshotMeta, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
-import type { KeyGroupedTimerQueue, Namespace } from '../keyed-state-backend.js';
-import type { LmdbStore } from './lmdb-store.js';
+import { assignToKeyGroup } from '../../core/key-groups.js';
+import type { DiskSnapshotMeta, RestoredKeyedState } from '../keyed-snapshot.js';
+import type { Namespace } from '../keyed-state-backend.js';
+import { foreignSnapshotError, holdsBlocks } from '../snapshot-format/snapshot-labels.js';
+import { type BlockRestoreTarget, loadBlockSnapshots } from './disk-canonical-restore.js';
+import { keyGroupOfStoredKey } from './key-layout.js';
 import { type KvRecord, readRecordBytes, readRecordFile } from './record-file.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 
-/** What a restore does to the disk keyed backend it loads into. */
-export interface DiskRestoreTarget {
-  readonly store: LmdbStore;
-  readonly keyGroupRange: KeyGroupRange;
+/** What a restore does to the disk keyed backend it loads into (block snapshots need the rest, see BlockRestoreTarget). */
+export interface DiskRestoreTarget extends BlockRestoreTarget {
   readonly maxParallelism: number;
-  /** The next list-element sequence number (raised to the snapshots' own). */
-  sequence: number;
-  /** True once the backend is being disposed: the restore stops at its next chunk. */
-  readonly closing: boolean;
   getCurrentKey(): unknown;
-  setCurrentKey(key: unknown): void;
-  getTimerQueue(name: string): KeyGroupedTimerQueue;
-  /** A restored state's data is (about to be) in the store; remember its meta until a descriptor claims it. */
-  addRestoredState(meta: SnapshotStateMeta): void;
   /** Continues the chain of a snapshot restored as it was (same key groups), so checkpoints stay incremental. */
   adoptChain(chain: DiskSnapshotMeta['chain']): void;
-  place(state?: string): string;
 }
 
 /**
- * Loads snapshots of one or more earlier subtasks into the store: every chain is applied in order,
- * keeping only entries of this backend's key groups; then the timers. A snapshot of another
- * backend is refused with an error that says what to do.
+ * Loads snapshots of one or more earlier subtasks into the store, keeping only this backend's key
+ * groups. The disk backend's own snapshots: every chain is applied in order, then the timers.
+ * Block snapshots (canonical savepoints of any backend, heap checkpoints): disk-canonical-restore.ts.
+ * Anything else is refused with an error that says what to do.
  */
 export async function loadSnapshots(backend: DiskRestoreTarget, snapshots: RestoredKeyedState[]): Promise<void> {
-  const { startKeyGroup: lo, endKeyGroup: hi } = backend.keyGroupRange;
   const previousKey = backend.getCurrentKey();
+  const blocks = snapshots.filter((s) => holdsBlocks(s.meta));
+  const own = snapshots.filter((s) => !holdsBlocks(s.meta));
+  for (const { meta } of own) if (meta.backend !== 'disk' || meta.disk === undefined) throw foreignSnapshotError(backend.place(), meta, 'disk');
+  if (own.length > 0) await loadDiskSnapshots(backend, own, blocks.length === 0);
+  if (blocks.length > 0) await loadBlockSnapshots(backend, blocks);
+  if (previousKey !== undefined) backend.setCurrentKey(previousKey);
+}
+
+/** Applies the chains of disk snapshots; `adopt`: the chain of a lone snapshot of the same key groups may be continued. */
+async function loadDiskSnapshots(backend: DiskRestoreTarget, snapshots: RestoredKeyedState[], adopt: boolean): Promise<void> {
+  const { startKeyGroup: lo, endKeyGroup: hi } = backend.keyGroupRange;
   const appendAfter = new Map<string, Buffer | null | undefined>();
   for (const snapshot of snapshots) {
     const { meta } = snapshot;
-    const disk = meta.disk;
-    if (meta.backend !== 'disk' || disk === undefined)
-      throw new FloeError(
-        'CHECKPOINT_INVALID',
-        `${backend.place()}: the checkpoint was taken with the ${meta.backend} state backend and this job runs the disk backend; restore it with the ${meta.backend} backend (moving state between backends comes with savepoints)`,
-      );
+    const disk = meta.disk!;
     for (const stateMeta of meta.states) backend.addRestoredState(stateMeta);
     // A materialization is sorted by key per state: into a database nothing else wrote yet it
     // loads in LMDB's append mode. `appendAfter` holds the last appended key; null once any
@@ -72,7 +70,7 @@ export async function loadSnapshots(backend: DiskRestoreTarget, snapshots: Resto
         let db = undefined as ReturnType<typeof store.db> | undefined;
         let after: Buffer | null | undefined;
         for (const r of records) {
-          const keyGroup = (r.key[0] << 8) | r.key[1];
+          const keyGroup = keyGroupOfStoredKey(r.key);
           if (keyGroup < lo || keyGroup > hi) continue;
           if (r.state !== state) {
             if (state !== '') appendAfter.set(state, after);
@@ -105,9 +103,8 @@ export async function loadSnapshots(backend: DiskRestoreTarget, snapshots: Resto
   }
   backend.store.commit();
   const only = snapshots.length === 1 ? snapshots[0].meta.disk : undefined;
-  if (only !== undefined && snapshots[0].adoptable !== false && only.inline !== true && only.keyGroupRange[0] === lo && only.keyGroupRange[1] === hi)
+  if (adopt && only !== undefined && snapshots[0].adoptable !== false && only.inline !== true && only.keyGroupRange[0] === lo && only.keyGroupRange[1] === hi)
     backend.adoptChain(only.chain);
-  if (previousKey !== undefined) backend.setCurrentKey(previousKey);
 }
 
 function yieldToLoop(): Promise<void> {

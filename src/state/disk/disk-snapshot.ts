@@ -3,6 +3,7 @@
 // shared files (asynchronous part). Now and then a checkpoint instead materializes the whole
 // store from an LMDB read transaction taken at the barrier. A snapshot is the chain
 // "materialization + segments since"; restore (disk-restore.ts) applies the chain in order.
+// Canonical snapshots (savepoints) read such a transaction too but stay outside the chain.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,10 @@ import { encodeKey } from '../../core/key-encoding.js';
 import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type { KeyGroupRange } from '../../core/key-groups.js';
 import type { KeyedSnapshotOptions, KeyedStateBackendOptions, Namespace, SharedStateStore, TimerEntry } from '../keyed-state-backend.js';
+import { builtInSerializer, type TypeSerializer } from '../serde/type-serializer.js';
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
+import { type PayloadShape, payloadShape } from './canonical-payloads.js';
+import { writeCanonicalSnapshot } from './disk-canonical-snapshot.js';
 import type { ChangeSink } from './disk-state-table.js';
 import { diskFullError } from './disk-write-failure.js';
 import type { LmdbStore } from './lmdb-store.js';
@@ -65,6 +69,8 @@ export interface DiskSnapshotSource {
   snapshotStateMetas(): SnapshotStateMeta[];
   /** The TTL config of a registered state (undefined without TTL or while unclaimed). */
   ttlOf(name: string): StateTtlConfig | undefined;
+  /** The key serializer of a registered map state (undefined otherwise). */
+  keySerializerOf(name: string): TypeSerializer<unknown> | undefined;
   place(state?: string): string;
 }
 
@@ -194,6 +200,7 @@ export class DiskSnapshotter implements ChangeSink {
     const backend = this.backend;
     const { checkpointId, shared } = options;
     if (this.disposed) throw new FloeError('CHECKPOINT_DECLINED', `${backend.place()}: the backend was closed before checkpoint ${checkpointId} was taken`);
+    if (options.canonical === true) return this.canonicalSnapshot(checkpointId);
     backend.store.commit();
     const chain = this.chain;
     const config = backend.config;
@@ -227,12 +234,34 @@ export class DiskSnapshotter implements ChangeSink {
     }
     const view = materialize ? backend.store.snapshot() : undefined;
     if (view !== undefined) this.materializing++;
+    const runner = new DiskSnapshotRunner(this, this.freeze(checkpointId), view, shared, view === undefined ? 'delta' : 'materialization');
+    this.inFlight.add(runner);
+    return runner;
+  }
+
+  /**
+   * A self-contained snapshot in the canonical block format (savepoints): a read view of the store
+   * (O(1)) and the timers now, the blocks when written. The change log and the chain are not
+   * touched, so the next checkpoint continues the chain as if this snapshot had not been taken.
+   */
+  private canonicalSnapshot(checkpointId: number): KeyedSnapshotRunner {
+    const view = this.backend.store.snapshot();
+    const runner = new DiskSnapshotRunner(this, this.freeze(checkpointId), view, undefined, 'canonical');
+    this.inFlight.add(runner);
+    return runner;
+  }
+
+  /** What a snapshot captures at its barrier besides the store's read view. */
+  private freeze(checkpointId: number): Frozen {
+    const backend = this.backend;
     const names = [...backend.stateNames];
-    const frozen: Frozen = {
+    const metas = backend.snapshotStateMetas();
+    return {
       checkpointId,
       nextSegment: this.segment,
       names,
-      metas: backend.snapshotStateMetas(),
+      metas,
+      shapes: metas.map((meta) => payloadShape(meta, builtInSerializer(meta.keySerializer) ?? backend.keySerializerOf(meta.name))),
       sequence: backend.sequence,
       timerQueues: [...backend.timers.keys()],
       timers: [...backend.timers.values()].map((q) => q.entries()),
@@ -242,9 +271,6 @@ export class DiskSnapshotter implements ChangeSink {
         return ttl !== undefined && ttl.cleanupFullSnapshot ? ttl : undefined;
       }),
     };
-    const runner = new DiskSnapshotRunner(this, frozen, view, shared);
-    this.inFlight.add(runner);
-    return runner;
   }
 
   /** Queues a runner's write behind the ones before it. */
@@ -252,6 +278,7 @@ export class DiskSnapshotter implements ChangeSink {
     const run = async (): Promise<KeyedSnapshotResult> => {
       try {
         this.checkRunning(runner);
+        if (runner.kind === 'canonical') return await this.writeCanonical(runner);
         return runner.kind === 'materialization' ? await this.writeMaterialization(runner) : await this.writeDelta(runner);
       } finally {
         runner.finish();
@@ -305,6 +332,26 @@ export class DiskSnapshotter implements ChangeSink {
   private sharedName(kind: string, checkpointId: number, n = 0): string {
     const o = this.backend.options;
     return `shared/${o.operator.replace(/[^A-Za-z0-9_.-]/g, '_')}-${o.subtask}-${this.token}-${checkpointId}-${n}.${kind}.kv`;
+  }
+
+  private writeCanonical(runner: DiskSnapshotRunner): Promise<KeyedSnapshotResult> {
+    const { frozen } = runner;
+    const backend = this.backend;
+    return writeCanonicalSnapshot({
+      store: backend.store,
+      view: runner.view!,
+      keyGroupRange: backend.keyGroupRange,
+      maxParallelism: backend.maxParallelism,
+      names: frozen.names,
+      metas: frozen.metas,
+      shapes: frozen.shapes,
+      dropExpired: frozen.dropExpired,
+      ttlNow: frozen.ttlNow,
+      timerQueues: frozen.timerQueues,
+      timers: frozen.timers,
+      checkRunning: () => this.checkRunning(runner),
+      place: (state) => backend.place(state),
+    });
   }
 
   private async writeMaterialization(runner: DiskSnapshotRunner): Promise<KeyedSnapshotResult> {
@@ -447,19 +494,18 @@ export class DiskSnapshotter implements ChangeSink {
  * stop at its next step and decline; after it, it does nothing.
  */
 class DiskSnapshotRunner implements KeyedSnapshotRunner {
-  readonly kind: 'materialization' | 'delta';
   released = false;
   private started = false;
 
   constructor(
     private readonly owner: DiskSnapshotter,
     readonly frozen: Frozen,
-    /** The store's read view at the barrier (materializations), until copied out. */
+    /** The store's read view at the barrier (materializations, canonical snapshots), until copied out. */
     public view: Transaction | undefined,
     readonly shared: SharedStateStore | undefined,
-  ) {
-    this.kind = view === undefined ? 'delta' : 'materialization';
-  }
+    /** A chain's base, a change-log delta on it, or a canonical snapshot outside the chain. */
+    readonly kind: 'materialization' | 'delta' | 'canonical',
+  ) {}
 
   write(): Promise<KeyedSnapshotResult> {
     if (this.started || this.released)
@@ -496,6 +542,8 @@ interface Frozen {
   nextSegment: number;
   names: string[];
   metas: KeyedSnapshotMeta['states'];
+  /** Per state: how its entries become canonical payloads. */
+  shapes: PayloadShape[];
   sequence: number;
   timerQueues: string[];
   timers: Array<Array<{ timestamp: number; key: unknown; namespace: Namespace }>>;

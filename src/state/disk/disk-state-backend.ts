@@ -20,7 +20,7 @@ import type {
 } from '../descriptors.js';
 import type { KeyContext } from '../heap/heap-state-handle.js';
 import { HeapTimerQueue } from '../heap/heap-timer-queue.js';
-import { stateMeta } from '../heap/heap-snapshot.js';
+import { stateMeta } from '../snapshot-format/payload-codec.js';
 import type { DiskSnapshotMeta, KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type {
   InternalKvState,
@@ -39,6 +39,7 @@ import type { AggregatingState, ListState, MapState, ReducingState, ValueState }
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
 import { TtlPolicy } from '../ttl/ttl-support.js';
+import { convertDeferredEntries } from './disk-canonical-restore.js';
 import { loadSnapshots } from './disk-restore.js';
 import { DiskSnapshotter } from './disk-snapshot.js';
 import { DiskAggregatingState, DiskListState, DiskMapState, DiskReducingState, type DiskStateHandle, DiskValueState } from './disk-state-handles.js';
@@ -378,6 +379,12 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     return this.states.get(name)?.descriptor?.ttl;
   }
 
+  /** The key serializer of a registered map state (undefined otherwise). */
+  keySerializerOf(name: string): TypeSerializer<unknown> | undefined {
+    const d = this.states.get(name)?.descriptor;
+    return d?.kind === 'map' ? ((d as MapStateDescriptor<unknown, unknown>).keySerializer as TypeSerializer<unknown>) : undefined;
+  }
+
   /** Names of restored states that no registered descriptor claimed (yet). */
   unclaimedRestoredStates(): string[] {
     return [...this.states.values()].filter((s) => s.descriptor === undefined).map((s) => s.name);
@@ -438,6 +445,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       descriptor.serializer as TypeSerializer<unknown>,
       ttl,
     );
+    if (restoredMeta?.kind === 'map')
+      convertDeferredEntries(table, restoredMeta, (descriptor as MapStateDescriptor<unknown, unknown>).keySerializer as TypeSerializer<unknown>, this.place(descriptor.name));
     if (restoredMeta !== undefined && restoredMeta.ttl !== (ttl !== undefined)) adaptTtl(table, restoredMeta.ttl, this.options.ttlClock.now());
     const handle = create(table);
     handle.place = this.place(descriptor.name);

@@ -32,6 +32,21 @@ export function namespacePart(namespace: Namespace): Buffer {
   return out;
 }
 
+/**
+ * Keys under this prefix hold deferred entries: the canonical payload (snapshot-format/) of one
+ * (key, namespace) of map state whose user keys need the state's key serializer to be stored,
+ * restored before a descriptor claimed the state; the key continues with the usual
+ * `[keyGroup][len][key][len][namespace]`. 0xffff is no key group (there are at most 32768), so
+ * these sort after every entry, and claiming the state converts them (disk-canonical-restore.ts).
+ */
+export const DEFERRED_PREFIX: Buffer = Buffer.from([0xff, 0xff]);
+
+/** The key group of a stored key, deferred entries included. */
+export function keyGroupOfStoredKey(key: Uint8Array): number {
+  const first = (key[0] << 8) | key[1];
+  return first === 0xffff ? (key[2] << 8) | key[3] : first;
+}
+
 /** The key group prefix of a key-group range scan: `[keyGroup u16]`. */
 export function keyGroupPrefix(keyGroup: number): Buffer {
   const out = Buffer.allocUnsafe(2);

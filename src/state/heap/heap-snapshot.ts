@@ -1,17 +1,19 @@
 // Snapshots of the heap backend: the synchronous part copies each table's key and value
-// references and the timer queues, and registers a copy-on-access log (object values touched
-// later get private copies in the live table); the asynchronous part encodes one block per key group,
-// yielding to the event loop between chunks so records keep flowing. Also the decoding side.
+// references and the timer queues, and registers a copy-on-access log (entries touched later are
+// encoded before they change); the asynchronous part encodes one block per key group in the
+// canonical format (snapshot-format/), yielding to the event loop between chunks so records keep
+// flowing. Checkpoints and canonical snapshots are the same bytes. Also the decoding side. No I/O.
 import { keyFromId } from '../../core/key-decoding.js';
 import { type KeyId, keyId } from '../../core/key-encoding.js';
 import { assignToKeyGroup } from '../../core/key-groups.js';
-import type { StateDescriptor, MapStateDescriptor } from '../descriptors.js';
+import type { StateDescriptor } from '../descriptors.js';
 import type { KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
-import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
-import type { TtlPolicy, TtlValue } from '../ttl/ttl-support.js';
+import { BLOCK_FORMAT, BlockWriter, packPayload, readBlock } from '../snapshot-format/block-codec.js';
+import { payloadEncoder, stateMeta } from '../snapshot-format/payload-codec.js';
+import { CANONICAL_BACKEND } from '../snapshot-format/snapshot-labels.js';
+import type { TtlPolicy } from '../ttl/ttl-support.js';
 import { SnapshotLog, type StateTable } from './state-table.js';
-import { BLOCK_FORMAT, BlockWriter, packPayload, readBlock } from './block-codec.js';
 
 /** Entries encoded between two yields to the event loop. */
 const CHUNK = 4096;
@@ -52,6 +54,8 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
     timerQueues: Array<[string, { entries(): TimerEntry[] }]>,
     private readonly maxParallelism: number,
     now: () => number,
+    /** Labels the snapshot canonical (a savepoint) instead of heap: the bytes are the same. */
+    private readonly canonical = false,
   ) {
     for (const u of unclaimed) u.heldBy++;
     this.barrierTime = now();
@@ -140,7 +144,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       });
     const meta: KeyedSnapshotMeta = {
       format: BLOCK_FORMAT,
-      backend: 'heap',
+      backend: this.canonical ? CANONICAL_BACKEND : 'heap',
       maxParallelism: this.maxParallelism,
       states: [...this.sources.map(({ descriptor, ttl }) => stateMeta(descriptor, ttl !== undefined)), ...this.unclaimed.map((u) => u.meta)],
       timerQueues: queueNames,
@@ -177,89 +181,6 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-export function stateMeta(descriptor: StateDescriptor, ttl: boolean): SnapshotStateMeta {
-  const meta: SnapshotStateMeta = { name: descriptor.name, kind: descriptor.kind, serializer: serializerIdentity(descriptor.serializer), ttl };
-  if (descriptor.kind === 'map') meta.keySerializer = serializerIdentity((descriptor as MapStateDescriptor<unknown, unknown>).keySerializer);
-  return meta;
-}
-
-/**
- * Encodes one stored value with the descriptor's serializers. With `now`, expired values,
- * elements and entries are left out (cleanup on full snapshot); returns undefined when nothing is left.
- */
-function payloadEncoder(descriptor: StateDescriptor, ttl: TtlPolicy | undefined): (stored: any, now: number | undefined) => unknown {
-  const ser = descriptor.serializer as TypeSerializer<unknown>;
-  const alive = (e: TtlValue<unknown>, now: number | undefined) => now === undefined || !ttl!.isExpired(e, now);
-  if (inlinesValues(descriptor)) return rawPayload(descriptor.kind, ttl, alive);
-  switch (descriptor.kind) {
-    case 'list':
-      if (ttl === undefined) return (stored: unknown[]) => stored.map((v) => ser.serialize(v));
-      return (stored: TtlValue<unknown>[], now) => {
-        const out = stored.filter((e) => alive(e, now)).map((e) => [ser.serialize(e.v), e.t]);
-        return out.length === 0 ? undefined : out;
-      };
-    case 'map': {
-      const keySer = (descriptor as MapStateDescriptor<unknown, unknown>).keySerializer as TypeSerializer<unknown>;
-      if (ttl === undefined) return (stored: Map<KeyId, unknown>) => [...stored].map(([k, v]) => [keySer.serialize(keyFromId(k)), ser.serialize(v)]);
-      return (stored: Map<KeyId, TtlValue<unknown>>, now) => {
-        const out = [...stored].filter(([, e]) => alive(e, now)).map(([k, e]) => [keySer.serialize(keyFromId(k)), ser.serialize(e.v), e.t]);
-        return out.length === 0 ? undefined : out;
-      };
-    }
-    default:
-      if (ttl === undefined) return (stored: unknown) => ser.serialize(stored);
-      return (stored: TtlValue<unknown>, now) => (alive(stored, now) ? [ser.serialize(stored.v), stored.t] : undefined);
-  }
-}
-
-/**
- * With the msgpack serializer (the default) values go into the block as they are stored: the
- * block encodes them with the same msgpack options, so there are no per-value byte arrays.
- */
-function inlinesValues(descriptor: StateDescriptor): boolean {
-  const ids = [descriptor.serializer, ...(descriptor.kind === 'map' ? [(descriptor as MapStateDescriptor<unknown, unknown>).keySerializer] : [])].map(
-    (s) => serializerIdentity(s as TypeSerializer<unknown>),
-  );
-  return ids.every((id) => id === 'msgpack@1');
-}
-
-/** The stored structure itself (map entries as [user key id, value] pairs). */
-function rawPayload(kind: StateDescriptor['kind'], ttl: TtlPolicy | undefined, alive: (e: TtlValue<unknown>, now: number | undefined) => boolean) {
-  if (ttl === undefined) return kind === 'map' ? (stored: Map<KeyId, unknown>) => [...stored] : (stored: unknown) => stored;
-  return (stored: any, now: number | undefined): unknown => {
-    if (now === undefined) return kind === 'map' ? [...stored] : stored;
-    if (kind === 'list') {
-      const live = (stored as TtlValue<unknown>[]).filter((e) => alive(e, now));
-      return live.length === 0 ? undefined : live;
-    }
-    if (kind === 'map') {
-      const live = [...(stored as Map<KeyId, TtlValue<unknown>>)].filter(([, e]) => alive(e, now));
-      return live.length === 0 ? undefined : live;
-    }
-    return alive(stored, now) ? stored : undefined;
-  };
-}
-
-/** Decodes a payload back into what the heap table stores for this kind. */
-export function payloadDecoder(descriptor: StateDescriptor, ttl: boolean, toId: (userKey: unknown) => KeyId): (payload: any) => unknown {
-  const ser = descriptor.serializer as TypeSerializer<unknown>;
-  if (inlinesValues(descriptor)) return descriptor.kind === 'map' ? (p: Array<[KeyId, unknown]>) => new Map(p) : (p: unknown) => p;
-  switch (descriptor.kind) {
-    case 'list':
-      return ttl
-        ? (p: Array<[Uint8Array, number]>) => p.map(([b, t]) => ({ v: ser.deserialize(b), t }))
-        : (p: Uint8Array[]) => p.map((b) => ser.deserialize(b));
-    case 'map': {
-      const keySer = (descriptor as MapStateDescriptor<unknown, unknown>).keySerializer as TypeSerializer<unknown>;
-      return ttl
-        ? (p: Array<[Uint8Array, Uint8Array, number]>) => new Map(p.map(([k, v, t]) => [toId(keySer.deserialize(k)), { v: ser.deserialize(v), t }]))
-        : (p: Array<[Uint8Array, Uint8Array]>) => new Map(p.map(([k, v]) => [toId(keySer.deserialize(k)), ser.deserialize(v)]));
-    }
-    default:
-      return ttl ? (p: [Uint8Array, number]) => ({ v: ser.deserialize(p[0]), t: p[1] }) : (p: Uint8Array) => ser.deserialize(p);
-  }
 }
 
 /** Decodes one key group's block written in `format`; entries keep their key ids, timers come back with the user's keys. */

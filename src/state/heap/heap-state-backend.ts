@@ -29,6 +29,8 @@ import type {
 } from '../keyed-state-backend.js';
 import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitionedStateOf } from '../keyed-state-backend.js';
 import { MSGPACK_OPTIONS, serializerIdentity } from '../serde/type-serializer.js';
+import { payloadDecoder } from '../snapshot-format/payload-codec.js';
+import { checkBlockFormat, foreignSnapshotError, holdsBlocks, unreadableBlock } from '../snapshot-format/snapshot-labels.js';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.js';
 import { checkRestoredState, checkSameRegistration, type StatePlace, statePlaceOf } from '../state-compatibility.js';
 import { TtlHeapListState } from '../ttl/ttl-list-state.js';
@@ -40,7 +42,7 @@ import { TtlHeapValueState } from '../ttl/ttl-value-state.js';
 import { HeapListState } from './heap-list-state.js';
 import { HeapMapState } from './heap-map-state.js';
 import { HeapAggregatingState, HeapReducingState } from './heap-reducing-state.js';
-import { HeapSnapshotRunner, type UnclaimedState, decodeBlock, payloadDecoder } from './heap-snapshot.js';
+import { HeapSnapshotRunner, type UnclaimedState, decodeBlock } from './heap-snapshot.js';
 import type { HeapStateHandle, KeyContext } from './heap-state-handle.js';
 import { HeapTimerQueue } from './heap-timer-queue.js';
 import { HeapValueState } from './heap-value-state.js';
@@ -229,25 +231,37 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return n;
   }
 
-  snapshot(_options: KeyedSnapshotOptions): KeyedSnapshotRunner {
+  /** Checkpoints and canonical snapshots (`options.canonical`) are the same blocks; only the label differs. */
+  snapshot(options: KeyedSnapshotOptions): KeyedSnapshotRunner {
     const sources = [...this.states.values()].map((s) => ({ descriptor: s.descriptor, table: s.handle.table, ttl: s.ttl }));
-    return new HeapSnapshotRunner(sources, [...this.pendingRestore.values()], [...this.timers], this.maxParallelism, () => this.options.ttlClock.now());
+    return new HeapSnapshotRunner(
+      sources,
+      [...this.pendingRestore.values()],
+      [...this.timers],
+      this.maxParallelism,
+      () => this.options.ttlClock.now(),
+      options.canonical === true,
+    );
   }
 
+  /** Reads heap checkpoints and canonical snapshots (savepoints of any backend); a disk checkpoint is refused with what to do. */
   restore(snapshots: RestoredKeyedState[]): void {
     const previousKey = this.ctx.key;
     for (const snapshot of snapshots) {
       const { meta } = snapshot;
-      if (meta.backend !== 'heap')
-        throw new FloeError(
-          'CHECKPOINT_INVALID',
-          `${this.place()}: the checkpoint was taken with the ${meta.backend} state backend and this job runs the heap backend; restore it with the ${meta.backend} backend (--state-backend ${meta.backend}); moving state between backends comes with savepoints`,
-        );
+      if (!holdsBlocks(meta)) throw foreignSnapshotError(this.place(), meta, 'heap');
+      checkBlockFormat(meta, this.place());
       const restoredTimers: Array<[number, number, Namespace, unknown, number]> = [];
       for (const keyGroup of this.keyGroupRange) {
         const bytes = snapshot.block(keyGroup);
         if (bytes === undefined) continue;
-        const { entries, timers } = decodeBlock(bytes, meta.format);
+        let block: ReturnType<typeof decodeBlock>;
+        try {
+          block = decodeBlock(bytes, meta.format);
+        } catch (cause) {
+          throw unreadableBlock(this.place(), meta, keyGroup, cause);
+        }
+        const { entries, timers } = block;
         restoredTimers.push(...timers);
         for (const [s, namespace, id, payload] of entries) {
           const stateMeta = meta.states[s];

@@ -58,3 +58,16 @@ export const defaultSerializer: TypeSerializer<unknown> = new MsgpackSerializer(
 export function serializerIdentity(serializer: TypeSerializer<unknown>): string {
   return `${serializer.id}@${serializer.version}`;
 }
+
+const builtIn: ReadonlyMap<string, TypeSerializer<unknown>> = new Map([
+  ['msgpack@1', defaultSerializer],
+  ['json@1', new JsonSerializer()],
+]);
+
+/**
+ * The built-in serializer with this identity (`msgpack@1`, `json@1`), for bytes whose state no
+ * descriptor has claimed yet; undefined for a user's serializer (only its descriptor has it).
+ */
+export function builtInSerializer(identity: string | undefined): TypeSerializer<unknown> | undefined {
+  return identity === undefined ? undefined : builtIn.get(identity);
+}

@@ -1,10 +1,11 @@
-// The heap snapshot's block format: state and timer-queue indexes of any size survive a round
-// trip, and blocks of the older one-byte format are still read.
+// The canonical block format (heap checkpoints write it too): state and timer-queue indexes of any
+// size survive a round trip, and blocks of the older one-byte format are still read.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../../src/core/clock.js';
+import { keyId } from '../../../../src/core/key-encoding.js';
 import { KeyGroupRange } from '../../../../src/core/key-groups.js';
 import { ValueStateDescriptor } from '../../../../src/state/descriptors.js';
-import { BlockWriter, readBlock } from '../../../../src/state/heap/block-codec.js';
+import { BlockCursor, BlockWriter, readBlock } from '../../../../src/state/snapshot-format/block-codec.js';
 import { HeapStateBackend } from '../../../../src/state/heap/heap-state-backend.js';
 import { concatChunks, restoredFromBytes } from '../../../../src/state/keyed-snapshot.js';
 
@@ -18,7 +19,7 @@ const createBackend = () =>
     ttlClock: new ManualClock(0),
   });
 
-describe('heap snapshot blocks', () => {
+describe('snapshot blocks', () => {
   it('restore every one of 300 states of one operator to its own values', async () => {
     const names = Array.from({ length: 300 }, (_, i) => `state-${i}`);
     const source = createBackend();
@@ -63,4 +64,20 @@ describe('heap snapshot blocks', () => {
     expect(block.entries).toEqual([[3, '', 'k', 'v']]);
     expect(block.timers).toEqual([[1, 10, 'ns', 'k', 0]]);
   });
+
+  it('refuse a block cut inside a record, wherever it is cut, naming the record', () => {
+    const writer = new BlockWriter();
+    writer.entry(0, '', 1, 1);
+    writer.entry(300, 'window', keyId(['k', 1]), { deep: [1, 2] });
+    writer.timer(1, 10, 7, 'key', 3);
+    const block = writer.finish();
+    const ends = new Set<number>();
+    for (let cursor = new BlockCursor(block); cursor.next(); ) ends.add((cursor as unknown as { pos: number }).pos);
+    for (let cut = 1; cut < block.length; cut++) {
+      if (ends.has(cut)) expect(() => readBlock(block.subarray(0, cut))).not.toThrow();
+      else expect(() => readBlock(block.subarray(0, cut)), `cut at ${cut}`).toThrow(/truncated in the record at byte \d+/);
+    }
+    expect(() => readBlock(Uint8Array.of(9))).toThrow(/unknown record tag 9 in the record at byte 0/);
+  });
 });
+
