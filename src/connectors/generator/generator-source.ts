@@ -75,7 +75,8 @@ const WAITING_FOR_SPLITS = new Promise<void>(() => {});
 const AVAILABLE = Promise.resolve();
 
 /**
- * Reads its strides round-robin, a share of each per poll, so all advance at about the same pace.
+ * Reads its strides in step: always from the one furthest behind, a chunk at a time, so a reader
+ * with several strides (after a rescale) emits the sequence nearly in order.
  * With a rate, a reader emits its part of the total (its strides over all strides) and, when it is
  * ahead, says 'nothing-available' with a timer as its availability: the subtask keeps handling
  * checkpoints and timers meanwhile.
@@ -83,8 +84,6 @@ const AVAILABLE = Promise.resolve();
 class GeneratorReader<T> implements SourceReader<T, GeneratorSplit> {
   private splits: GeneratorSplit[] = [];
   private noMoreSplits = false;
-  /** The split pollNext starts with next time (round-robin over the splits). */
-  private turn = 0;
   private ratePerReader: number | undefined;
   private rateStartedAt = 0;
   private rateEmitted = 0;
@@ -135,23 +134,23 @@ class GeneratorReader<T> implements SourceReader<T, GeneratorSplit> {
     const generate = this.generate;
     const end = this.count;
     const splits = this.splits;
+    let active = 0;
+    for (const split of splits) if (split.next < end) active++;
+    // The strides are one sequence: emitting from the one furthest behind, a chunk at a time,
+    // keeps them in step (their records at most about `max` indices apart), whatever their number.
+    const chunk = Math.max(1, Math.ceil(budget / active));
     let emitted = 0;
-    for (let tries = 0; emitted < budget && tries < splits.length; ) {
-      const split = splits[this.turn];
-      this.turn = (this.turn + 1) % splits.length;
-      if (split.next >= end) {
-        tries++;
-        continue;
-      }
-      tries = 0;
-      const share = Math.max(1, Math.ceil((budget - emitted) / splits.length));
-      let index = split.next;
-      for (let i = 0; i < share && index < end; i++) {
+    while (emitted < budget) {
+      let behind: GeneratorSplit | undefined;
+      for (const split of splits) if (split.next < end && (behind === undefined || split.next < behind.next)) behind = split;
+      if (behind === undefined) break;
+      let index = behind.next;
+      for (let i = Math.min(chunk, budget - emitted); i > 0 && index < end; i--) {
         output.collect(generate(index));
-        index += split.step;
+        index += behind.step;
         emitted++;
       }
-      split.next = index;
+      behind.next = index;
     }
     this.rateEmitted += emitted;
     if (this.hasMore()) return 'more-available';

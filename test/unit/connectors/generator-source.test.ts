@@ -59,6 +59,22 @@ describe('generator source', () => {
     expect((await up.readAll()).sort((a, b) => a - b)).toEqual(indices(10));
   });
 
+  it.each([2, 3, 5])('keeps the %i strides of one reader in step: what it emits stays within a batch of index order', async (n) => {
+    // After a rescale one reader holds several strides; if one ran ahead, event time would run ahead with it.
+    const h = await SourceTestHarness.create(source(1_000_000, { splits: n }), { parallelism: 1 });
+    for (let poll = 0; poll < 200; poll++) h.poll(0, 512);
+    const emitted = h.output[0] as number[];
+    expect(emitted).toHaveLength(200 * 512);
+    const positions = h.snapshot(1).readers[0].map((s) => s.next);
+    expect(Math.max(...positions) - Math.min(...positions)).toBeLessThanOrEqual(512 + n);
+    let highest = -1;
+    for (const i of emitted) {
+      expect(highest - i).toBeLessThanOrEqual(512 + n);
+      highest = Math.max(highest, i);
+    }
+    await h.close();
+  });
+
   it('keeps to its rate without blocking: nothing available until the clock allows more', async () => {
     const clock = new ManualClock(0);
     const h = await SourceTestHarness.create(source(100, { eventsPerSecond: 10 }), { parallelism: 1, clock });
