@@ -1,5 +1,6 @@
 // Law: rescaling through savepoints preserves every key's keyed state and timers, each owned by
-// exactly one subtask. Three runs at random parallelisms p1 -> p2 -> p3 (each 1..16), sometimes
+// exactly one subtask, whichever backend wrote or reads it. Three runs at random parallelisms
+// p1 -> p2 -> p3 (each 1..16) on random backends (heap or disk), sometimes
 // with the savepoint rewritten into another number of key groups before the third; the first
 // two stop with a savepoint after their records, the third ends its input, so every key's
 // event-time timer (registered once, restored twice) fires exactly once and reports the key's
@@ -50,10 +51,11 @@ class Inspector {
 }
 
 /** Runs one phase; phases before the last stop with a savepoint once their records are processed. */
-async function phase(records: Rec[], parallelism: number, dir: string, from: string | undefined, last: boolean): Promise<{ reports: Report[]; savepoint?: string }> {
+async function phase(records: Rec[], parallelism: number, backend: 'heap' | 'disk', dir: string, from: string | undefined, last: boolean): Promise<{ reports: Report[]; savepoint?: string }> {
   const reports: Report[] = [];
   const env = StreamEnvironment.create({
     parallelism,
+    stateBackend: backend === 'disk' ? { kind: 'disk', dir: join(dir, `state-${Math.random()}`) } : 'heap',
     checkpointing: { directory: join(dir, `chk-${parallelism}-${Math.random()}`), intervalMs: 60_000 },
     fromSavepoint: from,
     allowNonRestoredState: true, // each phase has its own collection source
@@ -80,20 +82,21 @@ async function phase(records: Rec[], parallelism: number, dir: string, from: str
 
 const recordsArb = fc.array(fc.record({ key: fc.constantFrom(...Array.from({ length: 30 }, (_, i) => `key-${i}`)), v: fc.integer({ min: 0, max: 1000 }) }), { maxLength: 60 });
 
-describe('rescaling keyed state and timers through savepoints (heap)', () => {
+describe('rescaling keyed state and timers through savepoints, on either backend', () => {
   it('preserves every key\'s state and timer, each owned by exactly one subtask, over p1 -> p2 -> (rekey) -> p3', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.tuple(recordsArb, recordsArb, recordsArb),
         fc.tuple(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 16 })),
         fc.option(fc.integer({ min: 16, max: 300 })),
-        async (batches, parallelisms, rekeyTo) => {
+        fc.tuple(fc.constantFrom('heap' as const, 'disk' as const), fc.constantFrom('heap' as const, 'disk' as const), fc.constantFrom('heap' as const, 'disk' as const)),
+        async (batches, parallelisms, rekeyTo, backends) => {
           const dir = mkdtempSync(join(tmpdir(), 'floe-rescale-prop-'));
           try {
             let from: string | undefined;
             let reports: Report[] = [];
             for (let k = 0; k < 3; k++) {
-              const result = await phase(batches[k], parallelisms[k], dir, from, k === 2);
+              const result = await phase(batches[k], parallelisms[k], backends[k], dir, from, k === 2);
               from = result.savepoint;
               reports = result.reports;
               if (k === 1 && rekeyTo !== null) {
