@@ -117,6 +117,25 @@ describe('savepoints', () => {
     await expect(rekeySavepoint({ from: savepoint, to: rekeyed, maxParallelism })).rejects.toThrow(/EEXIST|exists/);
   }, 60_000);
 
+  it('is self-contained and relocatable: a disk-backend savepoint moved elsewhere restores into the heap backend, exactly once', async () => {
+    const dir = scratch();
+    const out = join(dir, 'out');
+    const client = countingJob({ parallelism: 2, checkpoints: join(dir, 'chk-a'), out, eventsPerSecond: 10_000, stateBackend: 'disk' }).executeAsync('savepoint-counts');
+    await new Promise((r) => setTimeout(r, 500));
+    const savepoint = await client.stopWithSavepoint(join(dir, 'savepoints'));
+    await client.result;
+    const moved = join(dir, 'elsewhere', 'copy');
+    cpSync(savepoint, moved, { recursive: true });
+    rmSync(join(dir, 'savepoints'), { recursive: true });
+    rmSync(join(dir, 'chk-a'), { recursive: true }); // nothing of the old job is left but its output
+    await countingJob({ parallelism: 3, checkpoints: join(dir, 'chk-b'), out, fromSavepoint: moved, stateBackend: 'heap' }).execute('savepoint-counts');
+    const committed = await readCommittedJsonLines<CountedEvent>(out);
+    expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
+    const perKey = new Map<string, number[]>();
+    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
+    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
+  }, 60_000);
+
   it('restores an intermediate savepoint (which committed nothing) into a new job at parallelism 1', async () => {
     const dir = scratch();
     const client = countingJob({ parallelism: 2, checkpoints: join(dir, 'chk-a'), out: join(dir, 'out-a'), eventsPerSecond: 10_000 }).executeAsync('savepoint-counts');
