@@ -33,6 +33,8 @@ interface Run {
   /** Seconds the runtime reported for the restore (undefined when the run restored nothing). */
   restoreSeconds: number | undefined;
   savepointSeconds: number;
+  /** The savepoint's longest synchronous part in a subtask (processing paused). */
+  savepointPauseMs: number;
   entries: number;
 }
 
@@ -64,8 +66,9 @@ async function run(options: { dir: string; backend: 'heap' | 'disk'; parallelism
   const savepoint = await client.stopWithSavepoint(join(options.dir, 'savepoints'));
   const savepointSeconds = (performance.now() - started) / 1000;
   const result = await client.result;
+  const paused = logs.map((l) => /\[savepoint\] savepoint \d+ complete: .*processing paused at most ([\d.]+) ms/.exec(l)).find((m) => m !== null);
   const restored = logs.map((l) => /\[restore\] restored savepoint \d+ in ([\d.]+) s: \d+ subtasks, (\d+) keyed state entries/.exec(l)).find((m) => m !== null);
-  return { savepoint, savepointSeconds, restoreSeconds: restored === undefined ? undefined : Number(restored[1]), entries: result.metrics.stateEntries };
+  return { savepoint, savepointSeconds, savepointPauseMs: paused === undefined ? Number.NaN : Number(paused[1]), restoreSeconds: restored === undefined ? undefined : Number(restored[1]), entries: result.metrics.stateEntries };
 }
 
 function directoryBytes(dir: string): number {
@@ -93,6 +96,7 @@ async function measure(backend: 'heap' | 'disk', keys: number): Promise<Record<s
       backend,
       keys,
       savepointSeconds: r(build.savepointSeconds),
+      savepointPauseMs: build.savepointPauseMs,
       savepointBytes: directoryBytes(build.savepoint),
       restoreSameSeconds: r(same.restoreSeconds),
       restoreRescaledSeconds: { p1ToP2: r(up.restoreSeconds), p2ToP1: r(down.restoreSeconds) },

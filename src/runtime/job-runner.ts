@@ -170,7 +170,9 @@ export class JobRunner {
         return { directory, writer: await FileCheckpointStorage.savepoint(directory).beginCheckpoint(id) };
       },
     });
-    this.options.log(`[savepoint] savepoint ${info.checkpointId} complete: ${info.directory} (${(info.bytes / 1048576).toFixed(1)} MiB in ${Math.round(info.durationMs)} ms)`);
+    this.options.log(
+      `[savepoint] savepoint ${info.checkpointId} complete: ${info.directory} (${(info.bytes / 1048576).toFixed(1)} MiB in ${Math.round(info.durationMs)} ms; processing paused at most ${info.syncMsMax.toFixed(1)} ms)`,
+    );
     return info;
   }
 
