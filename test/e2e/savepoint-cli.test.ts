@@ -2,12 +2,13 @@
 // stops with a final one, and a new run at another parallelism starts from it; the committed
 // output is every record once with per-key counts 1..N, and the savepoint is never modified.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCommittedJsonLines } from '../../src/connectors/file/transactional-json-lines-sink.js';
+import { treeHash } from '../fixtures/checkpoint-dirs.js';
+import { countsPerKey } from '../fixtures/running-count.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const floe = join(root, 'bin/floe.mjs');
@@ -21,19 +22,6 @@ function floeSync(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function treeHash(path: string): string {
-  const hash = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      hash.update(p);
-      if (statSync(p).isDirectory()) walk(p);
-      else hash.update(readFileSync(p));
-    }
-  };
-  walk(path);
-  return hash.digest('hex');
-}
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 600 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
@@ -80,10 +68,9 @@ describe('floe list, savepoint, stop --savepoint, savepoint rekey and run --from
     expect(resumed.stderr).toMatch(/restored savepoint \d+ in/);
     const committed = await readCommittedJsonLines<{ key: string; i: number; n: number }>(out);
     expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 30_000 }, (_, i) => i));
-    const perKey = new Map<string, number[]>();
-    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
+    const perKey = countsPerKey(committed);
     expect(perKey.size).toBe(500);
-    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: ns.length }, (_, j) => j + 1));
+    for (const [key, ns] of perKey) expect(ns, key).toEqual(Array.from({ length: ns.length }, (_, j) => j + 1));
     expect(treeHash(final)).toBe(before);
   }, 180_000);
 

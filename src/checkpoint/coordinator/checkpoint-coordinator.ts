@@ -285,34 +285,11 @@ export class CheckpointCoordinator {
       await this.abort(p, new FloeError('CHECKPOINT_DECLINED', `Checkpoint ${checkpointId} was subsumed by ${this.latestCompletedId}`), false);
       return;
     }
-    const files = [...p.acks.values()].flatMap((a) => a.files);
-    const tasks: Record<string, unknown> = {};
-    for (const [key, ack] of p.acks) tasks[key] = ack.state;
-    try {
-      await p.trigger.writer.complete(
-        { ...this.deps.runtime.jobMetadata(checkpointId), checkpointId, timestamp: p.trigger.timestamp, isFinal: p.trigger.isFinal, tasks },
-        files,
-      );
-    } catch (error) {
-      p.completing = false;
-      await this.abort(p, error instanceof FloeError ? error : new FloeError('CHECKPOINT_WRITE_FAILED', `Checkpoint ${checkpointId}: ${(error as Error).message}`, { cause: error }), true);
-      return;
-    }
-    p.done = true;
-    this.pending.delete(checkpointId);
-    const now = this.deps.clock.now();
-    this.lastCompletedAt = now;
+    const info = await this.writeMetadata(p, { isFinal: p.trigger.isFinal });
+    if (info === undefined) return;
+    this.lastCompletedAt = this.deps.clock.now();
     this.consecutiveFailures = 0;
     this.latestCompletedId = checkpointId;
-    const acks = [...p.acks.values()];
-    const info: CompletedCheckpointInfo = {
-      checkpointId,
-      durationMs: now - p.startedAt,
-      bytes: files.reduce((n, f) => n + f.size, 0),
-      syncMsMax: Math.max(0, ...acks.map((a) => a.syncMs)),
-      asyncMsMax: Math.max(0, ...acks.map((a) => a.asyncMs)),
-      acknowledgements: p.acks,
-    };
     this.completed.push(info);
     // Older pending checkpoints are subsumed by this one.
     for (const older of [...this.pending.values()])
@@ -331,33 +308,44 @@ export class CheckpointCoordinator {
    * a savepoint that ends the job tells the subtasks (so sinks commit, as Flink's stop-with-savepoint).
    */
   private async completeSavepoint(p: PendingCheckpoint, savepoint: NonNullable<CheckpointTrigger['savepoint']>): Promise<void> {
+    const written = await this.writeMetadata(p, { isFinal: false, savepoint: true });
+    if (written === undefined) return;
+    const info: CompletedSavepointInfo = { ...written, directory: savepoint.directory };
+    this.savepoints.push(info);
+    if (savepoint.terminate) this.deps.runtime.notifyComplete(info.checkpointId);
+    for (const w of p.waiters) w.resolve(info);
+    this.schedulePeriodic();
+  }
+
+  /**
+   * Writes the metadata of checkpoint or savepoint `p` (every subtask acknowledged), which makes it
+   * complete; returns what completed, or undefined when the write failed (then `p` is aborted).
+   */
+  private async writeMetadata(p: PendingCheckpoint, fields: { isFinal: boolean; savepoint?: true }): Promise<CompletedCheckpointInfo | undefined> {
     const { checkpointId } = p.trigger;
     const files = [...p.acks.values()].flatMap((a) => a.files);
     const tasks: Record<string, unknown> = {};
     for (const [key, ack] of p.acks) tasks[key] = ack.state;
     try {
-      await p.trigger.writer.complete({ ...this.deps.runtime.jobMetadata(checkpointId), checkpointId, timestamp: p.trigger.timestamp, isFinal: false, savepoint: true, tasks }, files);
+      await p.trigger.writer.complete({ ...this.deps.runtime.jobMetadata(checkpointId), checkpointId, timestamp: p.trigger.timestamp, ...fields, tasks }, files);
     } catch (error) {
       p.completing = false;
-      await this.abort(p, error instanceof FloeError ? error : new FloeError('CHECKPOINT_WRITE_FAILED', `Savepoint ${checkpointId}: ${(error as Error).message}`, { cause: error }), false);
-      return;
+      const what = fields.savepoint === true ? 'Savepoint' : 'Checkpoint';
+      const failure = error instanceof FloeError ? error : new FloeError('CHECKPOINT_WRITE_FAILED', `${what} ${checkpointId}: ${(error as Error).message}`, { cause: error });
+      await this.abort(p, failure, fields.savepoint !== true);
+      return undefined;
     }
     p.done = true;
     this.pending.delete(checkpointId);
     const acks = [...p.acks.values()];
-    const info: CompletedSavepointInfo = {
+    return {
       checkpointId,
       durationMs: this.deps.clock.now() - p.startedAt,
       bytes: files.reduce((n, f) => n + f.size, 0),
       syncMsMax: Math.max(0, ...acks.map((a) => a.syncMs)),
       asyncMsMax: Math.max(0, ...acks.map((a) => a.asyncMs)),
       acknowledgements: p.acks,
-      directory: savepoint.directory,
     };
-    this.savepoints.push(info);
-    if (savepoint.terminate) this.deps.runtime.notifyComplete(checkpointId);
-    for (const w of p.waiters) w.resolve(info);
-    this.schedulePeriodic();
   }
 
   private async discardSubsumed(): Promise<void> {

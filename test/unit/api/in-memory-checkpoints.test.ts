@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InMemoryCheckpointStorage, StreamEnvironment } from '../../../src/index.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
-import { type CountedEvent, RunningCount } from '../../fixtures/running-count.js';
+import { type CountedEvent, RunningCount, countsPerKey } from '../../fixtures/running-count.js';
 
 describe('checkpoints in memory', () => {
   it.each(['heap', 'disk'] as const)('restarts a failed job from its latest in-memory checkpoint, exactly once (%s backend)', async (backend) => {
@@ -40,9 +40,7 @@ describe('checkpoints in memory', () => {
     expect((await storage.listCompleted()).length).toBeGreaterThan(0);
     const committed = await readCommittedJsonLines<CountedEvent>(join(dir, 'out'));
     expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 6000 }, (_, i) => i));
-    const perKey = new Map<string, number[]>();
-    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
-    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: 120 }, (_, j) => j + 1));
+    for (const [key, ns] of countsPerKey(committed)) expect(ns, key).toEqual(Array.from({ length: 120 }, (_, j) => j + 1));
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 

@@ -1,14 +1,14 @@
 // Savepoints through the API: taken while the job runs (nothing committed by them), stop with a
 // savepoint (sinks commit, the job ends), restored at another parallelism into a job that starts
 // from them; the savepoint directory is never modified by the jobs restored from it.
-import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ListState, ListStateDescriptor, type RuntimeContext, StreamEnvironment } from '../../../src/index.js';
 import { TransactionalJsonLinesSink, readCommittedJsonLines } from '../../../src/connectors/file/transactional-json-lines-sink.js';
-import { type CountedEvent, RunningCount } from '../../fixtures/running-count.js';
+import { type CountedEvent, RunningCount, countsPerKey } from '../../fixtures/running-count.js';
+import { treeHash } from '../../fixtures/checkpoint-dirs.js';
 import { rekeySavepoint } from '../../../src/checkpoint/savepoint-rekey.js';
 
 const EVENTS = 20_000;
@@ -35,20 +35,6 @@ function countingJob(options: { parallelism: number; checkpoints: string; out: s
   return env;
 }
 
-/** sha256 of every file under `dir` (names and contents), to prove nothing was modified. */
-function treeHash(dir: string): string {
-  const hash = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      hash.update(path);
-      if (statSync(path).isDirectory()) walk(path);
-      else hash.update(readFileSync(path));
-    }
-  };
-  walk(dir);
-  return hash.digest('hex');
-}
 
 /** Per key, how many events the whole stream has. */
 const totals = new Map<string, number>();
@@ -89,9 +75,7 @@ describe('savepoints', () => {
     await countingJob({ parallelism: 3, checkpoints: join(dir, 'chk-b'), out, fromSavepoint: final }).execute('savepoint-counts');
     const committed = await readCommittedJsonLines<CountedEvent>(out);
     expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
-    const perKey = new Map<string, number[]>();
-    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
-    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
+    for (const [key, ns] of countsPerKey(committed)) expect(ns, key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
     expect(treeHash(final)).toBe(before);
   }, 60_000);
 
@@ -111,9 +95,7 @@ describe('savepoints', () => {
     await countingJob({ parallelism: 3, maxParallelism, checkpoints: join(dir, 'chk-b'), out, fromSavepoint: rekeyed }).execute('savepoint-counts');
     const committed = await readCommittedJsonLines<CountedEvent>(out);
     expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
-    const perKey = new Map<string, number[]>();
-    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
-    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
+    for (const [key, ns] of countsPerKey(committed)) expect(ns, key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
     await expect(rekeySavepoint({ from: savepoint, to: rekeyed, maxParallelism })).rejects.toThrow(/EEXIST|exists/);
   }, 60_000);
 
@@ -131,9 +113,7 @@ describe('savepoints', () => {
     await countingJob({ parallelism: 3, checkpoints: join(dir, 'chk-b'), out, fromSavepoint: moved, stateBackend: 'heap' }).execute('savepoint-counts');
     const committed = await readCommittedJsonLines<CountedEvent>(out);
     expect(committed.map((r) => r.i).sort((a, b) => a - b)).toEqual(Array.from({ length: EVENTS }, (_, i) => i));
-    const perKey = new Map<string, number[]>();
-    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
-    for (const [key, ns] of perKey) expect(ns.sort((a, b) => a - b), key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
+    for (const [key, ns] of countsPerKey(committed)) expect(ns, key).toEqual(Array.from({ length: totals.get(key)! }, (_, j) => j + 1));
   }, 60_000);
 
   it('restores an intermediate savepoint (which committed nothing) into a new job at parallelism 1', async () => {
@@ -153,10 +133,7 @@ describe('savepoints', () => {
     // The records after the savepoint's position, each once, and every key's count continues up to its total.
     const is = committed.map((r) => r.i);
     expect(new Set(is).size).toBe(is.length);
-    const perKey = new Map<string, number[]>();
-    for (const r of committed) perKey.set(r.key, [...(perKey.get(r.key) ?? []), r.n]);
-    for (const [key, ns] of perKey) {
-      ns.sort((a, b) => a - b);
+    for (const [key, ns] of countsPerKey(committed)) {
       expect(ns.at(-1), key).toBe(totals.get(key));
       expect(ns, key).toEqual(Array.from({ length: ns.length }, (_, j) => ns[0] + j));
     }
