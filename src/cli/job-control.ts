@@ -41,7 +41,9 @@ export async function runControlCommand(command: JobControlCommand): Promise<num
   const interactive = process.stderr.isTTY === true;
   let lastLine = '';
   const done = await awaitOperation(job, op, (current) => {
-    const parts = (current.snapshotsInProgress ?? []).map((s) => `${s.kind} ${s.acknowledged}/${s.total} subtasks done, ${(s.elapsedMs / 1000).toFixed(1)} s`);
+    const parts = (current.snapshotsInProgress ?? []).map(
+      (s) => `${s.kind} ${s.checkpointId}: ${Math.floor((s.written ?? 0) * 100)}% written, ${s.acknowledged}/${s.total} subtasks done, ${(s.elapsedMs / 1000).toFixed(1)} s`,
+    );
     const line = parts.length === 0 ? 'waiting for the job' : parts.join('; ');
     if (line === lastLine) return;
     lastLine = line;

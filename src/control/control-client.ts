@@ -1,6 +1,7 @@
 // Talks to a running job's control endpoint (does I/O): what `floe savepoint|stop|cancel` use.
 import { request } from 'node:http';
 import { FloeError, type FloeErrorCode } from '../core/errors.js';
+import type { PendingSnapshotInfo } from '../checkpoint/coordinator/checkpoint-coordinator.js';
 import type { ControlOperation } from './control-server.js';
 import type { RegisteredJob } from './job-registry.js';
 
@@ -46,11 +47,11 @@ export function callJob<T>(job: RegisteredJob, method: 'GET' | 'POST', path: str
 export async function awaitOperation(
   job: RegisteredJob,
   op: ControlOperation,
-  onProgress: (op: ControlOperation & { snapshotsInProgress?: Array<{ acknowledged: number; total: number; elapsedMs: number; kind: string }> }) => void,
+  onProgress: (op: ControlOperation & { snapshotsInProgress?: PendingSnapshotInfo[] }) => void,
   everyMs = 250,
 ): Promise<ControlOperation> {
   for (;;) {
-    const current = await callJob<ControlOperation & { snapshotsInProgress?: Array<{ acknowledged: number; total: number; elapsedMs: number; kind: string }> }>(
+    const current = await callJob<ControlOperation & { snapshotsInProgress?: PendingSnapshotInfo[] }>(
       job,
       'GET',
       `/v1/operations/${op.id}`,

@@ -192,7 +192,11 @@ export class JobRunner {
 
   /** Checkpoints and savepoints in progress, with how many subtasks acknowledged them. */
   snapshotsInProgress(): PendingSnapshotInfo[] {
-    return this.coordinator?.inProgress() ?? [];
+    // `written`: the share of the work done, averaged over the subtasks (each 0 to 1).
+    return (this.coordinator?.inProgress() ?? []).map((p) => ({
+      ...p,
+      written: this.subtasks.length === 0 ? 1 : this.subtasks.reduce((sum, s) => sum + s.task.snapshotDone(p.checkpointId), 0) / this.subtasks.length,
+    }));
   }
 
   /** The highest checkpoint id this run triggered (0 before the first): a later attempt starts above it. */

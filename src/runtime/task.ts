@@ -88,6 +88,8 @@ export class StreamTask {
   private readonly abortedCheckpoints = new Set<number>();
   private finalCheckpointDone = false;
   private readonly pendingWrites = new Set<Promise<void>>();
+  /** Per recent checkpoint or savepoint this subtask took: how much of its asynchronous part is done (0 to 1). */
+  private readonly snapshotProgress = new Map<number, () => number>();
 
   constructor(readonly options: StreamTaskOptions) {}
 
@@ -128,6 +130,11 @@ export class StreamTask {
     await Promise.all(this.pendingWrites);
     await this.closeOperators();
     this.finished = true;
+  }
+
+  /** How much of this subtask's part of checkpoint `id` is written, 0 to 1 (0 before its barrier arrived). */
+  snapshotDone(id: number): number {
+    return this.snapshotProgress.get(id)?.() ?? 0;
   }
 
   /** Injects a checkpoint at a source (run as mail in the source's loop). */
@@ -249,6 +256,9 @@ export class StreamTask {
     }
     for (const w of this.options.writers) w.broadcastElement(barrier);
     const syncMs = performance.now() - started;
+    const keyedRunner = runner;
+    this.snapshotProgress.set(id, () => keyedRunner?.progress?.() ?? 0);
+    for (const old of this.snapshotProgress.keys()) if (old < id - 16) this.snapshotProgress.delete(old);
     const write = (async () => {
       const asyncStarted = performance.now();
       try {
@@ -256,6 +266,7 @@ export class StreamTask {
         const chunks = encodeTaskSnapshot(file, keyed === undefined ? undefined : { meta: keyed.meta, data: keyed.data });
         const stored = await checkpointing.write(id, `${checkpointing.taskKey.replace(/[^A-Za-z0-9_.-]/g, '_')}.state`, chunks);
         const files = [stored, ...(keyed?.sharedFiles ?? [])];
+        this.snapshotProgress.set(id, () => 1);
         checkpointing.acknowledge(id, { state: { file: stored }, files, syncMs, asyncMs: performance.now() - asyncStarted });
       } catch (error) {
         runner?.release();

@@ -65,6 +65,8 @@ export interface KeyedSnapshotResult {
 /** A running snapshot: taken (synchronously) already; `write` encodes it while records keep flowing. */
 export interface KeyedSnapshotRunner {
   write(): Promise<KeyedSnapshotResult>;
+  /** How much of the asynchronous part is done, 0 to 1 (for progress reports; optional). */
+  progress?(): number;
   /** Releases the snapshot's view (called after write, or when the checkpoint is aborted). */
   release(): void;
 }

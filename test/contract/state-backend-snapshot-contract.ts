@@ -278,6 +278,27 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       expect(concatChunks(result.data).length).toBe(result.bytes);
     });
 
+    it('reports how much of a canonical snapshot is written: nothing before, all after', async () => {
+      const source = make();
+      const v = source.getState(descriptors().v);
+      for (let i = 0; i < 20_000; i++) {
+        source.setCurrentKey(`key-${i}`);
+        v.update({ n: i, tags: [] });
+      }
+      const runner = source.snapshot({ checkpointId: 1, canonical: true });
+      expect(runner.progress?.()).toBe(0);
+      const seen: number[] = [];
+      const written = runner.write();
+      for (let i = 0; i < 50; i++) {
+        seen.push(runner.progress!());
+        await new Promise((r) => setImmediate(r));
+      }
+      await written;
+      expect(runner.progress?.()).toBe(1);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b)); // never goes back
+      expect(seen.some((x) => x > 0 && x < 1)).toBe(true); // and is seen in between
+    });
+
     it('refuses a canonical snapshot in a block format it does not know, naming the format', async () => {
       const source = make();
       source.setCurrentKey('a');

@@ -76,6 +76,8 @@ export interface PendingSnapshotInfo {
   acknowledged: number;
   total: number;
   elapsedMs: number;
+  /** The share of the work done, 0 to 1, averaged over the subtasks (the runtime adds it). */
+  written?: number;
 }
 
 export interface CompletedSavepointInfo extends CompletedCheckpointInfo {

@@ -42,6 +42,8 @@ export interface CanonicalSnapshotInput {
   timers: TimerEntry[][];
   /** Throws (CHECKPOINT_DECLINED) when the snapshot was released or the backend closed meanwhile. */
   checkRunning(): void;
+  /** Told after each key group: how many of the range's key groups are written. */
+  onProgress?(keyGroupsDone: number, keyGroups: number): void;
   place(state?: string): string;
 }
 
@@ -78,6 +80,7 @@ export async function writeCanonicalSnapshot(input: CanonicalSnapshotInput): Pro
       data.push(bytes);
       offset += bytes.length;
     }
+    input.onProgress?.(keyGroup - startKeyGroup + 1, endKeyGroup - startKeyGroup + 1);
     await encoder.yieldIfDue();
   }
   input.checkRunning();

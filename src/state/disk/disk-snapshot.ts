@@ -350,6 +350,7 @@ export class DiskSnapshotter implements ChangeSink {
       timerQueues: frozen.timerQueues,
       timers: frozen.timers,
       checkRunning: () => this.checkRunning(runner),
+      onProgress: (done, total) => (runner.done = done / total),
       place: (state) => backend.place(state),
     });
   }
@@ -496,6 +497,8 @@ export class DiskSnapshotter implements ChangeSink {
 class DiskSnapshotRunner implements KeyedSnapshotRunner {
   released = false;
   private started = false;
+  /** Share of the key groups written (canonical snapshots report it; others jump to 1 when written). */
+  done = 0;
 
   constructor(
     private readonly owner: DiskSnapshotter,
@@ -514,6 +517,10 @@ class DiskSnapshotRunner implements KeyedSnapshotRunner {
     return this.owner.enqueue(this);
   }
 
+  progress(): number {
+    return this.done;
+  }
+
   release(): void {
     if (this.released) return;
     this.released = true;
@@ -530,6 +537,7 @@ class DiskSnapshotRunner implements KeyedSnapshotRunner {
 
   /** The runner will not touch the store again. */
   finish(): void {
+    this.done = 1;
     this.releaseView();
     this.owner.settled(this);
   }

@@ -44,6 +44,9 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   /** Per state, per namespace: the keys and values (references) when the snapshot was taken. */
   private readonly lists: Array<Array<[Namespace, KeyId[], unknown[]]>>;
   private released = false;
+  /** Entries encoded so far and in all (progress reports; updated between chunks). */
+  private encoded = 0;
+  private total = 1;
   /** TTL time at the barrier: cleanup on full snapshot drops what had expired then, not when the snapshot is written. */
   private readonly barrierTime: number;
 
@@ -83,6 +86,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
     // Size each block for its share of the entries up front, so blocks rarely grow by copying.
     let total = 0;
     for (const lists of this.lists) for (const [, ids] of lists) total += ids.length;
+    this.total = Math.max(1, total + this.unclaimed.reduce((n, u) => n + u.entries.length, 0));
     const initialBlockBytes = Math.min(1 << 20, Math.max(4096, Math.ceil((total / Math.min(this.maxParallelism, Math.max(1, total))) * 24)));
     const blockOf = (keyGroup: number): BlockWriter => blocks[keyGroup] ?? (blocks[keyGroup] = new BlockWriter(initialBlockBytes));
     let entries = 0;
@@ -114,6 +118,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
           emit(namespace, ids[i], values[i], saved);
           if (++sinceYield >= CHUNK) {
             sinceYield = 0;
+            this.encoded = entries;
             await yieldToEventLoop();
             saved = log.saved.get(namespace);
           }
@@ -131,10 +136,12 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         entries++;
         if (++sinceYield >= CHUNK) {
           sinceYield = 0;
+          this.encoded = entries;
           await yieldToEventLoop();
         }
       }
     }
+    this.encoded = this.total;
     this.release();
     const queueNames = this.timers.map(([name]) => name);
     for (let q = 0; q < this.timers.length; q++)
@@ -166,6 +173,10 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       }
     }
     return { meta, data, bytes: offset };
+  }
+
+  progress(): number {
+    return Math.min(1, this.encoded / this.total);
   }
 
   release(): void {
