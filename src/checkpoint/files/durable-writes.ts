@@ -4,7 +4,17 @@
 // took ~20 turns: about 100 ms of wall time for 2 ms of disk work. Here the steps run with
 // synchronous calls on the helper thread and the event loop sees one message back. The helper is
 // started on first use and does not keep the process alive while nothing is pending.
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
+
+/**
+ * Larger files are written from this thread with fs/promises: sending them to the helper copies
+ * their bytes (a savepoint's file can be hundreds of MB), and for them the disk, not the few loop
+ * turns, is what takes time.
+ */
+const HELPER_MAX_BYTES = 4 << 20;
 
 /** One file to write durably; `syncDirectory` also fsyncs its directory after the rename. */
 export interface DurableWrite {
@@ -78,6 +88,7 @@ function startHelper(): Worker {
  * file system's error (its `code`, e.g. ENOSPC) and leaves no temporary file behind.
  */
 export function writeDurably(write: DurableWrite): Promise<void> {
+  if (write.chunks.reduce((n, c) => n + c.length, 0) > HELPER_MAX_BYTES) return writeHere(write);
   helper ??= startHelper();
   const worker = helper;
   const id = nextId++;
@@ -86,4 +97,30 @@ export function writeDurably(write: DurableWrite): Promise<void> {
     worker.ref();
     worker.postMessage({ id, write });
   });
+}
+
+/** The same steps with fs/promises, on this thread (large files). */
+async function writeHere(write: DurableWrite): Promise<void> {
+  const tmp = `${write.path}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writev(write.chunks);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, write.path);
+    if (write.syncDirectory) {
+      const dir = await open(dirname(write.path), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    }
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw error;
+  }
 }

@@ -30,6 +30,17 @@ describe('writeDurably', () => {
     for (let i = 0; i < 20; i++) expect(readFileSync(join(dir, `f${i}`), 'utf8')).toBe(String(i));
   });
 
+  it('writes a large file (not sent to the helper thread) the same way', async () => {
+    const dir = scratch();
+    const path = join(dir, 'large');
+    const chunks = [Buffer.alloc(3 << 20, 1), Buffer.alloc(3 << 20, 2)];
+    await writeDurably({ path, chunks, syncDirectory: true });
+    expect(readFileSync(path).equals(Buffer.concat(chunks))).toBe(true);
+    expect(readdirSync(dir)).toEqual(['large']);
+    await expect(writeDurably({ path: join(dir, 'missing', 'large'), chunks, syncDirectory: false })).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(readdirSync(dir)).toEqual(['large']);
+  });
+
   it("rejects with the file system's error code and leaves no temporary file", async () => {
     const dir = scratch();
     await expect(writeDurably({ path: join(dir, 'missing', 'file'), chunks: [Buffer.from('x')], syncDirectory: false })).rejects.toMatchObject({ code: 'ENOENT' });
