@@ -136,8 +136,15 @@ async function runJob(command: RunCommand): Promise<number> {
     const jobId = randomBytes(4).toString('hex');
     const startedAt = new Date().toISOString();
     const savepointDirectory = env.checkpointDirectory === undefined ? undefined : resolve(dirname(resolve(env.checkpointDirectory)), 'savepoints');
-    control = await startControlServer(running, { jobId, savepointDirectory, startedAt });
-    unregister = registerJob({ id: jobId, name: running.jobName, pid: process.pid, port: control.port, token: control.token, startedAt, savepointDirectory });
+    try {
+      control = await startControlServer(running, { jobId, savepointDirectory, startedAt });
+      unregister = registerJob({ id: jobId, name: running.jobName, pid: process.pid, port: control.port, token: control.token, startedAt, savepointDirectory });
+    } catch (error) {
+      // The job runs anyway; only the commands that reach it (list, savepoint, stop, cancel) cannot.
+      process.stderr.write(
+        `floe: warning: this job cannot be reached by floe list/savepoint/stop/cancel: ${(error as Error).message} (set FLOE_HOME to a writable directory)\n`,
+      );
+    }
     progress = command.quiet ? undefined : new ProgressReporter(() => running.metrics());
     progress?.start();
     try {

@@ -2,7 +2,7 @@
 // stops with a final one, and a new run at another parallelism starts from it; the committed
 // output is every record once with per-key counts 1..N, and the savepoint is never modified.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,14 @@ describe('floe list, savepoint, stop --savepoint, savepoint rekey and run --from
     expect(floeSync(['stop']).stderr).toMatch(/floe stop needs a job/);
     expect(floeSync(['list', '--jsn']).stderr).toMatch(/does not take --jsn \(did you mean --json\?\)/);
     expect(floeSync(['savepoint', 'rekey', 'x', '--out', 'y']).stderr).toMatch(/needs a savepoint, --max-parallelism and --out/);
+    // A registry that cannot be written does not stop the job; it only cannot be reached.
+    writeFileSync(join(dir, 'not-a-directory'), '');
+    const unreachable = spawnSync(process.execPath, [floe, 'run', job, '-q', join(dir, 'o-unreachable'), '100', '100000'], {
+      encoding: 'utf8',
+      env: { ...env, FLOE_HOME: join(dir, 'not-a-directory') },
+    });
+    expect(unreachable.status, unreachable.stderr).toBe(0);
+    expect(unreachable.stderr).toMatch(/warning: this job cannot be reached by floe list\/savepoint\/stop\/cancel/);
     const missing = floeSync(['run', job, '--from-savepoint', join(dir, 'missing'), '-q', join(dir, 'o'), '10', '10']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no such savepoint directory/);
