@@ -1,12 +1,10 @@
 // Before each attempt of a job: which checkpoint it restores, the id of its first checkpoint, and
 // (at start) removing what no kept checkpoint needs. Reads the directory and hands what it read to
 // the pure decisions of checkpoint/recovery-choice.ts; does I/O only through the storage.
-import { FileCheckpointStorage } from '../checkpoint/files/file-checkpoint-storage.js';
+import { openSnapshotDirectory } from '../checkpoint/files/file-checkpoint-storage.js';
 import type { CheckpointMetadataEnvelope, CheckpointStorage } from '../checkpoint/checkpoint-storage.js';
 import { checkpointsToDiscard, chooseRecovery, nextCheckpointId } from '../checkpoint/recovery-choice.js';
 import { FloeError } from '../core/errors.js';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 
 export interface RestoreRequest {
   /** The job's own checkpoint storage (undefined without checkpointing). */
@@ -41,20 +39,9 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
   const firstId = (restoredId: number): number => (listing === undefined ? 1 : nextCheckpointId(listing, [restoredId, request.highestUsedId]));
   if (wanted === undefined) return { restore: undefined, firstCheckpointId: firstId(0) };
   if (typeof wanted === 'string' && wanted !== 'latest') {
-    const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(wanted);
-    if (m === null) {
-      const s = savepointStorage(wanted);
-      const problems = await s.verify(0);
-      if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-      const envelope = await s.readMetadata(0);
-      log(`[savepoint] restoring from savepoint ${envelope.checkpointId} in ${s.location}`);
-      return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
-    }
-    const s = new FileCheckpointStorage(m[1] === '' ? '.' : m[1]);
-    const problems = await s.verify(Number(m[2]));
-    if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-    const envelope = await s.readMetadata(Number(m[2]));
-    log(`[checkpoint] restoring from checkpoint ${envelope.checkpointId} in ${s.location}`);
+    const { storage: s, envelope } = await openSnapshotDirectory(wanted);
+    const kind = envelope.kind ?? 'checkpoint';
+    log(`[${kind}] restoring from ${kind} ${envelope.checkpointId} in ${s.location}`);
     if (request.atStart) sayWhenFinal(envelope, s.location, log);
     return { restore: { envelope, storage: s }, firstCheckpointId: firstId(envelope.checkpointId) };
   }
@@ -89,25 +76,6 @@ export async function prepareRestore(request: RestoreRequest): Promise<PreparedR
   const envelope = await storage.readMetadata(restoredId);
   if (request.atStart) sayWhenFinal(envelope, storage.location, log);
   return { restore: { envelope, storage }, firstCheckpointId };
-}
-
-/**
- * A savepoint directory to restore from, or an error that says what `path` is instead: missing,
- * a savepoint that was still being written (no `_metadata`: never restorable), or a checkpoint
- * directory given whole.
- */
-function savepointStorage(path: string): FileCheckpointStorage {
-  const directory = resolve(path);
-  if (!existsSync(directory)) throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${path}: ${directory} does not exist`);
-  if (!existsSync(join(directory, '_metadata'))) {
-    if (existsSync(join(directory, '_last-completed')) || existsSync(join(directory, 'shared')))
-      throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${path}: it is a checkpoint directory; give one of its chk-<id> directories, or use it as --checkpoint-dir to resume its latest checkpoint`);
-    throw new FloeError(
-      'CHECKPOINT_INVALID',
-      `Cannot restore from ${path}: it has no _metadata, so it is not a complete savepoint (a savepoint that was interrupted while it was written is never restorable). Take a new savepoint, or restore an older one.`,
-    );
-  }
-  return FileCheckpointStorage.savepoint(directory);
 }
 
 /** A finished job run again restores its final checkpoint: say that there is nothing left to read. */

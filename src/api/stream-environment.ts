@@ -292,6 +292,7 @@ export class StreamEnvironment {
     let stopping = false;
     const strategy = createRestartStrategy(this.restartStrategy);
     let restarts = 0;
+    const savepointWarnings = missingUidWarnings(graph);
     const start = async (): Promise<JobResult> => {
       const cp = this.checkpointing;
       const storage = cp === undefined ? undefined : (cp.storage ?? new FileCheckpointStorage(cp.directory!));
@@ -323,7 +324,7 @@ export class StreamEnvironment {
               checkpointing: resolved === undefined || storage === undefined ? undefined : { options: resolved, storage, firstCheckpointId },
               restore,
               allowNonRestoredState: this.allowNonRestoredState,
-              savepointWarnings: missingUidWarnings(graph),
+              savepointWarnings,
             });
             runnerStarted();
             if (cancelled) runner.cancel();
@@ -368,6 +369,16 @@ export class StreamEnvironment {
       if (runner === undefined) throw new FloeError('INVALID_ARGUMENT', `Job '${graph.jobName}' ended before it started: no ${what} to take`);
       return runner;
     };
+    /** A graceful stop: the job's end is then not a failure to restart from; one that fails leaves the job running. */
+    const stopVia = async <R>(stop: () => Promise<R>): Promise<R> => {
+      stopping = true;
+      try {
+        return await stop();
+      } catch (error) {
+        stopping = false;
+        throw error;
+      }
+    };
     const emptyMetrics: JobMetrics = { elapsedMs: 0, sourceRecords: 0, sinkRecords: 0, distinctKeys: 0, stateEntries: 0, timers: 0, operators: [], userMetrics: [] };
     return {
       jobName: graph.jobName,
@@ -383,24 +394,12 @@ export class StreamEnvironment {
           wakeFromDelay?.();
           return undefined;
         }
-        stopping = true;
-        try {
-          return await runner.stop();
-        } catch (error) {
-          stopping = false;
-          throw error;
-        }
+        return stopVia(runner.stop.bind(runner));
       },
       triggerSavepoint: async (directory) => (await (await runningRunner('savepoint')).triggerSavepoint(directory)).directory,
       stopWithSavepoint: async (directory) => {
         const r = await runningRunner('savepoint');
-        stopping = true;
-        try {
-          return await r.stopWithSavepoint(directory);
-        } catch (error) {
-          stopping = false;
-          throw error;
-        }
+        return stopVia(() => r.stopWithSavepoint(directory));
       },
       snapshotsInProgress: () => runner?.snapshotsInProgress() ?? [],
       checkpointDirectory: this.checkpointDirectory,

@@ -3,7 +3,7 @@
 // restores and recovery read and write through this interface only. Implementations:
 // FileCheckpointStorage (a directory; savepoints are one directory each) and
 // InMemoryCheckpointStorage (tests, small state); one contract suite tests both.
-import type { CheckpointDirectoryListing } from './recovery-choice.js';
+import type { CheckpointDirectoryListing, FoundCheckpoint } from './recovery-choice.js';
 
 /** One data file of a checkpoint, as recorded in its metadata. */
 export interface StoredFile {
@@ -61,4 +61,18 @@ export interface CheckpointStorage {
   removeUnreferenced(ids: number[]): Promise<{ checkpoints: number; sharedFiles: number }>;
   /** A local path of a file, for backends that read shared files by path (the disk backend's chains). */
   pathOf(id: number, name: string): string;
+}
+
+/**
+ * What recovery needs (see `readListing`): `found` (ascending) verified newest first up to and
+ * including the first valid one; older ones are not read (verifying reads every file).
+ */
+export async function verifyNewestFirst(found: Array<{ id: number; hasMetadata: boolean }>, verify: (id: number) => Promise<string[]>): Promise<FoundCheckpoint[]> {
+  const checkpoints: FoundCheckpoint[] = found.map((c) => ({ ...c, problems: undefined }));
+  for (const c of [...checkpoints].reverse()) {
+    if (!c.hasMetadata) continue;
+    c.problems = await verify(c.id);
+    if (c.problems.length === 0) break;
+  }
+  return checkpoints;
 }

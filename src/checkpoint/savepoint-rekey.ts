@@ -11,7 +11,7 @@ import type { KeyId } from '../core/key-encoding.js';
 import { BLOCK_FORMAT, BlockWriter, readBlock } from '../state/snapshot-format/block-codec.js';
 import type { KeyedSnapshotMeta, SnapshotStateMeta } from '../state/keyed-snapshot.js';
 import type { Namespace } from '../state/keyed-state-backend.js';
-import { FileCheckpointStorage, type StoredFile } from './files/file-checkpoint-storage.js';
+import { FileCheckpointStorage, openSnapshotDirectory, type StoredFile } from './files/file-checkpoint-storage.js';
 import { decodeTaskSnapshot, encodeTaskSnapshot, type TaskSnapshotFile } from './task-snapshot-file.js';
 
 export interface RekeyOptions {
@@ -30,19 +30,9 @@ export interface RekeyResult {
   operators: Array<{ uid: string; from: number; to: number; entries: number; timers: number }>;
 }
 
-/** A restorable savepoint or checkpoint directory: where its files are and which id they carry. */
-function openSnapshot(path: string): { storage: FileCheckpointStorage; id: number } {
-  const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(path);
-  if (m !== null) return { storage: new FileCheckpointStorage(m[1] === '' ? '.' : m[1]), id: Number(m[2]) };
-  return { storage: FileCheckpointStorage.savepoint(path), id: 0 };
-}
-
 export async function rekeySavepoint(options: RekeyOptions): Promise<RekeyResult> {
   const log = options.log ?? (() => {});
-  const { storage, id } = openSnapshot(options.from);
-  const problems = await storage.verify(id);
-  if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
-  const envelope = await storage.readMetadata(id);
+  const { storage, envelope } = await openSnapshotDirectory(options.from);
   const metadata = envelope.metadata as { tasks: Record<string, { file: StoredFile }>; vertices?: Array<{ uid: string; parallelism: number; maxParallelism?: number }> };
   // Subtask files per chain head uid, in subtask order.
   const byHead = new Map<string, Array<{ key: string; index: number; file: TaskSnapshotFile }>>();

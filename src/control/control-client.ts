@@ -40,6 +40,9 @@ export function callJob<T>(job: RegisteredJob, method: 'GET' | 'POST', path: str
   });
 }
 
+/** An operation as polled: with the checkpoints and savepoints in progress while it runs. */
+export type PolledOperation = ControlOperation & { snapshotsInProgress?: PendingSnapshotInfo[] };
+
 /**
  * Polls operation `op` until it completes or fails; `onProgress` hears about it every `everyMs`.
  * Resolves with the completed operation, rejects with its failure.
@@ -47,15 +50,11 @@ export function callJob<T>(job: RegisteredJob, method: 'GET' | 'POST', path: str
 export async function awaitOperation(
   job: RegisteredJob,
   op: ControlOperation,
-  onProgress: (op: ControlOperation & { snapshotsInProgress?: PendingSnapshotInfo[] }) => void,
+  onProgress: (op: PolledOperation) => void,
   everyMs = 250,
 ): Promise<ControlOperation> {
   for (;;) {
-    const current = await callJob<ControlOperation & { snapshotsInProgress?: PendingSnapshotInfo[] }>(
-      job,
-      'GET',
-      `/v1/operations/${op.id}`,
-    );
+    const current = await callJob<PolledOperation>(job, 'GET', `/v1/operations/${op.id}`);
     if (current.status === 'completed') return current;
     if (current.status === 'failed') throw new FloeError((current.error?.code ?? 'JOB_FAILED') as FloeErrorCode, current.error?.message ?? 'the operation failed');
     onProgress(current);

@@ -218,7 +218,7 @@ export class JobRunner {
 
   async run(): Promise<JobResult> {
     this.startedAt = Date.now();
-const restoreStarted = Date.now();
+    const restoreStarted = Date.now();
     try {
       if (this.options.restore !== undefined) await this.loadRestore(this.options.restore);
       await this.startSourceCoordinators();
@@ -554,14 +554,16 @@ const restoreStarted = Date.now();
     const seconds = (): string => ((Date.now() - started) / 1000).toFixed(1);
     let done = false;
     let lastSaid = started;
-    // Per chain: the keyed-state bytes each subtask reads, summed over the ready ones and all.
+    // The keyed-state bytes each subtask reads: fixed once the restore is assigned.
+    const bytesOf = new Map(
+      this.subtasks.map((s) => [s, restoreBytes(s.task.options.restore, computeKeyGroupRangeForOperatorIndex(s.vertex.maxParallelism, s.vertex.parallelism, s.index))]),
+    );
     const perVertex = (): string =>
       this.graph.vertices
         .map((v) => {
           const subtasks = this.subtasks.filter((s) => s.vertex === v);
-          const bytes = subtasks.map((s) => restoreBytes(s.task.options.restore, computeKeyGroupRangeForOperatorIndex(v.maxParallelism, v.parallelism, s.index)));
-          const readyBytes = subtasks.reduce((sum, s, i) => sum + (s.task.stateRestored ? bytes[i] : 0), 0);
-          const totalBytes = bytes.reduce((a, b) => a + b, 0);
+          const readyBytes = subtasks.reduce((sum, s) => sum + (s.task.stateRestored ? bytesOf.get(s)! : 0), 0);
+          const totalBytes = subtasks.reduce((sum, s) => sum + bytesOf.get(s)!, 0);
           const readyCount = subtasks.filter((s) => s.task.stateRestored).length;
           return `'${v.name}' ${readyCount}/${subtasks.length} subtasks${totalBytes === 0 ? '' : `, ${mib(readyBytes)} of ${mib(totalBytes)} MiB of keyed state`}`;
         })
@@ -580,7 +582,7 @@ const restoreStarted = Date.now();
       done = true;
       clearInterval(timer);
       const entries = this.subtasks.reduce((sum, s) => sum + (s.backend?.totalEntries() ?? 0), 0);
-      const bytes = this.subtasks.reduce((sum, s) => sum + restoreBytes(s.task.options.restore, computeKeyGroupRangeForOperatorIndex(s.vertex.maxParallelism, s.vertex.parallelism, s.index)), 0);
+      const bytes = [...bytesOf.values()].reduce((a, b) => a + b, 0);
       const readyAt = Math.max(...this.subtasks.map((s) => s.task.stateRestoredAt ?? Date.now()));
       this.options.log(`[restore] restored ${kind} ${checkpointId} in ${((readyAt - started) / 1000).toFixed(2)} s: ${total} subtasks, ${entries} keyed state entries from ${mib(bytes)} MiB`);
     };
@@ -601,12 +603,14 @@ const restoreStarted = Date.now();
     const jobUids = new Set(this.graph.vertices.flatMap((v) => v.nodes.map((n) => n.uid)));
     const storedSources = envelope.metadata?.sources as SourceCheckpointMetadata | undefined;
     const orphaned = [...new Set([...stateWithoutOperator(files, jobUids), ...Object.keys(storedSources ?? {}).filter((uid) => !jobUids.has(uid))])].sort();
+    // A snapshot none of whose state has an operator here is most likely another job's.
+    const noneOfThisJob = orphaned.length > 0 && stateWithoutOperator(files, new Set()).every((uid) => !jobUids.has(uid));
     if (orphaned.length > 0 && this.options.allowNonRestoredState !== true)
       throw new FloeError(
         'STATE_NOT_RESTORED',
         `${describeRestored(envelope, storage.location)} holds state of operators this job does not have: ${orphaned.map((u) => `'${u}'`).join(', ')}. ` +
-          `${stateWithoutOperator(files, new Set()).every((uid) => !jobUids.has(uid)) ? `None of its state belongs to an operator of this job ('${this.graph.jobName}'): is it the right ${envelope.kind ?? 'checkpoint'}? If it is, g` : 'G'}` +
-          'ive the operators their old uids (.uid(...)), or restore without that state with --allow-non-restored-state (allowNonRestoredState: true).',
+          (noneOfThisJob ? `None of its state belongs to an operator of this job ('${this.graph.jobName}'): is it the right ${envelope.kind ?? 'checkpoint'}? If it is, give` : 'Give') +
+          ' the operators their old uids (.uid(...)), or restore without that state with --allow-non-restored-state (allowNonRestoredState: true).',
       );
     if (orphaned.length > 0) this.options.log(`[checkpoint] not restoring the state of operators this job does not have: ${orphaned.join(', ')} (allowNonRestoredState)`);
     // Files are named by their chain's head uid; an operator's state is found by its own uid,

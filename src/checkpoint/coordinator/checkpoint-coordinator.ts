@@ -232,8 +232,8 @@ export class CheckpointCoordinator {
   }
 
   private async trigger(isFinal: boolean, savepoint?: SavepointRequest): Promise<CompletedCheckpointInfo> {
-    const what = savepoint === undefined ? 'checkpoint' : 'savepoint';
-    if (this.stopped) throw new FloeError('JOB_CANCELLED', `Cannot trigger a ${what}: the job is stopping`);
+    const noun = savepoint === undefined ? 'Checkpoint' : 'Savepoint';
+    if (this.stopped) throw new FloeError('JOB_CANCELLED', `Cannot trigger a ${noun.toLowerCase()}: the job is stopping`);
     const id = this.nextId++;
     const timestamp = this.deps.clock.now();
     if (savepoint === undefined) this.lastTriggerAt = timestamp;
@@ -243,7 +243,7 @@ export class CheckpointCoordinator {
       if (savepoint === undefined) writer = await this.deps.storage.beginCheckpoint(id);
       else ({ writer, directory: savepointDirectory } = await savepoint.begin(id));
     } catch (error) {
-      const failure = new FloeError('CHECKPOINT_WRITE_FAILED', `${savepoint === undefined ? 'Checkpoint' : 'Savepoint'} ${id} could not be started: ${(error as Error).message}`, { cause: error });
+      const failure = new FloeError('CHECKPOINT_WRITE_FAILED', `${noun} ${id} could not be started: ${(error as Error).message}`, { cause: error });
       if (savepoint !== undefined) throw failure;
       this.countFailure(failure);
       this.afterSettled(isFinal, false);
@@ -264,7 +264,7 @@ export class CheckpointCoordinator {
       };
       const p: PendingCheckpoint = { trigger, startedAt: timestamp, acks: new Map(), waiters: [{ resolve, reject }], cancelTimeout: () => {}, completing: false, done: false };
       p.cancelTimeout = this.schedule(this.deps.options.timeoutMs, () => {
-        void this.abort(p, new FloeError('CHECKPOINT_DECLINED', `${savepoint === undefined ? 'Checkpoint' : 'Savepoint'} ${id} expired after ${this.deps.options.timeoutMs} ms before every subtask acknowledged it`), true);
+        void this.abort(p, new FloeError('CHECKPOINT_DECLINED', `${noun} ${id} expired after ${this.deps.options.timeoutMs} ms before every subtask acknowledged it`), true);
       });
       this.pending.set(id, p);
       this.deps.runtime.triggerSources(trigger);

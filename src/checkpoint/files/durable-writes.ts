@@ -111,16 +111,19 @@ async function writeHere(write: DurableWrite): Promise<void> {
       await handle.close();
     }
     await rename(tmp, write.path);
-    if (write.syncDirectory) {
-      const dir = await open(dirname(write.path), 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    }
+    if (write.syncDirectory) await fsyncDirectory(dirname(write.path));
   } catch (error) {
     await rm(tmp, { force: true }).catch(() => {});
     throw error;
+  }
+}
+
+/** Fsyncs a directory, so the renames and links in it survive a crash. */
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

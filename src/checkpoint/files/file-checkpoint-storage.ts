@@ -7,11 +7,11 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { FloeError } from '../../core/errors.js';
 import type { CheckpointDirectoryListing } from '../recovery-choice.js';
-import type { CheckpointMetadataEnvelope, CheckpointStorage, CheckpointWriter, StoredFile } from '../checkpoint-storage.js';
-import { writeDurably } from './durable-writes.js';
+import { verifyNewestFirst, type CheckpointMetadataEnvelope, type CheckpointStorage, type CheckpointWriter, type StoredFile } from '../checkpoint-storage.js';
+import { fsyncDirectory, writeDurably } from './durable-writes.js';
 
 /** Format version of data files and metadata written by this Floe. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -52,10 +52,6 @@ export class FileCheckpointStorage implements CheckpointStorage {
     return new FileCheckpointStorage(directory, { savepoint: true });
   }
 
-  get isSavepoint(): boolean {
-    return this.layout.savepoint;
-  }
-
   /** How errors name checkpoint `id` of this storage. */
   private what(id: number): string {
     return this.layout.savepoint ? `Savepoint ${this.directory}` : `Checkpoint ${id}`;
@@ -89,7 +85,7 @@ export class FileCheckpointStorage implements CheckpointStorage {
         await handle.sync().finally(() => handle.close());
       }
       await rename(tmp, target);
-      await fsyncDir(join(this.directory, 'shared'));
+      await fsyncDirectory(join(this.directory, 'shared'));
     } catch (cause) {
       await rm(tmp, { force: true }).catch(() => {});
       throw writeFailed(`cannot write ${target}`, cause);
@@ -211,12 +207,7 @@ export class FileCheckpointStorage implements CheckpointStorage {
    */
   async readListing(options: { verify: boolean }): Promise<CheckpointDirectoryListing> {
     const dirs = await this.listCheckpointDirectories();
-    const checkpoints = dirs.map((d) => ({ ...d, problems: undefined as string[] | undefined }));
-    for (const c of options.verify ? [...checkpoints].reverse() : []) {
-      if (!c.hasMetadata) continue;
-      c.problems = await this.verify(c.id);
-      if (c.problems.length === 0) break;
-    }
+    const checkpoints = options.verify ? await verifyNewestFirst(dirs, (id) => this.verify(id)) : dirs.map((d) => ({ ...d, problems: undefined }));
     return { checkpoints, lastCompletedId: await this.readLastCompleted() };
   }
 
@@ -390,6 +381,35 @@ function checkFile(what: string, path: string, file: StoredFile, found: { size: 
   if (version > CHECKPOINT_FORMAT_VERSION) throw invalid(what, path, `format version ${version} was written by a newer Floe`);
 }
 
+/**
+ * A checkpoint or savepoint named by its path (`.../chk-<id>`, or a savepoint's directory),
+ * verified completely. A path that is not one fails saying what it is instead: missing, a
+ * savepoint whose writing was interrupted (no `_metadata`: never restorable), or a whole
+ * checkpoint directory.
+ */
+export async function openSnapshotDirectory(path: string): Promise<{ storage: FileCheckpointStorage; envelope: CheckpointMetadataEnvelope }> {
+  const m = /^(.*?)[/\\]?chk-(\d+)[/\\]?$/.exec(path);
+  const id = m === null ? 0 : Number(m[2]);
+  const storage = m === null ? savepointDirectory(path) : new FileCheckpointStorage(m[1] === '' ? '.' : m[1]);
+  const problems = await storage.verify(id);
+  if (problems.length > 0) throw new FloeError('CHECKPOINT_INVALID', problems.join('; '));
+  return { storage, envelope: await storage.readMetadata(id) };
+}
+
+function savepointDirectory(path: string): FileCheckpointStorage {
+  const directory = resolve(path);
+  if (!existsSync(directory)) throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${path}: ${directory} does not exist`);
+  if (!existsSync(join(directory, METADATA))) {
+    if (existsSync(join(directory, LAST_COMPLETED)) || existsSync(join(directory, 'shared')))
+      throw new FloeError('INVALID_ARGUMENT', `Cannot restore from ${path}: it is a checkpoint directory; give one of its chk-<id> directories, or use it as --checkpoint-dir to resume its latest checkpoint`);
+    throw new FloeError(
+      'CHECKPOINT_INVALID',
+      `Cannot restore from ${path}: it has no _metadata, so it is not a complete savepoint (a savepoint that was interrupted while it was written is never restorable). Take a new savepoint, or restore an older one.`,
+    );
+  }
+  return FileCheckpointStorage.savepoint(directory);
+}
+
 /** sha256 of the concatenated chunks; above 1 MiB off the main thread (WebCrypto's thread pool). */
 async function sha256Hex(chunks: Uint8Array[], size: number): Promise<string> {
   if (size < 1 << 20) {
@@ -406,15 +426,6 @@ async function atomicWrite(path: string, chunks: Uint8Array[], options: { syncDi
     await writeDurably({ path, chunks, syncDirectory: options.syncDirectory });
   } catch (cause) {
     throw writeFailed(`cannot write ${path}`, cause);
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

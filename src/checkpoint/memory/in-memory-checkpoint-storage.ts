@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FloeError } from '../../core/errors.js';
-import type { CheckpointMetadataEnvelope, CheckpointStorage, CheckpointWriter, StoredFile } from '../checkpoint-storage.js';
+import { verifyNewestFirst, type CheckpointMetadataEnvelope, type CheckpointStorage, type CheckpointWriter, type StoredFile } from '../checkpoint-storage.js';
 import type { CheckpointDirectoryListing } from '../recovery-choice.js';
 
 const FORMAT = 1;
@@ -74,14 +74,8 @@ export class InMemoryCheckpointStorage implements CheckpointStorage {
   }
 
   async readListing(options: { verify: boolean }): Promise<CheckpointDirectoryListing> {
-    const checkpoints = [...this.checkpoints]
-      .map(([id, a]) => ({ id, hasMetadata: a.metadata !== undefined, problems: undefined as string[] | undefined }))
-      .sort((a, b) => a.id - b.id);
-    for (const c of options.verify ? [...checkpoints].reverse() : []) {
-      if (!c.hasMetadata) continue;
-      c.problems = await this.verify(c.id);
-      if (c.problems.length === 0) break;
-    }
+    const found = [...this.checkpoints].map(([id, a]) => ({ id, hasMetadata: a.metadata !== undefined })).sort((a, b) => a.id - b.id);
+    const checkpoints = options.verify ? await verifyNewestFirst(found, (id) => this.verify(id)) : found.map((c) => ({ ...c, problems: undefined }));
     return { checkpoints, lastCompletedId: this.lastCompleted };
   }
 
