@@ -233,7 +233,7 @@ async function incrementalAndRestore(root: string, keys: number, stride: number,
     progress(`restoring checkpoint 2: ${chain.map((f) => `${f.kind} ${mb(f.size)} MB`).join(' + ')}`);
     t0 = performance.now();
     let readRecords = 0;
-    for (const file of chain) for await (const records of readRecordFile(join(storage.directory, file.name), file.kind)) readRecords += records.length;
+    for (const file of chain) for await (const records of readRecordFile(join(storage.directory, file.name), { kind: file.kind })) readRecords += records.length;
     const readMs = performance.now() - t0;
 
     restored = keyedBackend(join(root, 'restored'), 'disk-bench-restore');

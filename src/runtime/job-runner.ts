@@ -7,7 +7,7 @@ import { FloeError, describeContext } from '../core/errors.js';
 import { computeKeyGroupRangeForOperatorIndex } from '../core/key-groups.js';
 import type { JobGraph, JobVertex, PlannedNode } from '../plan/job-graph.js';
 import type { KeyedStateBackend, StateBackend } from '../state/keyed-state-backend.js';
-import type { TaskRestore } from '../checkpoint/restore-assignment.js';
+import { restoreReadBytes, snapshotEntries } from '../state/restore-size.js';
 import { LocalChannel } from './channel.js';
 import { InputGate } from './input-gate.js';
 import type { OperatorContext, Output, StreamOperator } from './operators/stream-operator.js';
@@ -556,16 +556,34 @@ export class JobRunner {
     let lastSaid = started;
     // The keyed-state bytes each subtask reads: fixed once the restore is assigned.
     const bytesOf = new Map(
-      this.subtasks.map((s) => [s, restoreBytes(s.task.options.restore, computeKeyGroupRangeForOperatorIndex(s.vertex.maxParallelism, s.vertex.parallelism, s.index))]),
+      this.subtasks.map((s) => {
+        const range = computeKeyGroupRangeForOperatorIndex(s.vertex.maxParallelism, s.vertex.parallelism, s.index);
+        return [s, (s.task.options.restore?.keyed ?? []).reduce((n, k) => n + restoreReadBytes(k.meta, range.startKeyGroup, range.endKeyGroup), 0)];
+      }),
     );
+    // Entries in all of a vertex's old snapshots (each goes to exactly one new subtask).
+    const entriesOf = new Map(
+      this.graph.vertices.map((v) => {
+        const metas = new Set(this.subtasks.filter((s) => s.vertex === v).flatMap((s) => (s.task.options.restore?.keyed ?? []).map((k) => k.meta)));
+        return [v, [...metas].reduce((n, m) => n + snapshotEntries(m), 0)];
+      }),
+    );
+    const loaded = (s: (typeof this.subtasks)[number]): { entries: number; bytes: number } => {
+      if (s.task.stateRestored) return { entries: s.backend?.totalEntries() ?? 0, bytes: bytesOf.get(s)! };
+      return s.backend?.restoreProgress?.() ?? { entries: 0, bytes: 0 };
+    };
     const perVertex = (): string =>
       this.graph.vertices
         .map((v) => {
           const subtasks = this.subtasks.filter((s) => s.vertex === v);
-          const readyBytes = subtasks.reduce((sum, s) => sum + (s.task.stateRestored ? bytesOf.get(s)! : 0), 0);
-          const totalBytes = subtasks.reduce((sum, s) => sum + bytesOf.get(s)!, 0);
           const readyCount = subtasks.filter((s) => s.task.stateRestored).length;
-          return `'${v.name}' ${readyCount}/${subtasks.length} subtasks${totalBytes === 0 ? '' : `, ${mib(readyBytes)} of ${mib(totalBytes)} MiB of keyed state`}`;
+          const totalBytes = subtasks.reduce((sum, s) => sum + bytesOf.get(s)!, 0);
+          if (totalBytes === 0) return `'${v.name}' ${readyCount}/${subtasks.length} subtasks`;
+          const now = subtasks.map(loaded);
+          const bytes = Math.min(totalBytes, now.reduce((sum, p) => sum + p.bytes, 0));
+          const entries = now.reduce((sum, p) => sum + p.entries, 0);
+          const totalEntries = entriesOf.get(v)!;
+          return `'${v.name}' ${readyCount}/${subtasks.length} subtasks, ${count(entries)}${totalEntries > 0 ? ` of ~${count(totalEntries)}` : ''} entries, ${mib(bytes)} of ${mib(totalBytes)} MiB`;
         })
         .join('; ');
     // Looked at every 100 ms (so the time said is close to the truth); progress said every 2 s.
@@ -794,13 +812,8 @@ function describeRestored(envelope: CheckpointMetadataEnvelope, directory: strin
 }
 
 /** Bytes of keyed state a subtask's restore reads: the blocks of its key groups, or whole disk chains. */
-function restoreBytes(restore: TaskRestore | undefined, range: { startKeyGroup: number; endKeyGroup: number }): number {
-  let bytes = 0;
-  for (const k of restore?.keyed ?? []) {
-    if (k.meta.disk !== undefined) bytes += k.meta.disk.chain.reduce((n, f) => n + f.size, 0) + k.meta.disk.timerBytes;
-    else for (const [kg, , length] of k.meta.keyGroups) if (kg >= range.startKeyGroup && kg <= range.endKeyGroup) bytes += length;
-  }
-  return bytes;
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 function mib(bytes: number): string {

@@ -39,7 +39,16 @@ export interface KeyedSnapshotMeta {
 
 /** Where a disk-backend snapshot's state is: apply `chain` in order (first a materialization, then change-log segments). */
 export interface DiskSnapshotMeta {
-  chain: Array<{ name: string; size: number; sha256: string; kind: 'materialization' | 'changelog' }>;
+  chain: Array<{
+    name: string;
+    size: number;
+    sha256: string;
+    kind: 'materialization' | 'changelog';
+    /** Put and delete records in the file (written since 2026-12; older snapshots lack it). */
+    records?: number;
+    /** Materializations: where each state's key groups are, so a rescaled restore reads only its own. */
+    index?: MaterializationIndex;
+  }>;
   /** The key groups the snapshotting subtask owned. */
   keyGroupRange: [number, number];
   /** Next list-element sequence number. */
@@ -48,6 +57,19 @@ export interface DiskSnapshotMeta {
   timerBytes: number;
   /** The chain's files follow the timers inside the data file (snapshots taken without checkpoint storage). */
   inline?: boolean;
+}
+
+/**
+ * Where a materialization's records are (disk/materialization-index.ts): points
+ * [state index, key group (0xffff: deferred entries), byte offset of the record] ascending by
+ * offset, one at each state's start and then about one per MiB, at key-group changes.
+ */
+export interface MaterializationIndex {
+  /** State names by the file's state index (a read starting mid-file has not seen their definitions). */
+  names: string[];
+  points: Array<[number, number, number]>;
+  /** Offset after the last record. */
+  end: number;
 }
 
 /** What the asynchronous part of a keyed snapshot produces. */

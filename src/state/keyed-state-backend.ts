@@ -181,8 +181,16 @@ export interface KeyedStateBackend extends SnapshottableKeyedStateBackend {
   estimatedNumKeys?(stateName: string): number;
   /** Number of stored (state, key, namespace) entries over all states; cheap, for progress lines. */
   totalEntries(): number;
+  /** What a restore in progress loaded so far (backends whose restore takes turns of the event loop). */
+  restoreProgress?(): RestoreProgress;
   /** Releases the state (closes files; the disk backend deletes its working directory). */
   dispose(): void | Promise<void>;
+}
+
+/** Counted while a restore loads: snapshot entries written into the backend and snapshot bytes read. */
+export interface RestoreProgress {
+  entries: number;
+  bytes: number;
 }
 
 /** Creates the keyed backend of one operator instance. */

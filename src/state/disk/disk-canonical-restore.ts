@@ -11,7 +11,7 @@ import { keyFromId } from '../../core/key-decoding.js';
 import { encodeKey, TAG_NUMBER, TAG_STRING } from '../../core/key-encoding.js';
 import type { KeyGroupRange } from '../../core/key-groups.js';
 import type { RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
-import type { KeyGroupedTimerQueue, Namespace } from '../keyed-state-backend.js';
+import type { KeyGroupedTimerQueue, Namespace, RestoreProgress } from '../keyed-state-backend.js';
 import { builtInSerializer, type TypeSerializer } from '../serde/type-serializer.js';
 import { BlockCursor, ID_NUMBER, ID_STRING, NS_NUMBER, NS_STRING, NS_VOID, PAYLOAD_NUMBER, REC_ENTRY } from '../snapshot-format/block-codec.js';
 import { MsgpackReader } from '../snapshot-format/msgpack-bytes.js';
@@ -20,6 +20,7 @@ import { type DiskEntrySink, type PayloadShape, needsKeySerializer, payloadShape
 import type { DiskStateTable } from './disk-state-table.js';
 import { DEFERRED_PREFIX, keyPart, MAX_KEY_PART_BYTES, upperBound } from './key-layout.js';
 import type { LmdbStore } from './lmdb-store.js';
+import { copyBytes, isAfter } from './scratch-bytes.js';
 
 /** Puts per turn of the event loop (one lmdb-js batch each). */
 const PUTS_PER_TURN = 32768;
@@ -34,6 +35,8 @@ export interface BlockRestoreTarget {
   readonly keyGroupRange: KeyGroupRange;
   /** The next list-element sequence number (restored list elements take new ones). */
   sequence: number;
+  /** What the restore loaded so far (progress lines). */
+  readonly restored: RestoreProgress;
   /** True once the backend is being disposed: the restore stops at its next turn. */
   readonly closing: boolean;
   setCurrentKey(key: unknown): void;
@@ -87,6 +90,7 @@ export async function loadBlockSnapshots(target: BlockRestoreTarget, snapshots: 
           if (done) break;
           await loader.nextTurn();
         }
+        target.restored.bytes += bytes.length;
       }
     }
     await loader.finish();
@@ -165,6 +169,7 @@ class BlockLoader implements DiskEntrySink {
         source.timers.push([cursor.index, cursor.timestamp, cursor.namespace(), keyFromId(cursor.keyId()), cursor.order]);
         continue;
       }
+      this.backend.restored.entries++;
       const s = cursor.index;
       const shape = source.shapes[s];
       if (shape === undefined) throw new RangeError(`an entry of state index ${s}, but the snapshot names ${source.shapes.length} states`);
@@ -386,15 +391,6 @@ class BlockLoader implements DiskEntrySink {
   }
 }
 
-/** Copies `from[start, end)` to `to` at `at`: a loop for short runs (Buffer#copy costs more than it copies there). */
-function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): void {
-  if (end - start > 64) {
-    from.copy(to, at, start, end);
-    return;
-  }
-  for (let i = start; i < end; i++) to[at++] = from[i];
-}
-
 /**
  * Converts the deferred entries of a restored map state (see DEFERRED_PREFIX) once its descriptor
  * claimed it: the user keys of each payload are read with the descriptor's key serializer and
@@ -427,11 +423,4 @@ export function convertDeferredEntries(table: DiskStateTable, meta: SnapshotStat
       table.remove(key);
     }
   }
-}
-
-/** True when `a[0, aLength)` sorts after `b[0, bLength)` (the first key of a database sorts after "nothing"). */
-function isAfter(a: Buffer, aLength: number, b: Buffer, bLength: number): boolean {
-  const n = aLength < bLength ? aLength : bLength;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] > b[i];
-  return aLength > bLength;
 }

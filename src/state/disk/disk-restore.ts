@@ -9,8 +9,9 @@ import type { DiskSnapshotMeta, RestoredKeyedState } from '../keyed-snapshot.js'
 import type { Namespace } from '../keyed-state-backend.js';
 import { foreignSnapshotError, holdsBlocks } from '../snapshot-format/snapshot-labels.js';
 import { type BlockRestoreTarget, loadBlockSnapshots } from './disk-canonical-restore.js';
-import { keyGroupOfStoredKey } from './key-layout.js';
-import { type KvRecord, readRecordBytes, readRecordFile } from './record-file.js';
+import { rangesForKeyGroups } from './materialization-index.js';
+import { type RecordCursor, readRecordChunks, recordBytesCursor } from './record-file.js';
+import { copyBytes, isAfter, ScratchBytes } from './scratch-bytes.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 
@@ -41,53 +42,67 @@ export async function loadSnapshots(backend: DiskRestoreTarget, snapshots: Resto
 /** Applies the chains of disk snapshots; `adopt`: the chain of a lone snapshot of the same key groups may be continued. */
 async function loadDiskSnapshots(backend: DiskRestoreTarget, snapshots: RestoredKeyedState[], adopt: boolean): Promise<void> {
   const { startKeyGroup: lo, endKeyGroup: hi } = backend.keyGroupRange;
-  const appendAfter = new Map<string, Buffer | null | undefined>();
+  const progress = backend.restored;
+  // A materialization is sorted by key per state: into a database nothing else wrote yet it loads
+  // in LMDB's append mode. Per state the last key appended; its length is -1 once any other write
+  // touched the database (then appending could misplace keys).
+  const appended = new Map<string, { last: Buffer; length: number }>();
+  const keys = new ScratchBytes();
+  const values = new ScratchBytes();
   for (const snapshot of snapshots) {
     const { meta } = snapshot;
     const disk = meta.disk!;
     for (const stateMeta of meta.states) backend.addRestoredState(stateMeta);
-    // A materialization is sorted by key per state: into a database nothing else wrote yet it
-    // loads in LMDB's append mode. `appendAfter` holds the last appended key; null once any
-    // other write touched the database (then appending could misplace keys).
     const first = snapshot === snapshots[0];
     const data = snapshot.data ?? new Uint8Array(0);
     let inlineAt = disk.timerBytes;
+    progress.bytes += disk.timerBytes;
     for (const file of disk.chain) {
-      let source: AsyncIterable<KvRecord[]> | Iterable<KvRecord[]>;
+      let source: AsyncIterable<RecordCursor> | Iterable<RecordCursor>;
       if (disk.inline === true) {
-        source = [readRecordBytes(Buffer.from(data.buffer, data.byteOffset + inlineAt, file.size), 'inline snapshot')];
+        source = recordBytesCursor(Buffer.from(data.buffer, data.byteOffset + inlineAt, file.size), 'inline snapshot');
         inlineAt += file.size;
+        progress.bytes += file.size;
       } else {
         if (snapshot.resolveFile === undefined) throw new FloeError('CHECKPOINT_INVALID', `${backend.place()}: the snapshot refers to ${file.name}, but no checkpoint directory was given to find it`);
-        source = readRecordFile(snapshot.resolveFile(file.name), file.kind);
+        // Another subtask's key groups besides this one's (rescale): read only this one's runs.
+        const partial = disk.keyGroupRange[0] < lo || disk.keyGroupRange[1] > hi;
+        const select = partial && file.index !== undefined ? { ranges: rangesForKeyGroups(file.index, lo, hi), names: file.index.names } : {};
+        source = readRecordChunks(snapshot.resolveFile(file.name), { kind: file.kind, ...select, onRead: (n) => (progress.bytes += n) });
       }
       const sorted = first && file.kind === 'materialization';
       const store = backend.store;
-      for await (const records of source) {
+      for await (const c of source) {
         if (backend.closing) throw new FloeError('JOB_CANCELLED', `${backend.place()}: the backend was closed while its state was restored`);
+        const buf = c.bytes;
         // Records come in runs of one state: look its database up once per run.
         let state = '';
         let db = undefined as ReturnType<typeof store.db> | undefined;
-        let after: Buffer | null | undefined;
-        for (const r of records) {
-          const keyGroup = keyGroupOfStoredKey(r.key);
+        let order = undefined as { last: Buffer; length: number } | undefined;
+        while (c.next()) {
+          const at = c.keyStart;
+          let keyGroup = (buf[at] << 8) | buf[at + 1];
+          if (keyGroup === 0xffff) keyGroup = (buf[at + 2] << 8) | buf[at + 3]; // a deferred entry (key-layout.ts)
           if (keyGroup < lo || keyGroup > hi) continue;
-          if (r.state !== state) {
-            if (state !== '') appendAfter.set(state, after);
-            state = r.state;
+          progress.entries++;
+          if (c.state !== state) {
+            state = c.state;
             db = store.db(state);
-            after = appendAfter.get(state);
+            order = appended.get(state);
+            if (order === undefined) appended.set(state, (order = { last: Buffer.allocUnsafe(64), length: 0 }));
           }
-          if (sorted && r.value !== undefined && after !== null && (after === undefined || Buffer.compare(r.key, after) > 0)) {
-            store.append(db!, r.key, r.value);
-            after = r.key as Buffer; // a view into a chunk that is never reused
+          const key = keys.copy(buf, at, c.keyEnd);
+          if (sorted && c.isPut && order!.length >= 0 && isAfter(key, key.length, order!.last, order!.length)) {
+            store.append(db!, key, values.copy(buf, c.valueStart, c.valueEnd));
+            if (order!.last.length < key.length) order!.last = Buffer.allocUnsafe(Math.max(key.length, order!.last.length * 2));
+            copyBytes(key, 0, key.length, order!.last, 0);
+            order!.length = key.length;
             continue;
           }
-          after = null;
-          if (r.value === undefined) store.remove(db!, r.key);
-          else store.put(db!, r.key, r.value);
+          order!.length = -1;
+          if (c.isPut) store.put(db!, key, values.copy(buf, c.valueStart, c.valueEnd));
+          else store.remove(db!, key);
         }
-        if (state !== '') appendAfter.set(state, after);
         await yieldToLoop();
       }
     }

@@ -11,7 +11,7 @@ import { Packr } from 'msgpackr';
 import type { Transaction } from 'lmdb';
 import { FloeError } from '../../core/errors.js';
 import { encodeKey } from '../../core/key-encoding.js';
-import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, SnapshotStateMeta } from '../keyed-snapshot.js';
+import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, MaterializationIndex, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type { KeyGroupRange } from '../../core/key-groups.js';
 import type { KeyedSnapshotOptions, KeyedStateBackendOptions, Namespace, SharedStateStore, TimerEntry } from '../keyed-state-backend.js';
 import { builtInSerializer, type TypeSerializer } from '../serde/type-serializer.js';
@@ -20,6 +20,7 @@ import { type PayloadShape, payloadShape } from './canonical-payloads.js';
 import { writeCanonicalSnapshot } from './disk-canonical-snapshot.js';
 import type { ChangeSink } from './disk-state-table.js';
 import { diskFullError } from './disk-write-failure.js';
+import { MaterializationIndexBuilder } from './materialization-index.js';
 import type { LmdbStore } from './lmdb-store.js';
 import { RecordFileWriter, syncFile, type SealedRecordFile } from './record-file.js';
 
@@ -367,6 +368,8 @@ export class DiskSnapshotter implements ChangeSink {
       throw this.writeFailure(cause);
     }
     let sealed: SealedRecordFile;
+    let index: MaterializationIndex;
+    const indexer = new MaterializationIndexBuilder(frozen.names);
     let sliceStart = performance.now();
     try {
       for (let i = 0; i < frozen.names.length; i++) {
@@ -380,6 +383,7 @@ export class DiskSnapshotter implements ChangeSink {
           this.checkRunning(runner);
           const { visited, lastKey } = backend.store.scanViews(db, start, exclusive, MATERIALIZE_CHUNK, view, (key, value) => {
             if (ttl !== undefined && ttl.isExpired(value.readDoubleLE(0), now)) return;
+            indexer.add(i, key, writer.size);
             writer.put(i, key, value);
           });
           if (visited < MATERIALIZE_CHUNK || lastKey === undefined) break;
@@ -392,6 +396,7 @@ export class DiskSnapshotter implements ChangeSink {
         }
       }
       runner.releaseView();
+      index = indexer.finish(writer.size);
       sealed = writer.seal();
     } catch (error) {
       writer.discard();
@@ -402,7 +407,7 @@ export class DiskSnapshotter implements ChangeSink {
     if (shared === undefined) {
       const bytes = readFileSync(sealed.path);
       rmSync(sealed.path, { force: true });
-      const file: ChainFile = { name: '', size: bytes.length, sha256: sealed.sha256, kind: 'materialization' };
+      const file: ChainFile = { name: '', size: bytes.length, sha256: sealed.sha256, kind: 'materialization', records: sealed.records };
       return this.result(frozen, [file], timers, [timers, bytes], bytes.length + timers.length, true, sealed.records);
     }
     syncFile(sealed.path);
@@ -413,7 +418,7 @@ export class DiskSnapshotter implements ChangeSink {
       rmSync(sealed.path, { force: true });
     }
     this.checkRunning(runner);
-    const base: ChainFile = { ...stored, kind: 'materialization' };
+    const base: ChainFile = { ...stored, kind: 'materialization', records: sealed.records, index };
     if (frozen.nextSegment >= this.chain.nextSegment) this.adoptBase(base, frozen.nextSegment);
     return this.result(frozen, [base], timers, [timers], stored.size + timers.length, false, sealed.records);
   }
@@ -450,7 +455,7 @@ export class DiskSnapshotter implements ChangeSink {
       this.checkRunning(runner);
       this.forget(item);
       rmSync(sealed.path, { force: true });
-      chain.deltas.push({ ...stored, kind: 'changelog' });
+      chain.deltas.push({ ...stored, kind: 'changelog', records: sealed.records });
       chain.deltaBytes += stored.size;
       chain.nextSegment = item.segment + 1;
       uploaded += stored.size;

@@ -32,6 +32,7 @@ import type {
   StateBackend,
   StateEntry,
   StateInfo,
+  RestoreProgress,
 } from '../keyed-state-backend.js';
 import { VOID_NAMESPACE, executingKeyedBackend, keyOutsideRangeError, partitionedStateOf } from '../keyed-state-backend.js';
 import { serializerIdentity, type TypeSerializer } from '../serde/type-serializer.js';
@@ -190,6 +191,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   private perRecordCleanups: DiskIncrementalCleanup[] = [];
   /** List elements are keyed by this counter, so appends never read the list; restored with the snapshot. */
   sequence = 0;
+  /** What restore() loaded so far. */
+  readonly restored: RestoreProgress = { entries: 0, bytes: 0 };
   private readonly snapshotter: DiskSnapshotter;
   private disposing: Promise<void> | undefined;
   /** The restore in progress, if any: the store closes only after it stopped. */
@@ -331,6 +334,10 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     const table = this.states.get(stateName)?.table;
     if (table === undefined) return 0;
     return (table.db.getStats() as { entryCount: number }).entryCount;
+  }
+
+  restoreProgress(): RestoreProgress {
+    return { ...this.restored };
   }
 
   totalEntries(): number {

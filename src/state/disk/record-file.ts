@@ -169,12 +169,90 @@ export interface KvRecord {
   value: Uint8Array | undefined;
 }
 
+/** Which parts of a record file to read (all of it by default). */
+export interface RecordFileReadOptions {
+  /** The kind the file must be. */
+  kind?: RecordFileKind;
+  /**
+   * Byte ranges [start, end) to read, ascending, each starting at a record (a materialization's
+   * index gives them); with `names`, the state names the skipped definitions would have given.
+   */
+  ranges?: Array<[number, number]>;
+  names?: string[];
+  /** Told the bytes of each chunk read (progress). */
+  onRead?: (bytes: number) => void;
+}
+
 /**
- * Reads the records of a file in order, in chunks of 4 MiB (memory stays bounded for files far
- * larger than memory). Checks the header and the framing; the sha256 trailer is checked by the
- * checkpoint storage before a restore starts, so a corrupt file is refused before anything is loaded.
+ * Walks the whole records of one buffer without allocating: after each `next()` the record is
+ * `bytes[keyStart, keyEnd)` and, for a put, `bytes[valueStart, valueEnd)` (a restore copies them
+ * into buffers of its own; making a view per record cost more in garbage collection than LMDB's writes).
  */
-export async function* readRecordFile(path: string, expected: RecordFileKind | undefined): AsyncGenerator<KvRecord[]> {
+export class RecordCursor {
+  bytes: Buffer = Buffer.alloc(0);
+  /** Bytes of whole records consumed so far. */
+  pos = 0;
+  state = '';
+  isPut = false;
+  keyStart = 0;
+  keyEnd = 0;
+  valueStart = 0;
+  valueEnd = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly names: Map<number, string>,
+  ) {}
+
+  reset(bytes: Buffer): void {
+    this.bytes = bytes;
+    this.pos = 0;
+  }
+
+  /** Moves to the next put or delete; false when no whole record is left (`pos` then says where the rest starts). */
+  next(): boolean {
+    const buf = this.bytes;
+    for (;;) {
+      const p = this.pos;
+      if (p + 5 > buf.length) return false;
+      const op = buf[p];
+      const index = (buf[p + 1] << 8) | buf[p + 2];
+      const len = (buf[p + 3] << 8) | buf[p + 4];
+      if (op === OP_DEFINE) {
+        if (p + 5 + len > buf.length) return false;
+        this.names.set(index, buf.toString('utf8', p + 5, p + 5 + len));
+        this.pos = p + 5 + len;
+        continue;
+      }
+      const state = this.names.get(index);
+      if (state === undefined || (op !== OP_PUT && op !== OP_DELETE)) throw corrupt(this.path, `bad record at a byte offset near ${p}`);
+      this.state = state;
+      this.keyStart = p + 5;
+      this.keyEnd = p + 5 + len;
+      if (op === OP_DELETE) {
+        if (this.keyEnd > buf.length) return false;
+        this.isPut = false;
+        this.pos = this.keyEnd;
+        return true;
+      }
+      if (this.keyEnd + 4 > buf.length) return false;
+      this.valueStart = this.keyEnd + 4;
+      this.valueEnd = this.valueStart + buf.readUInt32BE(this.keyEnd);
+      if (this.valueEnd > buf.length) return false;
+      this.isPut = true;
+      this.pos = this.valueEnd;
+      return true;
+    }
+  }
+}
+
+/**
+ * Reads a file in chunks of about 4 MiB (memory stays bounded for files far larger than memory),
+ * yielding a cursor over each chunk's whole records; a record cut by the chunk's end starts the
+ * next chunk. Checks the header and the framing; the sha256 trailer is checked by the checkpoint
+ * storage before a restore starts, so a corrupt file is refused before anything is loaded.
+ */
+export async function* readRecordChunks(path: string, options: RecordFileReadOptions = {}): AsyncGenerator<RecordCursor> {
   const handle = await open(path, 'r').catch((cause: NodeJS.ErrnoException) => {
     throw corrupt(path, `it is missing or unreadable (${cause.code ?? cause.message})`, cause);
   });
@@ -183,35 +261,52 @@ export async function* readRecordFile(path: string, expected: RecordFileKind | u
     const end = size - TRAILER_BYTES;
     const header = Buffer.alloc(11);
     if (end < header.length || (await handle.read(header, 0, header.length, 0)).bytesRead !== header.length) throw corrupt(path, 'it is truncated');
-    checkHeader(header, end, path, expected);
-    const names = new Map<number, string>();
-    let carry: Buffer = Buffer.alloc(0);
-    let at = header.length;
-    while (at < end) {
-      const chunk = Buffer.allocUnsafe(Math.min(4 << 20, end - at));
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, at);
-      if (bytesRead === 0) throw corrupt(path, 'it is truncated');
-      at += bytesRead;
-      const buf = carry.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
-      const out: KvRecord[] = [];
-      const used = parseRecords(buf, names, out, path);
-      carry = buf.subarray(used);
-      if (out.length > 0) yield out;
+    checkHeader(header, end, path, options.kind);
+    const cursor = new RecordCursor(path, new Map((options.names ?? []).map((name, i) => [i, name])));
+    for (const [from, to] of options.ranges ?? [[header.length, end]]) {
+      if (from < header.length || to > end) throw corrupt(path, `its index points outside the file (${from}..${to} of ${end} bytes)`);
+      let carry: Buffer = Buffer.alloc(0);
+      let at = from;
+      while (at < to) {
+        // The cut record's bytes first, then the file's next bytes read straight behind them.
+        const chunk = Buffer.allocUnsafe(carry.length + Math.min(4 << 20, to - at));
+        carry.copy(chunk, 0);
+        const { bytesRead } = await handle.read(chunk, carry.length, chunk.length - carry.length, at);
+        if (bytesRead === 0) throw corrupt(path, 'it is truncated');
+        at += bytesRead;
+        options.onRead?.(bytesRead);
+        cursor.reset(chunk.subarray(0, carry.length + bytesRead));
+        yield cursor;
+        carry = cursor.bytes.subarray(cursor.pos);
+      }
+      if (carry.length > 0) throw corrupt(path, to === end ? 'its last record is cut off' : `a record crosses the end of an indexed range at ${to}`);
     }
-    if (carry.length > 0) throw corrupt(path, 'its last record is cut off');
   } finally {
     await handle.close();
   }
 }
 
-/** The records of a whole file held in memory (inline snapshots of tests and harnesses). */
-export function readRecordBytes(bytes: Buffer, what: string): KvRecord[] {
+/** The records of a file, chunk by chunk, as objects (tools and tests; a restore walks the cursor). */
+export async function* readRecordFile(path: string, options: RecordFileReadOptions = {}): AsyncGenerator<KvRecord[]> {
+  for await (const cursor of readRecordChunks(path, options)) {
+    const out: KvRecord[] = [];
+    while (cursor.next()) out.push(recordAt(cursor));
+    yield out;
+  }
+}
+
+/** A cursor over the records of a whole file held in memory (inline snapshots of tests and harnesses). */
+export function* recordBytesCursor(bytes: Buffer, what: string): Generator<RecordCursor> {
   const end = bytes.length - TRAILER_BYTES;
   checkHeader(bytes.subarray(0, 11), end, what, undefined);
-  const out: KvRecord[] = [];
-  const body = bytes.subarray(11, end);
-  if (parseRecords(body, new Map(), out, what) !== body.length) throw corrupt(what, 'its last record is cut off');
-  return out;
+  const cursor = new RecordCursor(what, new Map());
+  cursor.reset(bytes.subarray(11, end));
+  yield cursor;
+  if (cursor.pos !== cursor.bytes.length) throw corrupt(what, 'its last record is cut off');
+}
+
+function recordAt(c: RecordCursor): KvRecord {
+  return { state: c.state, key: c.bytes.subarray(c.keyStart, c.keyEnd), value: c.isPut ? c.bytes.subarray(c.valueStart, c.valueEnd) : undefined };
 }
 
 function checkHeader(header: Buffer, end: number, path: string, expected: RecordFileKind | undefined): void {
@@ -219,37 +314,6 @@ function checkHeader(header: Buffer, end: number, path: string, expected: Record
   if (!header.subarray(0, 4).equals(ENVELOPE_MAGIC) || !header.subarray(6, 8).equals(KV_MAGIC)) throw corrupt(path, 'it is not a Floe state file');
   if (header.readUInt16BE(8) > RECORD_FILE_VERSION) throw corrupt(path, `format version ${header.readUInt16BE(8)} was written by a newer Floe`);
   if (expected !== undefined && header[10] !== KIND_CODES[expected]) throw corrupt(path, `it is not a ${expected} file`);
-}
-
-/** Parses whole records from `buf`; returns how many bytes were consumed. */
-function parseRecords(buf: Buffer, names: Map<number, string>, out: KvRecord[], path: string): number {
-  let p = 0;
-  for (;;) {
-    if (p + 5 > buf.length) return p;
-    const op = buf[p];
-    const index = buf.readUInt16BE(p + 1);
-    const len = buf.readUInt16BE(p + 3);
-    if (op === OP_DEFINE) {
-      if (p + 5 + len > buf.length) return p;
-      names.set(index, buf.toString('utf8', p + 5, p + 5 + len));
-      p += 5 + len;
-      continue;
-    }
-    const state = names.get(index);
-    if (state === undefined || (op !== OP_PUT && op !== OP_DELETE)) throw corrupt(path, `bad record at a byte offset near ${p}`);
-    if (op === OP_DELETE) {
-      if (p + 5 + len > buf.length) return p;
-      out.push({ state, key: buf.subarray(p + 5, p + 5 + len), value: undefined });
-      p += 5 + len;
-      continue;
-    }
-    if (p + 9 + len > buf.length) return p;
-    const valueLength = buf.readUInt32BE(p + 5 + len);
-    const valueAt = p + 9 + len;
-    if (valueAt + valueLength > buf.length) return p;
-    out.push({ state, key: buf.subarray(p + 5, p + 5 + len), value: buf.subarray(valueAt, valueAt + valueLength) });
-    p = valueAt + valueLength;
-  }
 }
 
 function corrupt(path: string, why: string, cause?: unknown): FloeError {

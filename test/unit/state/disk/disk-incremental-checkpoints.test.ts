@@ -183,6 +183,40 @@ describe('disk backend incremental checkpoints', () => {
     expect(merged[1].count.length).toBeGreaterThan(0);
   });
 
+  it('a rescaled restore reads only its key groups of a large materialization (the index), and reports what it loaded', async () => {
+    const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
+    const source = backend();
+    const text = new ValueStateDescriptor<string>('text');
+    const t = source.getState(text);
+    for (let i = 0; i < 12_000; i++) {
+      source.setCurrentKey(`key-${i}`);
+      t.update(`${i}:`.padEnd(500, 'x'));
+    }
+    write(source, 400, (i) => i);
+    await checkpoint(storage, source, 1);
+    write(source, 40, (i) => -i);
+    const cp = await checkpoint(storage, source, 2);
+    const [materialization, changelog] = cp.meta.disk!.chain;
+    expect(materialization.index!.points.length).toBeGreaterThan(4);
+    const parts = [0, 1, 2, 3].map((i) => backend({ range: computeKeyGroupRangeForOperatorIndex(32, 4, i) }));
+    for (const p of parts) await restoreFrom(storage, 2, p);
+    for (const p of parts) {
+      const { bytes, entries } = p.restoreProgress!();
+      // A quarter of the file and at most a stride (1 MiB) too much at each end, plus the whole change log.
+      expect(bytes).toBeLessThan(materialization.size / 4 + 2 * (1 << 20) + changelog.size + 1024);
+      expect(entries).toBeGreaterThan(0);
+    }
+    const texts = parts.flatMap((p) => {
+      p.getState(text);
+      return p.entries('text').map((e) => [e.key, e.value]);
+    });
+    source.getState(text);
+    const sort = (rows: unknown[][]) => rows.sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+    expect(sort(texts)).toEqual(sort(source.entries('text').map((e) => [e.key, e.value])));
+    const counts = parts.flatMap((p) => dump(p).count);
+    expect(sort(counts)).toEqual(dump(source).count);
+  });
+
   it('names a corrupt change-log file, and storage verification refuses the checkpoint', async () => {
     const storage = new FileCheckpointStorage(join(root, `chk-${n++}`));
     const b = backend();
