@@ -75,7 +75,7 @@ export async function checkpointOverheadBenchmark(args: string[]): Promise<Recor
     let withMs = 0;
     const roundRatios: number[] = [];
     let last: Awaited<ReturnType<typeof run>> | undefined;
-    const stats: Array<{ syncMs: number; asyncMs: number }> = [];
+    const stats: Array<{ syncMs: number; asyncMs: number; cpuMs: number }> = [];
     let checkpoints = 0;
     for (let r = 0; r < rounds; r++) {
       const without = await run(records, keys, undefined);
@@ -106,11 +106,12 @@ export async function checkpointOverheadBenchmark(args: string[]): Promise<Recor
   }
 }
 
-function phaseStats(result: { checkpointStats?: Array<{ syncMs: number; asyncMs: number }> }) {
+function phaseStats(result: { checkpointStats?: Array<{ syncMs: number; asyncMs: number; cpuMs: number }> }) {
   const stats = result.checkpointStats ?? [];
   return {
     syncPhaseMsP50: Number(percentile(stats.map((s) => s.syncMs), 50).toFixed(2)),
     syncPhaseMsMax: Number(Math.max(...stats.map((s) => s.syncMs)).toFixed(2)),
     asyncPhaseMsP50: Number(percentile(stats.map((s) => s.asyncMs), 50).toFixed(1)),
+    checkpointCpuMsP50: Number(percentile(stats.map((s) => s.cpuMs), 50).toFixed(1)),
   };
 }

@@ -92,7 +92,7 @@ export interface JobResult {
   /** Directories of the savepoints this run took. */
   savepoints?: string[];
   /** Per completed checkpoint: trigger to completion, and the slowest subtask's synchronous and asynchronous phase. */
-  checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; bytes: number }>;
+  checkpointStats?: Array<{ checkpointId: number; durationMs: number; syncMs: number; asyncMs: number; cpuMs: number; bytes: number }>;
 }
 
 interface DeployedSubtask {
@@ -263,7 +263,7 @@ export class JobRunner {
       durationMs: this.finishedAt - this.startedAt,
       metrics: this.metrics(),
       checkpoints: this.completedCheckpoints.map((c) => c.checkpointId),
-      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, durationMs: c.durationMs, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, bytes: c.bytes })),
+      checkpointStats: this.completedCheckpoints.map((c) => ({ checkpointId: c.checkpointId, durationMs: c.durationMs, syncMs: c.syncMsMax, asyncMs: c.asyncMsMax, cpuMs: c.cpuMsMax, bytes: c.bytes })),
     };
   }
 

@@ -35,7 +35,7 @@ export interface TaskCheckpointing {
   shared?: import('../state/keyed-state-backend.js').SharedStateStore;
   /** Writes this subtask's file into checkpoint `id`; resolves with the handle to acknowledge. */
   write(checkpointId: number, name: string, bytes: Uint8Array[]): Promise<{ name: string; size: number; sha256: string }>;
-  acknowledge(checkpointId: number, ack: { state: unknown; files: Array<{ name: string; size: number; sha256: string }>; syncMs: number; asyncMs: number }): void;
+  acknowledge(checkpointId: number, ack: { state: unknown; files: Array<{ name: string; size: number; sha256: string }>; syncMs: number; asyncMs: number; cpuMs: number }): void;
   decline(checkpointId: number, error: unknown): void;
   /** Called by source tasks once their input is exhausted (the runner then triggers the final checkpoint). */
   sourceFinished(): void;
@@ -267,7 +267,9 @@ export class StreamTask {
         const stored = await checkpointing.write(id, `${checkpointing.taskKey.replace(/[^A-Za-z0-9_.-]/g, '_')}.state`, chunks);
         const files = [stored, ...(keyed?.sharedFiles ?? [])];
         this.snapshotProgress.set(id, () => 1);
-        checkpointing.acknowledge(id, { state: { file: stored }, files, syncMs, asyncMs: performance.now() - asyncStarted });
+        // The task's thread worked on this checkpoint for its sync phase and for the encoding its keyed backend did after.
+        const cpuMs = syncMs + (keyed?.cpuMs ?? 0);
+        checkpointing.acknowledge(id, { state: { file: stored }, files, syncMs, asyncMs: performance.now() - asyncStarted, cpuMs });
       } catch (error) {
         runner?.release();
         checkpointing.decline(id, error);

@@ -82,6 +82,8 @@ export interface KeyedSnapshotResult {
   sharedFiles?: Array<{ name: string; size: number; sha256: string }>;
   /** Bytes written for this checkpoint only (incremental backends: new shared files + the data). */
   incrementalBytes?: number;
+  /** Milliseconds the task's thread spent encoding this snapshot after its barrier (the barrier itself is the task's sync phase). */
+  cpuMs?: number;
 }
 
 /** A running snapshot: taken (synchronously) already; `write` encodes it while records keep flowing. */

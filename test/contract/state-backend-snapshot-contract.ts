@@ -152,6 +152,79 @@ export function describeSnapshotContract(name: string, create: BackendFactory): 
       expect(after.sort()).toEqual(before.sort());
     });
 
+    it('holds the state as it was at its barrier whatever records do while it is written (property)', async () => {
+      // Each op acts on one of a few hot keys; between the chunks of the write (which yields after
+      // every few thousand entries of background state), rounds of ops run as records would.
+      const op = fc.record({
+        key: fc.integer({ min: 0, max: 15 }),
+        kind: fc.constantFrom('set', 'mutate', 'clear', 'add', 'clearList', 'put', 'remove', 'reduce', 'timer', 'untimer', 'poll'),
+        n: fc.integer({ min: 0, max: 5 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { maxLength: 40 }), fc.array(fc.array(op, { maxLength: 8 }), { maxLength: 6 }), async (initial, rounds) => {
+          const source = make();
+          // Registered first, so the writer spends its first chunks here and reaches the hot keys' states only after rounds of ops.
+          const background = source.getState(new ValueStateDescriptor<number>('background'));
+          const s = register(source);
+          const timers = source.getTimerQueue('event-timers');
+          for (let i = 0; i < 20_000; i++) {
+            source.setCurrentKey(`bg-${i}`);
+            background.update(i);
+          }
+          const apply = (ops: Array<{ key: number; kind: string; n: number }>) => {
+            for (const { key, kind, n } of ops) {
+              source.setCurrentKey(`hot-${key}`);
+              if (kind === 'set') s.v.update({ n, tags: [String(n)] });
+              else if (kind === 'mutate') {
+                const value = s.v.value();
+                if (value !== undefined) {
+                  value.n += n; // in place, then written back
+                  value.tags.push('m');
+                  s.v.update(value);
+                }
+              } else if (kind === 'clear') s.v.clear();
+              else if (kind === 'add') s.l.add(n);
+              else if (kind === 'clearList') s.l.clear();
+              else if (kind === 'put') s.m.put(`e${n}`, n);
+              else if (kind === 'remove') s.m.remove(`e${n}`);
+              else if (kind === 'reduce') s.r.add(n);
+              else if (kind === 'timer') timers.add(100 + n, '');
+              else if (kind === 'untimer') timers.remove(100 + n, '');
+              else timers.poll();
+            }
+          };
+          apply(initial);
+          const before = structuredClone(dump(source));
+          const writing = source.snapshot({ checkpointId: 9, canonical }).write();
+          for (const round of rounds) {
+            await new Promise((r) => setImmediate(r));
+            apply(round);
+          }
+          const result = await writing;
+          const target = make();
+          await target.restore([restoredFromBytes(result.meta, concatChunks(result.data))]);
+          register(target);
+          target.getState(new ValueStateDescriptor<number>('background'));
+          expect(dump(target)).toEqual(before);
+          expect(target.entries('background')).toHaveLength(20_000);
+          await Promise.all([source.dispose(), target.dispose()]);
+        }),
+        {
+          numRuns: 25,
+          // A value replaced (not read first) and a list element added after the barrier, before the writer gets to them.
+          examples: [
+            [
+              [
+                { key: 1, kind: 'set', n: 0 },
+                { key: 2, kind: 'add', n: 1 },
+              ],
+              [[{ key: 1, kind: 'set', n: 1 }], [{ key: 2, kind: 'add', n: 2 }]],
+            ],
+          ],
+        },
+      );
+    });
+
     it('keeps restored state that nobody registered in every later snapshot', async () => {
       const source = make();
       const s = register(source);

@@ -35,6 +35,8 @@ export interface TaskAcknowledgement {
   files: CoordinatorStoredFile[];
   syncMs: number;
   asyncMs: number;
+  /** Time the subtask's thread spent on the checkpoint: its sync phase and encoding done there afterwards. */
+  cpuMs?: number;
 }
 
 /** A checkpoint that is being taken. */
@@ -65,6 +67,8 @@ export interface CompletedCheckpointInfo {
   bytes: number;
   syncMsMax: number;
   asyncMsMax: number;
+  /** The largest time a subtask's thread spent on the checkpoint. */
+  cpuMsMax: number;
   acknowledgements: Map<string, TaskAcknowledgement>;
 }
 
@@ -346,6 +350,7 @@ export class CheckpointCoordinator {
       bytes: files.reduce((n, f) => n + f.size, 0),
       syncMsMax: Math.max(0, ...acks.map((a) => a.syncMs)),
       asyncMsMax: Math.max(0, ...acks.map((a) => a.asyncMs)),
+      cpuMsMax: Math.max(0, ...acks.map((a) => a.cpuMs ?? a.syncMs)),
       acknowledgements: p.acks,
     };
   }

@@ -13,9 +13,12 @@ import { FloeError } from '../../core/errors.js';
 import { encodeKey } from '../../core/key-encoding.js';
 import type { DiskSnapshotMeta, KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, MaterializationIndex, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type { KeyGroupRange } from '../../core/key-groups.js';
-import type { KeyedSnapshotOptions, KeyedStateBackendOptions, Namespace, SharedStateStore, TimerEntry } from '../keyed-state-backend.js';
+import type { KeyedSnapshotOptions, KeyedStateBackendOptions, Namespace, SharedStateStore } from '../keyed-state-backend.js';
 import { builtInSerializer, type TypeSerializer } from '../serde/type-serializer.js';
 import type { StateTtlConfig } from '../ttl/state-ttl-config.js';
+import type { HeapTimerQueue } from '../heap/heap-timer-queue.js';
+import type { PendingParts } from '../heap/pending-parts.js';
+import { TimerSnapshot } from '../heap/timer-snapshot.js';
 import { type PayloadShape, payloadShape } from './canonical-payloads.js';
 import { writeCanonicalSnapshot } from './disk-canonical-snapshot.js';
 import type { ChangeSink } from './disk-state-table.js';
@@ -66,7 +69,9 @@ export interface DiskSnapshotSource {
   readonly stateNames: string[];
   /** The next list-element sequence number. */
   readonly sequence: number;
-  readonly timers: ReadonlyMap<string, { entries(): TimerEntry[] }>;
+  readonly timers: ReadonlyMap<string, HeapTimerQueue>;
+  /** The key groups whose timers running snapshots have not read yet (the timer queues report changes here first). */
+  readonly pendingTimers: PendingParts;
   snapshotStateMetas(): SnapshotStateMeta[];
   /** The TTL config of a registered state (undefined without TTL or while unclaimed). */
   ttlOf(name: string): StateTtlConfig | undefined;
@@ -265,7 +270,7 @@ export class DiskSnapshotter implements ChangeSink {
       shapes: metas.map((meta) => payloadShape(meta, builtInSerializer(meta.keySerializer) ?? backend.keySerializerOf(meta.name))),
       sequence: backend.sequence,
       timerQueues: [...backend.timers.keys()],
-      timers: [...backend.timers.values()].map((q) => q.entries()),
+      timers: new TimerSnapshot([...backend.timers.values()], backend.pendingTimers, backend.keyGroupRange.startKeyGroup),
       ttlNow: backend.options.ttlClock.now(),
       dropExpired: names.map((name) => {
         const ttl = backend.ttlOf(name);
@@ -349,7 +354,7 @@ export class DiskSnapshotter implements ChangeSink {
       dropExpired: frozen.dropExpired,
       ttlNow: frozen.ttlNow,
       timerQueues: frozen.timerQueues,
-      timers: frozen.timers,
+      timers: frozen.timers.byQueue(),
       checkRunning: () => this.checkRunning(runner),
       onProgress: (done, total) => (runner.done = done / total),
       place: (state) => backend.place(state),
@@ -531,6 +536,7 @@ class DiskSnapshotRunner implements KeyedSnapshotRunner {
     this.released = true;
     // A write in progress checks `released` before every use of the view, so the view can go now.
     this.releaseView();
+    this.releaseTimers();
     if (!this.started) this.owner.settled(this);
   }
 
@@ -540,10 +546,16 @@ class DiskSnapshotRunner implements KeyedSnapshotRunner {
     this.view = undefined;
   }
 
+  /** The runner will not read timers any more: records stop saving them for it. */
+  releaseTimers(): void {
+    this.frozen.timers.release();
+  }
+
   /** The runner will not touch the store again. */
   finish(): void {
     this.done = 1;
     this.releaseView();
+    this.releaseTimers();
     this.owner.settled(this);
   }
 }
@@ -559,7 +571,8 @@ interface Frozen {
   shapes: PayloadShape[];
   sequence: number;
   timerQueues: string[];
-  timers: Array<Array<{ timestamp: number; key: unknown; namespace: Namespace }>>;
+  /** Read key group by key group: at write time, or before a record changes one. */
+  timers: TimerSnapshot;
   /** TTL time at the barrier: expiry in the snapshot is judged then, not when it is written. */
   ttlNow: number;
   /** Per state (by index): its TTL config when it asks for cleanup on full snapshot. */
@@ -569,7 +582,7 @@ interface Frozen {
 /** Timers as msgpack: [queue index, timestamp, namespace, key bytes] in firing order per queue. */
 function encodeTimers(frozen: Frozen): Uint8Array {
   const rows: Array<[number, number, Namespace, Uint8Array]> = [];
-  frozen.timers.forEach((entries, q) => {
+  frozen.timers.byQueue().forEach((entries, q) => {
     for (const t of entries) rows.push([q, t.timestamp, t.namespace, encodeKey(t.key)]);
   });
   return packr.pack(rows);

@@ -20,6 +20,7 @@ import type {
 } from '../descriptors.js';
 import type { KeyContext } from '../heap/heap-state-handle.js';
 import { HeapTimerQueue } from '../heap/heap-timer-queue.js';
+import { PendingParts } from '../heap/pending-parts.js';
 import { stateMeta } from '../snapshot-format/payload-codec.js';
 import type { DiskSnapshotMeta, KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type {
@@ -131,7 +132,7 @@ function wipeExceptLock(root: string): void {
 }
 
 /** The heap timer queues' view of the current key; its Map id is computed only when a timer needs it. */
-class TimerKeyContext implements KeyContext {
+class TimerKeyContext implements Pick<KeyContext, 'key' | 'id'> {
   key: unknown = undefined;
   keyGroup = -1;
   private cachedId: KeyId | undefined;
@@ -188,6 +189,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   /** State names by change-log index. */
   readonly stateNames: string[] = [];
   readonly timers = new Map<string, HeapTimerQueue>();
+  /** The key groups whose timers running snapshots have not read yet. */
+  readonly pendingTimers: PendingParts;
   private perRecordCleanups: DiskIncrementalCleanup[] = [];
   /** List elements are keyed by this counter, so appends never read the list; restored with the snapshot. */
   sequence = 0;
@@ -206,6 +209,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   ) {
     this.errorPlace = statePlaceOf(options);
     this.keyGroupRange = options.keyGroupRange;
+    this.pendingTimers = new PendingParts(this.keyGroupRange.numberOfKeyGroups);
     this.maxParallelism = options.maxParallelism;
     mkdirSync(config.dir, { recursive: true });
     this.store = new LmdbStore({ path: join(config.dir, 'store'), commitEvery: config.commitEvery, place: this.place() });
@@ -280,7 +284,17 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   getTimerQueue(name: string): KeyGroupedTimerQueue {
     let queue = this.timers.get(name);
-    if (queue === undefined) this.timers.set(name, (queue = new HeapTimerQueue(this.timerCtx, () => this.ctx.keyGroup)));
+    if (queue === undefined) {
+      const first = this.keyGroupRange.startKeyGroup;
+      const pending = this.pendingTimers;
+      // A snapshot that has not read a key group's timers yet reads them before one of them changes.
+      queue = new HeapTimerQueue(
+        this.timerCtx,
+        () => this.ctx.keyGroup,
+        (keyGroup) => pending.active && pending.touch(keyGroup - first),
+      );
+      this.timers.set(name, queue);
+    }
     return queue;
   }
 

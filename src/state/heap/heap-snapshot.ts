@@ -1,19 +1,24 @@
 // Snapshots of the heap backend: the synchronous part copies each table's key and value
-// references and the timer queues, and registers a copy-on-access log (entries touched later are
-// encoded before they change); the asynchronous part encodes one block per key group in the
+// references, marks every key group's timers pending (pending-parts.ts: a group's timers are read
+// when the writer gets to them, or just before a record changes one, so no timer is copied or
+// sorted here) and registers a copy-on-access log (entries touched later are encoded before they
+// change); the asynchronous part encodes one block per key group in the
 // canonical format (snapshot-format/), yielding to the event loop between chunks so records keep
 // flowing. Checkpoints and canonical snapshots are the same bytes. Also the decoding side. No I/O.
 import { keyFromId } from '../../core/key-decoding.js';
-import { type KeyId, keyId } from '../../core/key-encoding.js';
+import type { KeyId } from '../../core/key-encoding.js';
 import { assignToKeyGroup } from '../../core/key-groups.js';
 import type { StateDescriptor } from '../descriptors.js';
 import type { KeyedSnapshotMeta, KeyedSnapshotResult, KeyedSnapshotRunner, SnapshotStateMeta } from '../keyed-snapshot.js';
-import type { Namespace, TimerEntry } from '../keyed-state-backend.js';
+import type { Namespace } from '../keyed-state-backend.js';
 import { BLOCK_FORMAT, BlockWriter, packPayload, readBlock } from '../snapshot-format/block-codec.js';
 import { payloadEncoder, stateMeta } from '../snapshot-format/payload-codec.js';
 import { CANONICAL_BACKEND } from '../snapshot-format/snapshot-labels.js';
 import type { TtlPolicy } from '../ttl/ttl-support.js';
+import type { HeapTimerQueue } from './heap-timer-queue.js';
+import type { PendingParts } from './pending-parts.js';
 import { SnapshotLog, type StateTable } from './state-table.js';
+import { TimerSnapshot } from './timer-snapshot.js';
 
 /** Entries encoded between two yields to the event loop. */
 const CHUNK = 4096;
@@ -40,7 +45,10 @@ export interface UnclaimedState {
 
 export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   private readonly logs: SnapshotLog[];
-  private readonly timers: Array<[string, TimerEntry[]]>;
+  /** The timers, read key group by key group. */
+  private readonly timers: TimerSnapshot;
+  /** Milliseconds the task's thread spent writing after the barrier (the barrier is the task's sync phase). */
+  private cpuMs = 0;
   /** Per state, per namespace: the keys and values (references) when the snapshot was taken. */
   private readonly lists: Array<Array<[Namespace, KeyId[], unknown[]]>>;
   private released = false;
@@ -54,7 +62,10 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
     private readonly sources: SnapshotSource[],
     /** Restored states nobody registered: written as they were read. */
     private readonly unclaimed: UnclaimedState[],
-    timerQueues: Array<[string, { entries(): TimerEntry[] }]>,
+    /** The timer queues by name, and the key groups whose timers running snapshots have not read yet. */
+    private readonly timerQueues: Array<[string, HeapTimerQueue]>,
+    private readonly pendingTimers: PendingParts,
+    private readonly firstKeyGroup: number,
     private readonly maxParallelism: number,
     now: () => number,
     /** Labels the snapshot canonical (a savepoint) instead of heap: the bytes are the same. */
@@ -73,7 +84,11 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       s.table.snapshots.push(log);
       return log;
     });
-    this.timers = timerQueues.map(([name, q]) => [name, q.entries()]);
+    this.timers = new TimerSnapshot(
+      timerQueues.map(([, queue]) => queue),
+      pendingTimers,
+      firstKeyGroup,
+    );
     // The only O(entries) work here: native copies of each map's key and value references (no
     // value is copied; objects touched later are replaced by copies in the live table instead).
     this.lists = sources.map((s) =>
@@ -82,6 +97,13 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
   }
 
   async write(): Promise<KeyedSnapshotResult> {
+    let sliceStarted = performance.now();
+    // Lets records run; counts the slice of work before it.
+    const pause = async (): Promise<void> => {
+      this.cpuMs += performance.now() - sliceStarted;
+      await yieldToEventLoop();
+      sliceStarted = performance.now();
+    };
     const blocks: Array<BlockWriter | undefined> = [];
     // Size each block for its share of the entries up front, so blocks rarely grow by copying.
     let total = 0;
@@ -119,7 +141,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
           if (++sinceYield >= CHUNK) {
             sinceYield = 0;
             this.encoded = entries;
-            await yieldToEventLoop();
+            await pause();
             saved = log.saved.get(namespace);
           }
         }
@@ -137,18 +159,17 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         if (++sinceYield >= CHUNK) {
           sinceYield = 0;
           this.encoded = entries;
-          await yieldToEventLoop();
+          await pause();
         }
       }
     }
+    // Timers of key groups not read yet are read now (nothing can change them before this turn ends).
+    for (let group = 0; group < this.pendingTimers.size; group++)
+      for (const [q, timestamp, namespace, , id, order] of this.timers.group(group)) blockOf(this.firstKeyGroup + group).timer(q, timestamp, namespace, id, order);
+    this.cpuMs += this.timers.cpuMs;
     this.encoded = this.total;
     this.release();
-    const queueNames = this.timers.map(([name]) => name);
-    for (let q = 0; q < this.timers.length; q++)
-      this.timers[q][1].forEach((timer, order) => {
-        const keyGroup = assignToKeyGroup(timer.key, this.maxParallelism);
-        blockOf(keyGroup).timer(q, timer.timestamp, timer.namespace, keyId(timer.key), order);
-      });
+    const queueNames = this.timerQueues.map(([name]) => name);
     const meta: KeyedSnapshotMeta = {
       format: BLOCK_FORMAT,
       backend: this.canonical ? CANONICAL_BACKEND : 'heap',
@@ -169,10 +190,11 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       offset += bytes.length;
       if (++sinceYield >= 64) {
         sinceYield = 0;
-        await yieldToEventLoop();
+        await pause();
       }
     }
-    return { meta, data, bytes: offset };
+    this.cpuMs += performance.now() - sliceStarted;
+    return { meta, data, bytes: offset, cpuMs: this.cpuMs };
   }
 
   progress(): number {
@@ -187,6 +209,7 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
       const at = s.table.snapshots.indexOf(this.logs[i]);
       if (at >= 0) s.table.snapshots.splice(at, 1);
     });
+    this.timers.release();
   }
 }
 

@@ -46,6 +46,7 @@ import { HeapSnapshotRunner, type UnclaimedState, decodeBlock } from './heap-sna
 import type { HeapStateHandle, KeyContext } from './heap-state-handle.js';
 import { HeapTimerQueue } from './heap-timer-queue.js';
 import { HeapValueState } from './heap-value-state.js';
+import { PendingParts } from './pending-parts.js';
 import { StateTable } from './state-table.js';
 
 const packr = new Packr(MSGPACK_OPTIONS);
@@ -92,6 +93,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   private readonly timers = new Map<string, HeapTimerQueue>();
   /** Cleanups that run for every processed record (runCleanupForEveryRecord). */
   private perRecordCleanups: IncrementalCleanup<unknown>[] = [];
+  /** The key groups whose timers running snapshots have not read yet; timer changes report here first. */
+  private readonly pendingTimers: PendingParts;
   /** Restored entries of states whose descriptor was not registered yet; every snapshot keeps them. */
   private readonly pendingRestore = new Map<string, UnclaimedState>();
 
@@ -102,6 +105,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     this.errorPlace = statePlaceOf(options);
     this.keyGroupRange = options.keyGroupRange;
     this.maxParallelism = options.maxParallelism;
+    this.pendingTimers = new PendingParts(this.keyGroupRange.numberOfKeyGroups);
   }
 
   setCurrentKey(key: unknown): void {
@@ -187,7 +191,17 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   getTimerQueue(name: string): KeyGroupedTimerQueue {
     let queue = this.timers.get(name);
-    if (queue === undefined) this.timers.set(name, (queue = new HeapTimerQueue(this.ctx, () => this.ownedKeyGroup())));
+    if (queue === undefined) {
+      const first = this.keyGroupRange.startKeyGroup;
+      const pending = this.pendingTimers;
+      // A snapshot that has not read a key group's timers yet reads them before one of them changes.
+      queue = new HeapTimerQueue(
+        this.ctx,
+        () => this.ownedKeyGroup(),
+        (keyGroup) => pending.active && pending.touch(keyGroup - first),
+      );
+      this.timers.set(name, queue);
+    }
     return queue;
   }
 
@@ -238,6 +252,8 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       sources,
       [...this.pendingRestore.values()],
       [...this.timers],
+      this.pendingTimers,
+      this.keyGroupRange.startKeyGroup,
       this.maxParallelism,
       () => this.options.ttlClock.now(),
       options.canonical === true,

@@ -36,8 +36,10 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
   private seq = 0;
 
   constructor(
-    private readonly ctx: KeyContext,
+    private readonly ctx: Pick<KeyContext, 'key' | 'id'>,
     private readonly currentKeyGroup: () => number,
+    /** Called before a timer of `keyGroup` is added or removed (a running snapshot writes that group first). */
+    private readonly beforeChange: (keyGroup: number) => void = () => {},
   ) {}
 
   get size(): number {
@@ -49,6 +51,7 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
     if (typeof timestamp !== 'number' || Number.isNaN(timestamp))
       throw new FloeError('INVALID_ARGUMENT', `A timer needs a numeric timestamp (epoch ms), got ${describeValue(timestamp)}`);
     const keyGroup = this.currentKeyGroup();
+    this.beforeChange(keyGroup);
     const id = this.ctx.id;
     let group = this.byKeyGroup.get(keyGroup);
     if (group === undefined) this.byKeyGroup.set(keyGroup, (group = new Map()));
@@ -67,6 +70,7 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
     const timers = this.byKeyGroup.get(this.currentKeyGroup())?.get(this.ctx.id);
     const timer = timers === undefined ? undefined : find(timers, timestamp, namespace);
     if (timer === undefined) return false;
+    this.beforeChange(timer.keyGroup);
     this.forget(timer);
     this.removeAt(timer.index);
     return true;
@@ -80,6 +84,7 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
   poll(): TimerEntry | undefined {
     const head = this.heap[0];
     if (head === undefined) return undefined;
+    this.beforeChange(head.keyGroup);
     this.forget(head);
     this.removeAt(0);
     return publicTimer(head);
@@ -94,6 +99,16 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
       else for (const list of timers.values()) out.push(...list);
     }
     return out.sort(compare).map(publicTimer);
+  }
+
+  /** Calls `visit` for every timer of one key group (snapshots: `order` sorts a queue's timers back into firing order among equal timestamps). */
+  forEachOfKeyGroup(keyGroup: number, visit: (timestamp: number, namespace: Namespace, key: unknown, keyId: KeyId, order: number) => void): void {
+    const group = this.byKeyGroup.get(keyGroup);
+    if (group === undefined) return;
+    for (const timers of group.values()) {
+      if (Array.isArray(timers)) for (const t of timers) visit(t.timestamp, t.namespace, t.key, t.keyId, t.seq);
+      else for (const list of timers.values()) for (const t of list) visit(t.timestamp, t.namespace, t.key, t.keyId, t.seq);
+    }
   }
 
   entries(): TimerEntry[] {
