@@ -1,4 +1,4 @@
-// checkpoint-overhead: keyed counting over 1,000,000 keys on the heap backend, with a checkpoint
+// checkpoint-overhead: keyed counting over 1,000,000 keys (--keys) on the heap backend (--backend disk for the other), with a checkpoint
 // every second (to a temporary directory) and without, alternating for `--rounds` rounds in the
 // same process; the ratio is total time without over total time with.
 // Reports the throughput ratio and the synchronous/asynchronous phase times of the checkpoints.
@@ -41,10 +41,11 @@ class MeasuringStorage extends FileCheckpointStorage {
   }
 }
 
-async function run(records: number, keys: number, checkpointDir: string | undefined) {
+async function run(records: number, keys: number, checkpointDir: string | undefined, backend: 'heap' | 'disk', stateDir: string) {
   const storage = checkpointDir === undefined ? undefined : new MeasuringStorage(checkpointDir);
   const env = StreamEnvironment.create({
     parallelism: 1,
+    stateBackend: backend === 'disk' ? { kind: 'disk', dir: join(stateDir, `state-${Math.random().toString(36).slice(2)}`) } : 'heap',
     checkpointing: checkpointDir === undefined ? undefined : { directory: checkpointDir, intervalMs: 1000, storage },
   });
   // Key = a scrambled index over `keys` distinct numbers.
@@ -64,12 +65,13 @@ function percentile(xs: number[], p: number): number {
 
 export async function checkpointOverheadBenchmark(args: string[]): Promise<Record<string, unknown>> {
   const keys = option(args, '--keys', 1_000_000);
+  const backend = args.includes('--backend') ? (args[args.indexOf('--backend') + 1] as 'heap' | 'disk') : 'heap';
   const records = option(args, '--records', 20_000_000);
   const dir = mkdtempSync(join(tmpdir(), 'floe-bench-chk-'));
   try {
     const rounds = option(args, '--rounds', 3);
-    await run(Math.min(records, 500_000), Math.min(keys, 100_000), undefined); // JIT warm-up
-    await run(Math.min(records, 500_000), Math.min(keys, 100_000), join(dir, 'warm-up'));
+    await run(Math.min(records, 500_000), Math.min(keys, 100_000), undefined, backend, dir); // JIT warm-up
+    await run(Math.min(records, 500_000), Math.min(keys, 100_000), join(dir, 'warm-up'), backend, dir);
     // Alternate the two cases so that machine noise and JIT state hit both alike.
     let withoutMs = 0;
     let withMs = 0;
@@ -78,8 +80,8 @@ export async function checkpointOverheadBenchmark(args: string[]): Promise<Recor
     const stats: Array<{ syncMs: number; asyncMs: number; cpuMs: number }> = [];
     let checkpoints = 0;
     for (let r = 0; r < rounds; r++) {
-      const without = await run(records, keys, undefined);
-      const withCp = await run(records, keys, join(dir, `chk-${r}`));
+      const without = await run(records, keys, undefined, backend, dir);
+      const withCp = await run(records, keys, join(dir, `chk-${r}`), backend, dir);
       withoutMs += without.ms;
       withMs += withCp.ms;
       roundRatios.push(Number((without.ms / withCp.ms).toFixed(3)));
@@ -89,6 +91,7 @@ export async function checkpointOverheadBenchmark(args: string[]): Promise<Recor
     }
     return {
       benchmark: 'checkpoint-overhead',
+      backend,
       records,
       keys,
       rounds,
