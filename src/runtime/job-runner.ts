@@ -811,7 +811,7 @@ function describeRestored(envelope: CheckpointMetadataEnvelope, directory: strin
   return `${envelope.kind === 'savepoint' ? 'Savepoint' : 'Checkpoint'} ${envelope.checkpointId} in ${directory}${job}`;
 }
 
-/** Bytes of keyed state a subtask's restore reads: the blocks of its key groups, or whole disk chains. */
+/** A count with thousands separators, for progress lines. */
 function count(n: number): string {
   return n.toLocaleString('en-US');
 }

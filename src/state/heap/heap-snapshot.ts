@@ -163,10 +163,11 @@ export class HeapSnapshotRunner implements KeyedSnapshotRunner {
         }
       }
     }
-    // Timers of key groups not read yet are read now (nothing can change them before this turn ends).
+    // Timers records had read before changing them (outside the slices timed here)...
+    this.cpuMs += this.timers.cpuMs;
+    // ...and the rest now (nothing can change them before this turn ends).
     for (let group = 0; group < this.pendingTimers.size; group++)
       for (const [q, timestamp, namespace, , id, order] of this.timers.group(group)) blockOf(this.firstKeyGroup + group).timer(q, timestamp, namespace, id, order);
-    this.cpuMs += this.timers.cpuMs;
     this.encoded = this.total;
     this.release();
     const queueNames = this.timerQueues.map(([name]) => name);

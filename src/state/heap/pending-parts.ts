@@ -39,7 +39,7 @@ export class PendingParts {
 
   /** A snapshot wrote part `index`. */
   done(index: number): void {
-    this.counts[index]--;
+    if (this.counts[index] > 0) this.counts[index]--;
   }
 
   /** `encoder`'s snapshot is finished or released; `remaining` lists the parts it never wrote. */
@@ -47,7 +47,7 @@ export class PendingParts {
     const at = this.encoders.indexOf(encoder);
     if (at < 0) return;
     this.encoders.splice(at, 1);
-    for (const index of remaining) this.counts[index]--;
+    for (const index of remaining) if (this.counts[index] > 0) this.counts[index]--;
   }
 
   /** Before anything in part `index` is read or changed: the snapshots that still need it encode it now. */

@@ -35,7 +35,7 @@ export class TimerSnapshot {
       queue.forEachOfKeyGroup(this.firstKeyGroup + group, (timestamp, namespace, key, id, order) => rows.push([q, timestamp, namespace, key, id, order])),
     );
     this.groups[group] = rows;
-    this.pending.done(group);
+    if (!this.released) this.pending.done(group); // a released snapshot no longer counts in the pending set
     this.cpuMs += performance.now() - started;
   };
 
