@@ -1,5 +1,6 @@
 // Benchmark runner: `npm run bench -- <name> [--json]`. Each benchmark runs its engine case and a
 // hand-written baseline in the same process and reports ratios, so machines can be compared.
+import { channelTransportBenchmark } from './channel-transport.js';
 import { checkpointLatencyBenchmark } from './checkpoint-latency.js';
 import { checkpointOverheadBenchmark } from './checkpoint-overhead.js';
 import { diskBenchmark } from './disk.js';
@@ -14,6 +15,7 @@ const benchmarks: Record<string, (args: string[]) => Promise<Record<string, unkn
   disk: diskBenchmark,
   rescale: rescaleBenchmark,
   'savepoint-restore': savepointRestoreBenchmark,
+  'channel-transport': channelTransportBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);
