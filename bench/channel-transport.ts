@@ -48,7 +48,7 @@ if (workerData.mode === 'shared') {
       let at = read % size;
       if (at + 4 > size || view.getUint32(at) === 0xffffffff) { read += size - at; continue; } // wrapped
       const n = view.getUint32(at);
-      count(packr.unpack(bytes.slice(at + 4, at + 4 + n))); // a copy: msgpackr's native reader crashes on SharedArrayBuffer memory
+      count(packr.unpack(bytes.slice(at + 4, at + 4 + n))); // a copy: msgpackr-extract crashes decoding a view of shared memory
       read += 4 + n;
     }
     Atomics.store(ints, 1, read);
@@ -82,14 +82,17 @@ async function run(mode: 'clone' | 'msgpack' | 'shared', records: number, batchS
       const batch = [];
       for (let j = i; j < Math.min(records, i + batchSize); j++) batch.push(record(j));
       const packed = packr.pack(batch);
+      const need = 4 + packed.length;
       let at = write % size;
-      if (at + 4 + packed.length > size) {
-        if (at + 4 <= size) view.setUint32(at, 0xffffffff); // the rest of the ring is skipped
-        write += size - at;
+      // A frame that does not fit before the ring's end starts at 0; the rest of the ring is skipped.
+      const skip = at + need > size ? size - at : 0;
+      // Credit: wait while the consumer has not freed room for this frame (and the skipped end).
+      while (write + skip + need - Atomics.load(ints, 1) > size) await new Promise((r) => setImmediate(r));
+      if (skip > 0) {
+        if (at + 4 <= size) view.setUint32(at, 0xffffffff);
+        write += skip;
         at = 0;
       }
-      // Credit: wait while the consumer has not freed room for this frame.
-      while (write + 4 + packed.length - Atomics.load(ints, 1) > size) await new Promise((r) => setImmediate(r));
       view.setUint32(at, packed.length);
       bytes.set(packed, at + 4);
       write += 4 + packed.length;
