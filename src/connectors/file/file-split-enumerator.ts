@@ -16,7 +16,12 @@ export interface FileSplit extends SourceSplit {
   skipLines?: number;
 }
 
-/** Files not yet assigned, and every path ever made a split (so a restore or a new listing never reads a file twice). */
+/**
+ * Files not yet assigned, and the paths made splits (so a restore or a new listing never reads a
+ * file twice). A watching source forgets a path once a listing no longer shows it, so this stays
+ * as large as the directory (a file removed and later written again under the same name is read
+ * again, as a new file).
+ */
 export interface FileEnumeratorState {
   pending: FileSplit[];
   seen: string[];
@@ -84,6 +89,7 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
         () => listFiles(path, describe),
         (paths) => {
           const found = this.addDiscovered(paths);
+          this.forgetGone(paths);
           if (found > 0) this.ctx.log(`found ${found} new file(s) in ${path}`);
         },
         { initialDelayMs: watch.intervalMs, periodMs: watch.intervalMs },
@@ -116,6 +122,17 @@ export class FileSplitEnumerator implements SplitEnumerator<FileSplit, FileEnume
     }
     this.assignAwaiting();
     return found;
+  }
+
+  /**
+   * Forgets the seen paths a listing no longer shows (processed files that were moved or deleted),
+   * so `seen` does not grow with every file a long-running source ever read. A pending path stays:
+   * its split is still to be read.
+   */
+  private forgetGone(listed: string[]): void {
+    const present = new Set(listed);
+    const waiting = new Set(this.pending.map((split) => split.path));
+    for (const path of this.seen) if (!present.has(path) && !waiting.has(path)) this.seen.delete(path);
   }
 
   private assignAwaiting(): void {

@@ -115,6 +115,27 @@ describe('JSON lines source watching a directory', () => {
     await resumed.close();
   });
 
+  it('forgets files that left the directory, so what it remembers stays as large as the directory', async () => {
+    const dir = tempDir();
+    const h = await SourceTestHarness.create(new JsonLinesFileSource<{ n: number }>(dir, { watch: { intervalMs: 100 } }), { parallelism: 1 });
+    expect(h.poll(0)).toBe('nothing-available');
+    for (const name of ['a', 'b', 'c']) writeFileSync(join(dir, `${name}.jsonl`), `{"n":${name.charCodeAt(0)}}\n`);
+    await h.advanceTime(100);
+    expect(await h.read(0, 3)).toEqual([{ n: 97 }, { n: 98 }, { n: 99 }]);
+    // The user moves processed files away: the next listing forgets them.
+    rmSync(join(dir, 'a.jsonl'));
+    rmSync(join(dir, 'b.jsonl'));
+    await h.advanceTime(100);
+    expect(h.snapshot(1).enumerator.seen).toEqual([join(dir, 'c.jsonl')]);
+    // c.jsonl is still there and still not read twice; a new a.jsonl is a new file.
+    writeFileSync(join(dir, 'a.jsonl'), '{"n":1}\n');
+    await h.advanceTime(100);
+    expect(await h.read(0, 1)).toEqual([{ n: 1 }]);
+    await h.advanceTime(100);
+    expect(h.poll(0)).toBe('nothing-available');
+    await h.close();
+  });
+
   it('fails the job when the watched directory goes away, naming it', async () => {
     const dir = join(tempDir(), 'incoming');
     mkdirSync(dir);
