@@ -1,6 +1,6 @@
 // How much a restore reads (pure): the totals that restore progress lines count toward.
 import type { KeyedSnapshotMeta } from './keyed-snapshot.js';
-import { rangesForKeyGroups } from './disk/materialization-index.js';
+import { rangesToRead } from './disk/materialization-index.js';
 
 /** Bytes a backend owning key groups [lo, hi] reads of a snapshot. */
 export function restoreReadBytes(meta: KeyedSnapshotMeta, lo: number, hi: number): number {
@@ -11,11 +11,10 @@ export function restoreReadBytes(meta: KeyedSnapshotMeta, lo: number, hi: number
     return bytes;
   }
   if (disk.keyGroupRange[0] > hi || disk.keyGroupRange[1] < lo) return 0;
-  const partial = disk.inline !== true && (disk.keyGroupRange[0] < lo || disk.keyGroupRange[1] > hi);
   let bytes = disk.timerBytes;
   for (const file of disk.chain) {
-    if (partial && file.index !== undefined) for (const [start, end] of rangesForKeyGroups(file.index, lo, hi)) bytes += end - start;
-    else bytes += file.size;
+    const ranges = rangesToRead(file, disk.keyGroupRange, lo, hi);
+    bytes += ranges === undefined ? file.size : ranges.reduce((n, [start, end]) => n + end - start, 0);
   }
   return bytes;
 }

@@ -9,7 +9,8 @@ import type { DiskSnapshotMeta, RestoredKeyedState } from '../keyed-snapshot.js'
 import type { Namespace } from '../keyed-state-backend.js';
 import { foreignSnapshotError, holdsBlocks } from '../snapshot-format/snapshot-labels.js';
 import { type BlockRestoreTarget, loadBlockSnapshots } from './disk-canonical-restore.js';
-import { rangesForKeyGroups } from './materialization-index.js';
+import { keyGroupOfStoredKey } from './key-layout.js';
+import { rangesToRead } from './materialization-index.js';
 import { type RecordCursor, readRecordChunks, recordBytesCursor } from './record-file.js';
 import { copyBytes, isAfter, ScratchBytes } from './scratch-bytes.js';
 
@@ -65,9 +66,8 @@ async function loadDiskSnapshots(backend: DiskRestoreTarget, snapshots: Restored
         progress.bytes += file.size;
       } else {
         if (snapshot.resolveFile === undefined) throw new FloeError('CHECKPOINT_INVALID', `${backend.place()}: the snapshot refers to ${file.name}, but no checkpoint directory was given to find it`);
-        // Another subtask's key groups besides this one's (rescale): read only this one's runs.
-        const partial = disk.keyGroupRange[0] < lo || disk.keyGroupRange[1] > hi;
-        const select = partial && file.index !== undefined ? { ranges: rangesForKeyGroups(file.index, lo, hi), names: file.index.names } : {};
+        const ranges = rangesToRead(file, disk.keyGroupRange, lo, hi);
+        const select = ranges === undefined ? {} : { ranges, names: file.index!.names };
         source = readRecordChunks(snapshot.resolveFile(file.name), { kind: file.kind, ...select, onRead: (n) => (progress.bytes += n) });
       }
       const sorted = first && file.kind === 'materialization';
@@ -81,8 +81,7 @@ async function loadDiskSnapshots(backend: DiskRestoreTarget, snapshots: Restored
         let order = undefined as { last: Buffer; length: number } | undefined;
         while (c.next()) {
           const at = c.keyStart;
-          let keyGroup = (buf[at] << 8) | buf[at + 1];
-          if (keyGroup === 0xffff) keyGroup = (buf[at + 2] << 8) | buf[at + 3]; // a deferred entry (key-layout.ts)
+          const keyGroup = keyGroupOfStoredKey(buf, at);
           if (keyGroup < lo || keyGroup > hi) continue;
           progress.entries++;
           if (c.state !== state) {

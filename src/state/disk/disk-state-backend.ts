@@ -21,6 +21,7 @@ import type {
 import type { KeyContext } from '../heap/heap-state-handle.js';
 import { HeapTimerQueue } from '../heap/heap-timer-queue.js';
 import { PendingParts } from '../heap/pending-parts.js';
+import { beforeTimerChange } from '../heap/timer-snapshot.js';
 import { stateMeta } from '../snapshot-format/payload-codec.js';
 import type { DiskSnapshotMeta, KeyedSnapshotRunner, RestoredKeyedState, SnapshotStateMeta } from '../keyed-snapshot.js';
 import type {
@@ -285,14 +286,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   getTimerQueue(name: string): KeyGroupedTimerQueue {
     let queue = this.timers.get(name);
     if (queue === undefined) {
-      const first = this.keyGroupRange.startKeyGroup;
-      const pending = this.pendingTimers;
-      // A snapshot that has not read a key group's timers yet reads them before one of them changes.
-      queue = new HeapTimerQueue(
-        this.timerCtx,
-        () => this.ctx.keyGroup,
-        (keyGroup) => pending.active && pending.touch(keyGroup - first),
-      );
+      queue = new HeapTimerQueue(this.timerCtx, () => this.ctx.keyGroup, beforeTimerChange(this.pendingTimers, this.keyGroupRange.startKeyGroup));
       this.timers.set(name, queue);
     }
     return queue;

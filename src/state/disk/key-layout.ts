@@ -41,10 +41,10 @@ export function namespacePart(namespace: Namespace): Buffer {
  */
 export const DEFERRED_PREFIX: Buffer = Buffer.from([0xff, 0xff]);
 
-/** The key group of a stored key, deferred entries included. */
-export function keyGroupOfStoredKey(key: Uint8Array): number {
-  const first = (key[0] << 8) | key[1];
-  return first === 0xffff ? (key[2] << 8) | key[3] : first;
+/** The key group of the stored key at `at` in `bytes` (a key, or a record in a read buffer), deferred entries included. */
+export function keyGroupOfStoredKey(bytes: Uint8Array, at = 0): number {
+  const first = (bytes[at] << 8) | bytes[at + 1];
+  return first === 0xffff ? (bytes[at + 2] << 8) | bytes[at + 3] : first;
 }
 
 /** The key group prefix of a key-group range scan: `[keyGroup u16]`. */

@@ -3,7 +3,7 @@
 // so one subtask's key-group range is one contiguous run of bytes per state. The index keeps a
 // point every INDEX_STRIDE bytes (at a key-group change), which lets a rescaled restore read only
 // its own runs: at most one stride too much per state, however large the file.
-import type { MaterializationIndex } from '../keyed-snapshot.js';
+import type { DiskSnapshotMeta, MaterializationIndex } from '../keyed-snapshot.js';
 
 /** Bytes between index points (at most): a rescaled restore over-reads up to this much per state. */
 export const INDEX_STRIDE = 1 << 20;
@@ -83,4 +83,14 @@ export function rangesForKeyGroups(index: MaterializationIndex, lo: number, hi: 
     first = next;
   }
   return ranges;
+}
+
+/**
+ * The byte ranges of a chain file that a backend owning key groups [lo, hi] reads: undefined
+ * (the whole file) unless the file's snapshot also held other key groups (a rescale) and the file
+ * has an index (materializations written since the index exists).
+ */
+export function rangesToRead(file: DiskSnapshotMeta['chain'][number], fileKeyGroups: [number, number], lo: number, hi: number): Array<[number, number]> | undefined {
+  const partial = fileKeyGroups[0] < lo || fileKeyGroups[1] > hi;
+  return partial && file.index !== undefined ? rangesForKeyGroups(file.index, lo, hi) : undefined;
 }

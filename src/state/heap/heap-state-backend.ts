@@ -47,6 +47,7 @@ import type { HeapStateHandle, KeyContext } from './heap-state-handle.js';
 import { HeapTimerQueue } from './heap-timer-queue.js';
 import { HeapValueState } from './heap-value-state.js';
 import { PendingParts } from './pending-parts.js';
+import { beforeTimerChange } from './timer-snapshot.js';
 import { StateTable } from './state-table.js';
 
 const packr = new Packr(MSGPACK_OPTIONS);
@@ -192,14 +193,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   getTimerQueue(name: string): KeyGroupedTimerQueue {
     let queue = this.timers.get(name);
     if (queue === undefined) {
-      const first = this.keyGroupRange.startKeyGroup;
-      const pending = this.pendingTimers;
-      // A snapshot that has not read a key group's timers yet reads them before one of them changes.
-      queue = new HeapTimerQueue(
-        this.ctx,
-        () => this.ownedKeyGroup(),
-        (keyGroup) => pending.active && pending.touch(keyGroup - first),
-      );
+      queue = new HeapTimerQueue(this.ctx, () => this.ownedKeyGroup(), beforeTimerChange(this.pendingTimers, this.keyGroupRange.startKeyGroup));
       this.timers.set(name, queue);
     }
     return queue;

@@ -91,23 +91,23 @@ export class HeapTimerQueue implements KeyGroupedTimerQueue {
   }
 
   entriesOfKeyGroup(keyGroup: number): TimerEntry[] {
-    const group = this.byKeyGroup.get(keyGroup);
-    if (group === undefined) return [];
     const out: StoredTimer[] = [];
-    for (const timers of group.values()) {
-      if (Array.isArray(timers)) out.push(...timers);
-      else for (const list of timers.values()) out.push(...list);
-    }
+    this.visitKeyGroup(keyGroup, (t) => out.push(t));
     return out.sort(compare).map(publicTimer);
   }
 
   /** Calls `visit` for every timer of one key group (snapshots: `order` sorts a queue's timers back into firing order among equal timestamps). */
   forEachOfKeyGroup(keyGroup: number, visit: (timestamp: number, namespace: Namespace, key: unknown, keyId: KeyId, order: number) => void): void {
+    this.visitKeyGroup(keyGroup, (t) => visit(t.timestamp, t.namespace, t.key, t.keyId, t.seq));
+  }
+
+  /** Every stored timer of one key group, in no particular order. */
+  private visitKeyGroup(keyGroup: number, visit: (timer: StoredTimer) => void): void {
     const group = this.byKeyGroup.get(keyGroup);
     if (group === undefined) return;
     for (const timers of group.values()) {
-      if (Array.isArray(timers)) for (const t of timers) visit(t.timestamp, t.namespace, t.key, t.keyId, t.seq);
-      else for (const list of timers.values()) for (const t of list) visit(t.timestamp, t.namespace, t.key, t.keyId, t.seq);
+      if (Array.isArray(timers)) for (const t of timers) visit(t);
+      else for (const list of timers.values()) for (const t of list) visit(t);
     }
   }
 

@@ -10,6 +10,16 @@ import type { PendingParts } from './pending-parts.js';
 /** One timer as a snapshot holds it: queue index, timestamp, namespace, key, key id, order of registration. */
 export type TimerRow = [queue: number, timestamp: number, namespace: Namespace, key: unknown, keyId: KeyId, order: number];
 
+/**
+ * The hook a backend gives its timer queues: before a timer of a key group changes, the running
+ * snapshots that have not read that key group's timers read them.
+ */
+export function beforeTimerChange(pending: PendingParts, firstKeyGroup: number): (keyGroup: number) => void {
+  return (keyGroup) => {
+    if (pending.active) pending.touch(keyGroup - firstKeyGroup);
+  };
+}
+
 export class TimerSnapshot {
   /** Per key group index: its timers once read. */
   private readonly groups: Array<TimerRow[] | undefined>;
